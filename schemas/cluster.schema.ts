@@ -1,0 +1,121 @@
+/**
+ * The JSON schema of cluster.yaml: the one source of truth for the config's shape, its defaults
+ * (filled in by the validator) and its TypeScript type.
+ *
+ * @example
+ * ```ts
+ * import type { ClusterConfig } from "./cluster.schema.ts";
+ * const nodeNames = (c: ClusterConfig) => Object.keys(c.nodes);
+ * ```
+ * @module
+ */
+import type { FromSchema } from "json-schema-to-ts";
+
+/** Names of the cluster, nodes and processes: they appear in URLs, file names and logs. */
+export const namePattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$";
+/** A module is a file name in processes/ without its extension. */
+export const modulePattern = "^[A-Za-z_$][A-Za-z0-9_$.-]*$";
+
+export const nodeSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["url"],
+  properties: {
+    url: {
+      type: "string",
+      pattern: "^https?://[^/\\s:]+(:[0-9]{1,5})?/?$",
+      description: "Base URL of the node's daemon, e.g. http://127.0.0.1:7101",
+    },
+    runtime: { type: "string", enum: ["node", "deno"], default: "node" },
+  },
+} as const;
+
+export const limitsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    memoryMb: {
+      type: "integer",
+      minimum: 16,
+      maximum: 65536,
+      description: "Heap limit; a process with a limit runs in an executor of its own",
+    },
+  },
+} as const;
+
+export const processSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["module"],
+  properties: {
+    module: { type: "string", pattern: modulePattern },
+    args: { type: "array", items: { type: "string" }, default: [] },
+    node: { type: "string", pattern: namePattern },
+    limits: limitsSchema,
+  },
+} as const;
+
+export const clusterSettingsSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "secret"],
+  properties: {
+    name: { type: "string", pattern: namePattern },
+    secret: { type: "string", minLength: 1 },
+    dataDir: {
+      type: "string",
+      minLength: 1,
+      default: ".ferry",
+      description: "Holds one directory of durable data (journal, checkpoints) per node",
+    },
+    processesDir: { type: "string", minLength: 1, default: "processes" },
+    checkpointIntervalMs: { type: "integer", minimum: 100, maximum: 3600000, default: 5000 },
+    suspendDeadlineMs: { type: "integer", minimum: 10, maximum: 600000, default: 5000 },
+    handoffTimeoutMs: { type: "integer", minimum: 100, maximum: 3600000, default: 30000 },
+    callTimeoutMs: { type: "integer", minimum: 10, maximum: 3600000, default: 10000 },
+    executors: {
+      type: "integer",
+      minimum: 1,
+      maximum: 64,
+      default: 2,
+      description: "Worker threads that host the node's processes",
+    },
+    executorMemoryMb: { type: "integer", minimum: 32, maximum: 65536, default: 1024 },
+    stallMs: {
+      type: "integer",
+      minimum: 100,
+      maximum: 600000,
+      default: 5000,
+      description: "An executor that does not yield for this long is restarted",
+    },
+    maxTransferMb: { type: "integer", minimum: 1, maximum: 65536, default: 1024 },
+  },
+} as const;
+
+export const clusterSchema = {
+  $id: "https://ferry.dev/schemas/cluster.json",
+  type: "object",
+  additionalProperties: false,
+  required: ["cluster", "nodes"],
+  properties: {
+    cluster: clusterSettingsSchema,
+    nodes: {
+      type: "object",
+      minProperties: 1,
+      propertyNames: { pattern: namePattern },
+      additionalProperties: nodeSchema,
+    },
+    processes: {
+      type: "object",
+      default: {},
+      propertyNames: { pattern: namePattern },
+      additionalProperties: processSchema,
+    },
+  },
+} as const;
+
+/** cluster.yaml after validation, defaults filled in. */
+export type ClusterConfig = FromSchema<typeof clusterSchema>;
+export type ClusterSettings = FromSchema<typeof clusterSettingsSchema>;
+export type NodeSpec = FromSchema<typeof nodeSchema>;
+export type ProcessSpec = FromSchema<typeof processSchema>;
