@@ -1,0 +1,88 @@
+/**
+ * The daemon's HTTP API as one web-standard handler, `(req: Request) => Promise<Response>`,
+ * independent of any server: the Node and Deno adapters only feed it requests, and tests call it
+ * directly. Routes: `POST /v1/<type>` (JSON body validated against `schemas/api.schema.ts`,
+ * dispatched to `routes[type]`) and `GET /v1/events[?follow=1]` (NDJSON).
+ *
+ * @example
+ * ```ts
+ * const handler = createHandler(runtime, { onShutdown: () => controller.abort() });
+ * const res = await handler(new Request("http://x/v1/ps", { method: "POST", headers: { authorization: `Bearer ${secret}` }, body: "{}" }));
+ * ```
+ * @module
+ */
+import { describeError, FerryError, isFerryError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
+import type { NodeRuntime } from "../runtime.ts";
+import { authorized } from "./auth.ts";
+import { isMessageType, validateRequest } from "./validate.ts";
+import { routes } from "./routes.ts";
+import type { RouteContext } from "./routes.ts";
+
+export type Handler = (req: Request) => Promise<Response>;
+
+/** Largest JSON request body accepted. */
+export const MAX_JSON_BYTES = 1024 * 1024;
+
+const statusOf: Partial<Record<ErrorCode, number>> = {
+  unauthorized: 401,
+  bad_request: 400,
+  not_found: 404,
+  process_not_found: 404,
+  method_not_found: 404,
+  payload_too_large: 413,
+  conflict: 409,
+  stale_generation: 409,
+  timeout: 504,
+  unreachable: 502,
+  method_failed: 422,
+  process_failed: 422,
+  not_serializable: 422,
+  suspend_timeout: 503,
+  module_invalid: 422,
+  module_not_found: 422,
+};
+
+export function errorResponse(error: unknown): Response {
+  const ferry = isFerryError(error) ? error : new FerryError("internal", describeError(error));
+  const body = { error: { code: ferry.code, message: ferry.message, ...(ferry.hint ? { hint: ferry.hint } : {}) } };
+  return Response.json(body, { status: statusOf[ferry.code] ?? 500 });
+}
+
+async function readJson(req: Request): Promise<unknown> {
+  const length = Number(req.headers.get("content-length") ?? 0);
+  if (length > MAX_JSON_BYTES) throw new FerryError("payload_too_large", `Request body of ${length} bytes exceeds ${MAX_JSON_BYTES}`);
+  const text = await req.text();
+  if (text.length > MAX_JSON_BYTES) throw new FerryError("payload_too_large", `Request body exceeds ${MAX_JSON_BYTES} bytes`);
+  if (!text) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new FerryError("bad_request", "Request body is not valid JSON");
+  }
+}
+
+/** Builds the API handler for one node's runtime. */
+export function createHandler(runtime: NodeRuntime, context: Omit<RouteContext, "runtime">): Handler {
+  const ctx: RouteContext = { runtime, ...context };
+  return async (req) => {
+    try {
+      if (!authorized(req, runtime.loaded.secret)) {
+        throw new FerryError("unauthorized", "Missing or wrong cluster secret", { hint: "send Authorization: Bearer <cluster.secret>" });
+      }
+      const url = new URL(req.url);
+      const match = /^\/v1\/([a-z.]+)$/.exec(url.pathname);
+      if (!match) throw new FerryError("not_found", `No endpoint ${req.method} ${url.pathname}`);
+      const type = match[1]!;
+      if (type === "events" && req.method === "GET") return routes.events(ctx, url.searchParams.get("follow") === "1", req.signal);
+      if (req.method !== "POST" || !isMessageType(type)) throw new FerryError("not_found", `No endpoint ${req.method} ${url.pathname}`);
+      const body = validateRequest(type, await readJson(req));
+      const handler = routes.messages[type] as (ctx: RouteContext, body: unknown) => Promise<unknown>;
+      const result = await handler(ctx, body);
+      return result instanceof Response ? result : Response.json(result);
+    } catch (error) {
+      if (!isFerryError(error)) console.error("ferry: internal error:", error);
+      return errorResponse(error);
+    }
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * Runtime validation of API request bodies with the same schemas that give them their types.
+ * @module
+ */
+import { Ajv } from "ajv";
+import type { ValidateFunction } from "ajv";
+import { requests } from "../../schemas/api.schema.ts";
+import type { MessageType, RequestOf } from "../../schemas/api.schema.ts";
+import { FerryError } from "../errors.ts";
+
+const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false });
+const validators = new Map<string, ValidateFunction>();
+for (const [type, schema] of Object.entries(requests)) validators.set(type, ajv.compile(schema));
+
+export function isMessageType(type: string): type is MessageType {
+  return validators.has(type);
+}
+
+/**
+ * Checks (and fills defaults into) a request body; throws a `bad_request` FerryError naming the field.
+ *
+ * @example
+ * ```ts
+ * const body = validateRequest("call", { name: "counter", method: "get" }); // args: [] filled in
+ * ```
+ */
+export function validateRequest<T extends MessageType>(type: T, body: unknown): RequestOf<T> {
+  const validate = validators.get(type)!;
+  if (!validate(body)) {
+    const e = validate.errors?.[0];
+    const where = e?.instancePath ? ` at ${e.instancePath}` : "";
+    throw new FerryError("bad_request", `Invalid "${type}" request${where}: ${e?.message ?? "malformed"}`);
+  }
+  return body as RequestOf<T>;
+}

@@ -1,0 +1,81 @@
+/**
+ * `ferry daemon --node <name>`: wires the config watcher, the node runtime, the API handler and
+ * the platform's HTTP server, and stops gracefully (processes checkpointed) on SIGINT/SIGTERM,
+ * on `ferry down`, or when `signal` aborts.
+ *
+ * @example
+ * ```ts
+ * await runDaemon({ configFile: "cluster.yaml", node: "alpha" });
+ * ```
+ * @module
+ */
+import process from "node:process";
+import { ConfigWatcher } from "./config/mod.ts";
+import { NodeRuntime } from "./runtime.ts";
+import { createHandler } from "./api/handler.ts";
+import { currentPlatform } from "./adapters/mod.ts";
+import { FerryError } from "./errors.ts";
+
+export interface DaemonOptions {
+  configFile: string;
+  node: string;
+  /** Aborting it stops the daemon gracefully. */
+  signal?: AbortSignal;
+  /** Called once the API listens. */
+  onReady?: (info: { node: string; url: string; port: number }) => void;
+}
+
+/** Runs one node's daemon until it is asked to stop; resolves after a graceful stop. */
+export async function runDaemon(options: DaemonOptions): Promise<void> {
+  const stop = new AbortController();
+  options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
+  let runtime: NodeRuntime | undefined;
+  const watcher = new ConfigWatcher(options.configFile, {
+    onChange: (loaded) => runtime?.updateConfig(loaded),
+    onError: (error) => runtime?.rejectConfig(error),
+  });
+  const loaded = await watcher.start();
+  try {
+    const spec = loaded.config.nodes[options.node];
+    if (!spec) {
+      throw new FerryError("not_found", `No node named "${options.node}" in ${loaded.file}`, {
+        hint: `nodes: ${Object.keys(loaded.config.nodes).join(", ")}`,
+      });
+    }
+    const url = new URL(spec.url);
+    const platform = await currentPlatform();
+    runtime = await NodeRuntime.open(options.node, loaded);
+    const rt = runtime;
+    rt.reloadConfig = async () => {
+      await watcher.reload();
+    };
+    const handler = createHandler(rt, { platform, onShutdown: () => stop.abort() });
+    const hostname = url.hostname.replace(/^\[|\]$/g, "");
+    let server;
+    try {
+      server = await platform.serve(handler, { hostname, port: Number(url.port || 80) });
+    } catch (error) {
+      await rt.close();
+      throw new FerryError("conflict", `Cannot listen on ${spec.url} for node "${options.node}": ${(error as Error).message}`, {
+        hint: "is another daemon of this node running?",
+      });
+    }
+    console.log(`ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${spec.url}, ${rt.table.size} processes restored`);
+    options.onReady?.({ node: options.node, url: spec.url, port: server.port });
+    const onSignal = () => stop.abort();
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    await new Promise<void>((resolve) => {
+      if (stop.signal.aborted) resolve();
+      stop.signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    console.log(`ferry: node ${options.node} stopping; checkpointing ${rt.table.size} processes`);
+    await rt.close();
+    await server.close();
+    console.log(`ferry: node ${options.node} stopped`);
+  } finally {
+    await watcher.close();
+  }
+}

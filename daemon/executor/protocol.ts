@@ -1,0 +1,61 @@
+/**
+ * Messages between the daemon's main thread and its executor workers. In-process only: they cross
+ * a `postMessage` boundary (structured clone), never the network, so they are plain TS types.
+ * @module
+ */
+
+/** A failure that crossed the worker boundary: enough to rebuild a FerryError. */
+export interface WireError {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+export type Request =
+  /** Instantiate (fresh from args, or from a snapshot) and, unless `hold`, start run(). */
+  | {
+    type: "start";
+    name: string;
+    /** Small integer the worker reports in CURRENT while this process's code runs. */
+    slot: number;
+    modulePath: string;
+    moduleVersion: number;
+    args: string[];
+    snapshot?: Uint8Array;
+    generation: number;
+    hold: boolean;
+  }
+  /** Run a held or suspended process: resume() hook, then run() (unless it had completed). */
+  | { type: "activate"; name: string; generation: number; run: boolean }
+  /** Stop at a safe point, call suspend(), capture. The instance stays for a rollback. */
+  | { type: "suspend"; name: string; deadlineMs: number }
+  /** Capture without stopping (periodic checkpoint). Snapshot is absent when unchanged. */
+  | { type: "capture"; name: string }
+  | { type: "discard"; name: string }
+  | { type: "call"; name: string; method: string; args: string[] }
+  | { type: "inspect"; modulePath: string; moduleVersion: number };
+
+export type RequestType = Request["type"];
+
+export type ReplyValue = {
+  start: { methods: string[]; description: string };
+  activate: null;
+  suspend: { snapshot: Uint8Array };
+  capture: { snapshot: Uint8Array };
+  discard: null;
+  call: { value: Uint8Array };
+  inspect: { methods: string[] };
+};
+
+export type ToWorker = Request & { id: number };
+
+export type FromWorker =
+  | { type: "reply"; id: number; ok: true; value: unknown }
+  | { type: "reply"; id: number; ok: false; error: WireError }
+  | { type: "exit"; name: string; outcome: "completed" | "failed"; error?: WireError }
+  | { type: "log"; name: string; stream: "out" | "err"; text: string };
+
+/** Layout of the SharedArrayBuffer each worker shares with the main thread. */
+export const BEAT = 0;
+/** Index (in the worker's slot table) of the process whose code runs now, or -1. */
+export const CURRENT = 1;
