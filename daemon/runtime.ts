@@ -74,6 +74,8 @@ export interface Local {
 export interface Pending {
   since: string;
   reason: string | null;
+  /** About to start it fresh: peers asking `locate` are told, so two nodes never both do. */
+  creating?: boolean;
 }
 
 export class NodeRuntime {
@@ -381,7 +383,7 @@ export class NodeRuntime {
     if (!local.hosted || local.gate || local.outgoing) return;
     try {
       const { snapshot } = await this.pool.request({ type: "capture", name: local.name });
-      if (this.table.get(local.name) !== local || local.outgoing) return;
+      if (this.table.get(local.name) !== local || local.outgoing || local.gate) return;
       this.checkpoints.write(local.name, local.generation, snapshot, { force });
     } catch (error) {
       local.error = `Checkpoint failed: ${describeError(error)}`;

@@ -179,6 +179,8 @@ export interface LocateResponse {
   state?: ProcessStateName;
   /** An incoming hand-off of this process is prepared here and awaiting its outcome. */
   inDoubt?: boolean;
+  /** This node is about to start the process fresh. */
+  creating?: boolean;
 }
 
 export interface HandoffStatusResponse {

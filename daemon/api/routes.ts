@@ -69,7 +69,7 @@ const messages: MessageRoutes = {
     const local = runtime.table.get(body.name);
     const owned = runtime.journal.state.owned.get(body.name);
     if (owned?.status === "prepared") return { holds: false, inDoubt: true };
-    if (!local || local.state === "starting") return { holds: false };
+    if (!local || local.state === "starting") return { holds: false, creating: runtime.pending.get(body.name)?.creating === true };
     return { holds: true, generation: local.generation, state: local.state };
   },
 

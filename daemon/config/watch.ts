@@ -60,6 +60,7 @@ export interface ConfigWatcherOptions {
  * ```
  */
 export class ConfigWatcher {
+  #rejected = false;
   /** As given: issues are labelled with it. */
   readonly #file: string;
   /** Resolved once, so a later chdir cannot change what is watched. */
@@ -170,14 +171,20 @@ export class ConfigWatcher {
     try {
       loaded = await loadClusterConfig(this.#file, this.#env);
     } catch (error) {
-      if (!this.#closing) this.#report(asFerryError(error));
+      if (!this.#closing) {
+        this.#rejected = true;
+        this.#report(asFerryError(error));
+      }
       return undefined;
     }
     if (this.#closing) return undefined;
     const previous = this.#current;
     this.#current = loaded;
     this.#followProcessesDir(loaded.processesDir);
-    if (previous?.text !== loaded.text || !sameModules(previous.modules, loaded.modules)) this.#onChange(loaded);
+    // After a rejected edit, even the old text coming back is news: the error is over.
+    const recovered = this.#rejected;
+    this.#rejected = false;
+    if (recovered || previous?.text !== loaded.text || !sameModules(previous.modules, loaded.modules)) this.#onChange(loaded);
     return loaded;
   }
 

@@ -42,7 +42,7 @@ function isNetworkError(error: unknown): boolean {
 }
 
 /** Finds which peer holds `name`; unreachable peers are listed because they might. */
-async function locate(runtime: NodeRuntime, name: string): Promise<{ holder?: { peer: Peer; generation: number }; unreachable: string[]; inDoubt: boolean }> {
+async function locate(runtime: NodeRuntime, name: string): Promise<{ holder?: { peer: Peer; generation: number }; unreachable: string[]; inDoubt: boolean; creatingPeers: string[] }> {
   const answers = await Promise.all([...runtime.peers.values()].map(async (peer) => {
     try {
       return { peer, answer: await peer.post<LocateResponse>("locate", { name }, 2000) };
@@ -51,21 +51,35 @@ async function locate(runtime: NodeRuntime, name: string): Promise<{ holder?: { 
     }
   }));
   const unreachable: string[] = [];
+  const creatingPeers: string[] = [];
   let inDoubt = false;
   for (const a of answers) {
     if ("error" in a) {
       unreachable.push(a.peer.name);
       continue;
     }
-    if (a.answer.holds) return { holder: { peer: a.peer, generation: a.answer.generation ?? 0 }, unreachable, inDoubt };
+    if (a.answer.holds) return { holder: { peer: a.peer, generation: a.answer.generation ?? 0 }, unreachable, inDoubt, creatingPeers };
     if (a.answer.inDoubt) inDoubt = true;
+    if (a.answer.creating) creatingPeers.push(a.peer.name);
   }
-  return { unreachable, inDoubt };
+  return { unreachable, inDoubt, creatingPeers };
 }
 
 /** Gets `name` onto this node: pulled from its holder, or started fresh if nobody holds it. */
 export async function acquire(runtime: NodeRuntime, name: string, spec: ProcessSpec): Promise<ReconcileResult> {
-  if (!runtime.pending.has(name)) runtime.pending.set(name, { since: new Date().toISOString(), reason: null });
+  let pending = runtime.pending.get(name);
+  if (!pending) runtime.pending.set(name, (pending = { since: new Date().toISOString(), reason: null }));
+  // Announced before asking, so of two nodes racing to create it (each read a different edit of
+  // cluster.yaml) at least one sees the other; the lower node name goes ahead.
+  pending.creating = true;
+  try {
+    return await acquireAnnounced(runtime, name, spec);
+  } finally {
+    pending.creating = false;
+  }
+}
+
+async function acquireAnnounced(runtime: NodeRuntime, name: string, spec: ProcessSpec): Promise<ReconcileResult> {
   const found = await locate(runtime, name);
   if (runtime.table.has(name) || runtime.desired(name)?.node !== runtime.node) return { done: true };
   if (found.holder) return pull(runtime, name, found.holder.peer, found.holder.generation);
@@ -75,6 +89,9 @@ export async function acquire(runtime: NodeRuntime, name: string, spec: ProcessS
     });
   }
   if (found.inDoubt) return { requeueAfterMs: 100 };
+  if (found.creatingPeers.some((peer) => peer < runtime.node)) return { requeueAfterMs: 50 + Math.random() * 100 };
+  await runtime.reloadConfig();
+  if (runtime.desired(name)?.node !== runtime.node) return { done: true };
   const owned = {
     name,
     module: spec.module,

@@ -45,6 +45,8 @@ export async function beginHandoff(runtime: NodeRuntime, req: RequestOf<"handoff
     // A call already executing finishes first, so its effect is in the snapshot.
     await Promise.allSettled([...local.inflight]);
     const { snapshot } = await runtime.pool.request({ type: "suspend", name: req.name, deadlineMs: runtime.settings.suspendDeadlineMs });
+    // If this node crashes before the outcome is known, it resumes from exactly this state.
+    runtime.checkpoints.write(req.name, local.generation, snapshot);
     local.state = "migrating";
     local.outgoing = {
       handoffId: req.handoffId,
@@ -82,6 +84,8 @@ export async function commitHandoff(runtime: NodeRuntime, req: RequestOf<"handof
     throw new FerryError("conflict", `Hand-off ${req.handoffId} of "${req.name}" is not pending here (rolled back or stale)`);
   }
   clearTimeout(outgoing.timer);
+  // Cleared before the first await, so a rollback (timeout, disconnect) cannot race the commit.
+  local.outgoing = undefined;
   await runtime.journal.append({ op: "released", name: req.name, generation: local.generation, to: outgoing.to, handoffId: req.handoffId });
   runtime.table.delete(req.name);
   runtime.checkpoints.remove(req.name);
