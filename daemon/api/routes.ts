@@ -9,6 +9,7 @@ import type { NodeRuntime } from "../runtime.ts";
 import { abortHandoff, beginHandoff, commitHandoff, handoffStatus, rollback } from "../handoff/outgoing.ts";
 import { META_HEADER } from "../handoff/incoming.ts";
 import type { Platform } from "../adapters/platform.ts";
+import { faults } from "../faults.ts";
 
 export interface RouteContext {
   runtime: NodeRuntime;
@@ -81,6 +82,11 @@ const messages: MessageRoutes = {
     const stream = new ReadableStream<Uint8Array>({
       pull(controller) {
         if (offset >= snapshot.byteLength) return controller.close();
+        if (faults.breakTransferAfterBytes !== undefined && offset >= faults.breakTransferAfterBytes) {
+          const local = runtime.table.get(body.name);
+          if (local) void rollback(runtime, local, body.handoffId, "the transfer broke off");
+          return controller.error(new Error("injected fault: transfer broken"));
+        }
         const end = Math.min(offset + CHUNK, snapshot.byteLength);
         controller.enqueue(snapshot.subarray(offset, end));
         offset = end;

@@ -22,6 +22,7 @@ import { newGate, ownedBase } from "../runtime.ts";
 import type { HandoffStatusResponse, LocateResponse } from "../../schemas/api.schema.ts";
 import type { ProcessSpec } from "../../schemas/cluster.schema.ts";
 import type { Peer } from "../peers.ts";
+import { faults } from "../faults.ts";
 
 /** Header carrying what travels with a snapshot besides the fields. */
 export const META_HEADER = "ferry-handoff";
@@ -141,6 +142,7 @@ async function pull(runtime: NodeRuntime, name: string, peer: Peer, generation: 
     throw new FerryError("module_invalid", `Hand-off from "${peer.name}" rolled back: node "${runtime.node}" cannot load it: ${reason}`);
   }
   await runtime.journal.append({ op: "prepared", ...owned, from: peer.name, handoffId });
+  if (faults.delayBeforeCommitMs) await new Promise((r) => setTimeout(r, faults.delayBeforeCommitMs));
   try {
     await peer.post("handoff.commit", { name, generation, handoffId }, settings.handoffTimeoutMs);
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
- * Portable snapshots of a process's fields: msgpack with structured-clone extensions (Map, Set,
- * Date, BigInt, typed arrays and cycles survive), in a versioned envelope with a CRC-32 so a
+ * Portable snapshots of a process's fields: CBOR with structured-clone extensions (Map, Set,
+ * Date, BigInt, typed arrays, shared references and cycles survive), in a versioned envelope with a CRC-32 so a
  * truncated or corrupted transfer is refused rather than resumed. Not `v8.serialize`, whose format
  * is tied to one V8 version, so Node and Deno daemons can exchange snapshots.
  *
@@ -8,7 +8,7 @@
  * payload length u64 | payload.
  * @module
  */
-import { Packr, addExtension } from "msgpackr";
+import { addExtension, Encoder } from "cbor-x";
 import { crc32 } from "node:zlib";
 import { FerryError } from "../errors.ts";
 import { allowPortableClass, assertPortable } from "./portable.ts";
@@ -17,7 +17,8 @@ export const SNAPSHOT_VERSION = 1;
 export const HEADER_BYTES = 24;
 const MAGIC = [0x46, 0x52, 0x52, 0x59]; // "FRRY"
 
-const packr = new Packr({ structuredClone: true, useBigIntExtension: true, moreTypes: true, useRecords: false });
+// `pack: false` and no records: self-describing output any CBOR reader could inspect.
+const codec = new Encoder({ structuredClone: true, useRecords: false, pack: false });
 
 /** What a snapshot holds: the class it was taken from and the instance's own fields. */
 export interface ProcessState {
@@ -31,17 +32,22 @@ export interface ProcessState {
  *
  * @example
  * ```ts
- * registerPortable(Point, 0x60, (p) => [p.x, p.y], ([x, y]) => new Point(x, y));
+ * registerPortable(Point, 40001, (p) => [p.x, p.y], ([x, y]) => new Point(x, y));
  * ```
  */
 export function registerPortable<T extends object, D>(
   cls: new (...args: never[]) => T,
-  type: number,
+  tag: number,
   write: (value: T) => D,
   read: (data: D) => T,
 ): void {
   allowPortableClass(cls);
-  addExtension({ Class: cls, type, write: write as (v: unknown) => unknown, read: read as (d: unknown) => unknown });
+  addExtension<T, D>({
+    Class: cls as unknown as new (...args: unknown[]) => T,
+    tag,
+    encode: (instance, encode) => encode(write(instance)),
+    decode: read,
+  });
 }
 
 /**
@@ -57,7 +63,7 @@ export function encodeState(state: ProcessState): Uint8Array {
   assertPortable(state.fields, state.className);
   let payload: Uint8Array;
   try {
-    payload = packr.pack([state.className, state.fields]);
+    payload = codec.encode([state.className, state.fields]);
   } catch (cause) {
     throw new FerryError("not_serializable", `Cannot encode the fields of ${state.className}: ${(cause as Error).message}`, { cause });
   }
@@ -89,7 +95,7 @@ export function decodeState(bytes: Uint8Array): ProcessState {
   if (crc32(payload) !== view.getUint32(8, true)) {
     throw new FerryError("snapshot_corrupt", "Snapshot checksum does not match; the transfer was corrupted");
   }
-  const [className, fields] = packr.unpack(payload) as [string, Record<string, unknown>];
+  const [className, fields] = codec.decode(payload) as [string, Record<string, unknown>];
   return { className, fields };
 }
 
@@ -102,10 +108,10 @@ export function decodeState(bytes: Uint8Array): ProcessState {
  * ```
  */
 export function encodeValue(value: unknown): Uint8Array {
-  return packr.pack(value).slice();
+  return new Uint8Array(codec.encode(value));
 }
 
 /** Inverse of {@link encodeValue}. */
 export function decodeValue(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
+  return codec.decode(bytes);
 }

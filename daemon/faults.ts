@@ -1,0 +1,32 @@
+/**
+ * Fault injection for the crash tests: `FERRY_FAULTS` (JSON) makes a daemon pause or break at a
+ * named point of the hand-off, so a test can kill a node or drop a link at exactly that point.
+ * Unset in normal use; every field defaults to "no fault".
+ *
+ * @example
+ * ```sh
+ * FERRY_FAULTS='{"delayBeforeCommitMs":3000}' ferry daemon --node beta
+ * ```
+ * @module
+ */
+import process from "node:process";
+
+export interface Faults {
+  /** Destination: wait this long after `prepared`, before sending `handoff.commit`. */
+  delayBeforeCommitMs?: number;
+  /** Source: break the snapshot stream (connection reset) after this many bytes. */
+  breakTransferAfterBytes?: number;
+}
+
+function read(): Faults {
+  const text = process.env.FERRY_FAULTS;
+  if (!text) return {};
+  try {
+    return JSON.parse(text) as Faults;
+  } catch {
+    console.error("ferry: ignoring FERRY_FAULTS, which is not JSON");
+    return {};
+  }
+}
+
+export const faults: Faults = read();
