@@ -95,6 +95,7 @@ export class NodeRuntime {
   /** Re-reads cluster.yaml now (set by the daemon, which owns the watcher). */
   reloadConfig: () => Promise<void> = async () => {};
   #checkpointTimer?: ReturnType<typeof setInterval>;
+  #checkpointing = false;
   #resyncTimer?: ReturnType<typeof setInterval>;
   #closing?: Promise<void>;
 
@@ -104,7 +105,7 @@ export class NodeRuntime {
     this.journal = journal;
     this.events = new EventLog(node);
     const dir = this.dataDir;
-    this.checkpoints = new CheckpointStore(join(dir, "checkpoints"));
+    this.checkpoints = new CheckpointStore(journal, join(dir, "checkpoints"));
     const c = loaded.config.cluster;
     this.pool = new ExecutorPool({ size: c.executors, memoryMb: c.executorMemoryMb, stallMs: c.stallMs }, {
       exit: (name, outcome, error) => void this.#onExit(name, outcome, error),
@@ -384,15 +385,23 @@ export class NodeRuntime {
     try {
       const { snapshot } = await this.pool.request({ type: "capture", name: local.name });
       if (this.table.get(local.name) !== local || local.outgoing || local.gate) return;
-      this.checkpoints.write(local.name, local.generation, snapshot, { force });
+      await this.checkpoints.save(local.name, local.generation, snapshot, { force });
     } catch (error) {
       local.error = `Checkpoint failed: ${describeError(error)}`;
     }
   }
 
+  /** One round: captures run in parallel and their journal appends share fsyncs. */
   async checkpointAll(): Promise<void> {
-    for (const local of [...this.table.values()]) {
-      if (local.state === "running") await this.checkpoint(local);
+    if (this.#checkpointing) return;
+    this.#checkpointing = true;
+    try {
+      const running = [...this.table.values()].filter((l) => l.state === "running");
+      for (let i = 0; i < running.length; i += 256) {
+        await Promise.all(running.slice(i, i + 256).map((l) => this.checkpoint(l)));
+      }
+    } finally {
+      this.#checkpointing = false;
     }
   }
 
@@ -523,7 +532,7 @@ export class NodeRuntime {
         if (!local.hosted || local.gate) return;
         try {
           const { snapshot } = await this.pool.request({ type: "suspend", name: local.name, deadlineMs: this.settings.suspendDeadlineMs });
-          this.checkpoints.write(local.name, local.generation, snapshot, { force: true });
+          await this.checkpoints.save(local.name, local.generation, snapshot, { force: true });
         } catch (error) {
           console.error(`[${local.name}] not checkpointed at stop: ${describeError(error)}`);
         }

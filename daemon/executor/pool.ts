@@ -121,9 +121,13 @@ export class ExecutorPool {
     return value as ReplyValue[R["type"]];
   }
 
-  /** Loads a module in a worker to learn whether it loads and which methods it offers. */
+  /**
+   * Loads a module in every pooled worker — to learn whether it loads and which methods it offers,
+   * and so that a process arriving in a hand-off does not wait for its module to load.
+   */
   async inspect(modulePath: string, moduleVersion: number): Promise<ReplyValue["inspect"]> {
-    return (await this.#send(this.#leastLoaded(), { type: "inspect", modulePath, moduleVersion })) as ReplyValue["inspect"];
+    const results = await Promise.all(this.#pooled.map((e) => this.#send(e, { type: "inspect", modulePath, moduleVersion })));
+    return results[0] as ReplyValue["inspect"];
   }
 
   close(): Promise<void> {

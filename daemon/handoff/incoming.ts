@@ -23,6 +23,7 @@ import type { HandoffStatusResponse, LocateResponse } from "../../schemas/api.sc
 import type { ProcessSpec } from "../../schemas/cluster.schema.ts";
 import type { Peer } from "../peers.ts";
 import { faults } from "../faults.ts";
+import { INLINE_MAX_BYTES } from "../store/mod.ts";
 
 /** Header carrying what travels with a snapshot besides the fields. */
 export const META_HEADER = "ferry-handoff";
@@ -127,21 +128,26 @@ async function pull(runtime: NodeRuntime, name: string, peer: Peer, generation: 
   const received = performance.now();
   const owned = { ...ownedBase({ name, module: meta.module, args: meta.args, generation: generation + 1, migrations: meta.migrations + 1, lastDowntimeMs: null, ...(meta.memoryMb ? { memoryMb: meta.memoryMb } : {}) }) };
   const size = bytes.byteLength;
-  // Durable before anything else: once the holder commits, this copy is the only one.
-  runtime.checkpoints.write(name, owned.generation, bytes, { force: true });
+  // A large snapshot goes to its file now, before its buffer moves to the executor; a small one
+  // is journalled below together with `prepared`, sharing one fsync.
+  const small = size <= INLINE_MAX_BYTES;
+  let saving = small ? undefined : runtime.checkpoints.save(name, owned.generation, bytes, { force: true });
   const gate = newGate();
-  const local = await runtime.host(owned, bytes, true);
+  const local = await runtime.host(owned, small ? bytes.slice() : bytes, true);
   local.gate = gate;
   local.lastTransferBytes = size;
   if (local.state === "failed") {
     const reason = local.error ?? "cannot load it";
+    await saving;
     runtime.table.delete(name);
     runtime.checkpoints.remove(name);
     gate.open();
     await peer.post("handoff.abort", { name, generation, handoffId, reason: `Node "${runtime.node}" refused it: ${reason}` }).catch(() => {});
     throw new FerryError("module_invalid", `Hand-off from "${peer.name}" rolled back: node "${runtime.node}" cannot load it: ${reason}`);
   }
-  await runtime.journal.append({ op: "prepared", ...owned, from: peer.name, handoffId });
+  // Durable before the commit: once the holder releases it, this copy is the only one.
+  saving ??= runtime.checkpoints.save(name, owned.generation, bytes, { force: true });
+  await Promise.all([saving, runtime.journal.append({ op: "prepared", ...owned, from: peer.name, handoffId })]);
   if (faults.delayBeforeCommitMs) await new Promise((r) => setTimeout(r, faults.delayBeforeCommitMs));
   try {
     await peer.post("handoff.commit", { name, generation, handoffId }, settings.handoffTimeoutMs);

@@ -46,7 +46,7 @@ export async function beginHandoff(runtime: NodeRuntime, req: RequestOf<"handoff
     await Promise.allSettled([...local.inflight]);
     const { snapshot } = await runtime.pool.request({ type: "suspend", name: req.name, deadlineMs: runtime.settings.suspendDeadlineMs });
     // If this node crashes before the outcome is known, it resumes from exactly this state.
-    runtime.checkpoints.write(req.name, local.generation, snapshot);
+    await runtime.checkpoints.save(req.name, local.generation, snapshot);
     local.state = "migrating";
     local.outgoing = {
       handoffId: req.handoffId,

@@ -1,26 +1,35 @@
 /**
- * Checkpoint files: the latest snapshot of each process this node holds, one file per process and
- * generation (`<name>@<generation>.snap`; `@` cannot occur in a name), written to a temp file, fsync'd and renamed into place
- * so a crash leaves either the old or the new checkpoint, never a torn one. Unchanged snapshots
- * (same CRC in the envelope header) are not rewritten.
+ * Checkpoints: the latest snapshot of each process this node holds. A small snapshot is a record
+ * in the journal itself, so saving it costs one append that shares its fsync with whatever else
+ * the node journals in the same turn (a hand-off's `prepared`, a thousand periodic checkpoints).
+ * A large one goes to `checkpoints/<name>@<generation>.snap` (temp file, fsync, rename; `@`
+ * cannot occur in a name) and the journal records only that it is there.
+ * An unchanged snapshot (same generation, CRC and size) is not saved again.
  *
  * @example
  * ```ts
- * const store = new CheckpointStore("/data/alpha/checkpoints");
- * store.write("counter", 0, bytes);
+ * const store = new CheckpointStore(journal, "/data/alpha/checkpoints");
+ * await store.save("counter", 0, bytes);
  * store.read("counter", 0); // bytes
  * ```
  * @module
  */
+import { Buffer } from "node:buffer";
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { syncDir } from "./journal.ts";
+import type { Journal } from "./journal.ts";
+
+/** Snapshots up to this size live in the journal. */
+export const INLINE_MAX_BYTES = 16 * 1024;
 
 export class CheckpointStore {
+  readonly #journal: Journal;
   readonly #dir: string;
-  readonly #written = new Map<string, string>();
+  readonly #saved = new Map<string, string>();
 
-  constructor(dir: string) {
+  constructor(journal: Journal, dir: string) {
+    this.#journal = journal;
     this.#dir = dir;
     mkdirSync(dir, { recursive: true });
   }
@@ -29,12 +38,20 @@ export class CheckpointStore {
     return join(this.#dir, `${name}@${generation}.snap`);
   }
 
-  /** Writes durably unless identical to the last write; returns whether it wrote. */
-  write(name: string, generation: number, bytes: Uint8Array, options: { force?: boolean } = {}): boolean {
+  /**
+   * Saves durably unless identical to the last save; resolves with whether it saved. Call it in
+   * the same turn as a related `journal.append` to share one fsync.
+   */
+  save(name: string, generation: number, bytes: Uint8Array, options: { force?: boolean } = {}): Promise<boolean> {
     // The envelope header carries the payload's CRC-32 at byte 8.
     const crc = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
     const key = `${generation}:${crc}:${bytes.byteLength}`;
-    if (!options.force && this.#written.get(name) === key) return false;
+    if (!options.force && this.#saved.get(name) === key) return Promise.resolve(false);
+    this.#saved.set(name, key);
+    if (bytes.byteLength <= INLINE_MAX_BYTES) {
+      const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+      return this.#journal.append({ op: "checkpoint", name, generation, data }).then(() => true);
+    }
     const file = this.#file(name, generation);
     const tmp = `${file}.tmp`;
     const fd = openSync(tmp, "w");
@@ -47,13 +64,17 @@ export class CheckpointStore {
     }
     renameSync(tmp, file);
     syncDir(this.#dir);
-    this.#written.set(name, key);
-    this.#removeOthers(name, generation);
-    return true;
+    return this.#journal.append({ op: "checkpoint", name, generation }).then(() => {
+      this.#removeFiles(name, generation);
+      return true;
+    });
   }
 
-  /** The checkpoint of `name` at `generation`, or undefined if none was written. */
+  /** The checkpoint of `name` at `generation`, or undefined if there is none. */
   read(name: string, generation: number): Uint8Array | undefined {
+    const entry = this.#journal.state.checkpoints.get(name);
+    if (!entry || entry.generation !== generation) return undefined;
+    if (entry.data) return new Uint8Array(Buffer.from(entry.data, "base64"));
     try {
       return new Uint8Array(readFileSync(this.#file(name, generation)));
     } catch (error) {
@@ -62,13 +83,13 @@ export class CheckpointStore {
     }
   }
 
-  /** Drops every checkpoint of `name` (removed, or handed off and committed). */
+  /** Forgets the files of `name` (the journal's `removed`/`released` record drops the entry). */
   remove(name: string): void {
-    this.#written.delete(name);
-    this.#removeOthers(name, -1);
+    this.#saved.delete(name);
+    this.#removeFiles(name, -1);
   }
 
-  #removeOthers(name: string, keep: number): void {
+  #removeFiles(name: string, keep: number): void {
     const prefix = `${name}@`;
     for (const file of readdirSync(this.#dir)) {
       if (!file.startsWith(prefix) || !file.endsWith(".snap")) continue;

@@ -39,7 +39,9 @@ export type JournalRecord =
   | { op: "aborted"; name: string; generation: number; handoffId: string }
   | { op: "completed"; name: string; generation: number }
   | { op: "failed"; name: string; generation: number; error: string }
-  | { op: "removed"; name: string };
+  | { op: "removed"; name: string }
+  /** Latest checkpoint: inline (base64) when small, else in `checkpoints/<name>@<generation>.snap`. */
+  | { op: "checkpoint"; name: string; generation: number; data?: string };
 
 /** The outcome of a hand-off this node sent, kept so the receiver can ask after a crash. */
 export interface Release {
@@ -48,8 +50,15 @@ export interface Release {
   handoffId: string;
 }
 
+export interface CheckpointEntry {
+  generation: number;
+  /** base64 snapshot; absent when it is in a file. */
+  data?: string;
+}
+
 export interface JournalState {
   owned: Map<string, OwnedProcess>;
+  checkpoints: Map<string, CheckpointEntry>;
   released: Map<string, Release>;
   aborted: Set<string>;
 }
@@ -68,14 +77,21 @@ export function applyRecord(state: JournalState, record: JournalRecord): void {
       state.owned.set(record.name, { ...rest, status: "prepared" });
       return;
     }
+    case "checkpoint":
+      state.checkpoints.set(record.name, { generation: record.generation, ...(record.data ? { data: record.data } : {}) });
+      return;
     case "released":
       state.owned.delete(record.name);
+      state.checkpoints.delete(record.name);
       state.released.set(record.name, { generation: record.generation, to: record.to, handoffId: record.handoffId });
       return;
     case "aborted": {
       state.aborted.add(record.handoffId);
       const owned = state.owned.get(record.name);
-      if (owned?.status === "prepared" && owned.handoffId === record.handoffId) state.owned.delete(record.name);
+      if (owned?.status === "prepared" && owned.handoffId === record.handoffId) {
+        state.owned.delete(record.name);
+        state.checkpoints.delete(record.name);
+      }
       return;
     }
     case "completed":
@@ -90,6 +106,7 @@ export function applyRecord(state: JournalState, record: JournalRecord): void {
     }
     case "removed":
       state.owned.delete(record.name);
+      state.checkpoints.delete(record.name);
       state.released.delete(record.name);
       return;
   }
@@ -103,6 +120,8 @@ function snapshotRecords(state: JournalState): JournalRecord[] {
     else out.push({ op: "own", ...base });
     if (status === "completed") out.push({ op: "completed", name: p.name, generation: p.generation });
     if (status === "failed") out.push({ op: "failed", name: p.name, generation: p.generation, error: error ?? "" });
+    const checkpoint = state.checkpoints.get(p.name);
+    if (checkpoint) out.push({ op: "checkpoint", name: p.name, ...checkpoint });
   }
   for (const [name, r] of state.released) out.push({ op: "released", name, ...r });
   return out;
@@ -129,7 +148,7 @@ export class Journal {
   static async open(dir: string): Promise<Journal> {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, "journal.ndjson");
-    const state: JournalState = { owned: new Map(), released: new Map(), aborted: new Set() };
+    const state: JournalState = { owned: new Map(), checkpoints: new Map(), released: new Map(), aborted: new Set() };
     let text = "";
     try {
       text = readFileSync(file, "utf8");
@@ -184,7 +203,7 @@ export class Journal {
     } catch (error) {
       for (const w of waiters) w.reject(error);
     }
-    if (this.#lines > 1000 && this.#lines > 8 * (this.state.owned.size + this.state.released.size)) this.#compact();
+    if (this.#lines > 1000 && this.#lines > 8 * (2 * this.state.owned.size + this.state.released.size)) this.#compact();
   }
 
   #compact(): void {

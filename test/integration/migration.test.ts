@@ -174,7 +174,7 @@ faults("connection reset mid-transfer: the source rolls back at once and keeps o
   f.writeConfig(procs("alpha", { big: `module: Exclusive, node: alpha, args: ["${dir}", "8388608"]` }));
   await f.waitRunningOn("big", "alpha");
   f.writeConfig(procs("alpha", { big: `module: Exclusive, node: beta, args: ["${dir}", "8388608"]` }));
-  const p = await until(async () => (await f.ps()).find((q) => q.name === "big" && q.error?.includes("broke off")), "a rollback after the reset");
+  const p = await until(async () => (await f.ps()).find((q) => q.name === "big" && q.node === "alpha" && q.error?.includes("broke off")), "a rollback after the reset");
   assert.is(p.node, "alpha");
   assert.is((await f.waitRunningOn("big", "alpha")).node, "alpha");
   assert.is(await f.call("alpha", "big", "verify"), 8388608);
