@@ -52,7 +52,9 @@ export class EventLog {
     signal.addEventListener("abort", onAbort);
     try {
       while (!signal.aborted) {
-        while (queue.length) yield queue.shift()!;
+        while (queue.length && !signal.aborted) yield queue.shift()!;
+        if (signal.aborted) break;
+        // Aborting while the consumer held an event finds no waker; the check above covers it.
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
       }

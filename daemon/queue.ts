@@ -34,6 +34,7 @@ export class WorkQueue {
   /** Names added while being reconciled: run again right after. */
   readonly #dirty = new Set<string>();
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
+  readonly #due = new Map<string, number>();
   readonly #failures = new Map<string, number>();
   readonly #idle = new Set<() => void>();
   #closed = false;
@@ -46,13 +47,18 @@ export class WorkQueue {
     this.#onError = options.onError ?? (() => {});
   }
 
-  /** Enqueues `name` now, or after `delayMs` (an earlier pending delay wins). */
+  /** Enqueues `name` now, or after `delayMs` (of two pending delays, the sooner wins). */
   add(name: string, delayMs = 0): void {
     if (this.#closed) return;
     if (delayMs > 0) {
-      if (this.#timers.has(name)) return;
+      const due = Date.now() + delayMs;
+      const pending = this.#timers.get(name);
+      if (pending && (this.#due.get(name) ?? Infinity) <= due) return;
+      if (pending) clearTimeout(pending);
+      this.#due.set(name, due);
       this.#timers.set(name, setTimeout(() => {
         this.#timers.delete(name);
+        this.#due.delete(name);
         this.add(name);
       }, delayMs));
       return;
@@ -61,6 +67,7 @@ export class WorkQueue {
     if (timer) {
       clearTimeout(timer);
       this.#timers.delete(name);
+      this.#due.delete(name);
     }
     if (this.#active.has(name)) this.#dirty.add(name);
     else this.#ready.add(name);

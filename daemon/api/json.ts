@@ -20,7 +20,8 @@ export function toJsonSafe(value: unknown, seen = new Set<object>()): unknown {
   if (seen.has(value)) return "[Circular]";
   seen.add(value);
   try {
-    if (value instanceof Date) return value.toISOString();
+    // Like JSON.stringify: an invalid Date is null, not a RangeError.
+    if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
     if (value instanceof Map) {
       const entries = [...value.entries()];
       return entries.every(([k]) => typeof k === "string")

@@ -135,6 +135,7 @@ function events({ runtime }: RouteContext, follow: boolean, signal: AbortSignal)
     },
     cancel() {
       stop.abort();
+      void iterator.return(undefined);
     },
   });
   return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });

@@ -29,7 +29,9 @@ export function validateRequest<T extends MessageType>(type: T, body: unknown): 
   if (!validate(body)) {
     const e = validate.errors?.[0];
     const where = e?.instancePath ? ` at ${e.instancePath}` : "";
-    throw new FerryError("bad_request", `Invalid "${type}" request${where}: ${e?.message ?? "malformed"}`);
+    const extra = (e?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+    const what = extra ? `unknown field "${extra}"` : (e?.message ?? "malformed");
+    throw new FerryError("bad_request", `Invalid "${type}" request${where}: ${what}`);
   }
   return body as RequestOf<T>;
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { AsyncLocalStorage } from "node:async_hooks";
+import { AsyncLocalStorage, createHook } from "node:async_hooks";
 import process from "node:process";
 import { inspect } from "node:util";
 import { describeError, FerryError, isFerryError } from "../errors.ts";
@@ -57,6 +57,21 @@ function enter(h: Hosted): void {
 }
 function leave(): void {
   Atomics.store(shared, CURRENT, -1);
+}
+
+// Before every callback (timer, promise reaction, I/O) record whose async context it runs in, so a
+// busy loop is blamed on the process that spins even if it got there after a plain `await`.
+// Runtimes without async hooks (Deno) fall back to the marks set by run(), sleep() and calls.
+const slots = new Map<string, number>();
+try {
+  createHook({
+    before() {
+      const name = owner.getStore();
+      Atomics.store(shared, CURRENT, name === undefined ? -1 : (slots.get(name) ?? -1));
+    },
+  }).enable();
+} catch {
+  // not supported here
 }
 
 // Console output of process code is prefixed with the process name by the main thread.
@@ -212,6 +227,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       stopping: false,
     };
     hosted.set(req.name, h);
+    slots.set(req.name, req.slot);
     if (!req.hold) {
       if (req.snapshot) await callHook(h, "resume");
       beginRun(h);
@@ -274,6 +290,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
     const h = hosted.get(req.name);
     if (!h) return null;
     hosted.delete(req.name);
+    slots.delete(req.name);
     h.stopping = true;
     h.controller.abort();
     return null;

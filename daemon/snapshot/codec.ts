@@ -1,6 +1,6 @@
 /**
- * Portable snapshots of a process's fields: CBOR with structured-clone extensions (Map, Set,
- * Date, BigInt, typed arrays, shared references and cycles survive), in a versioned envelope with a CRC-32 so a
+ * Portable snapshots of a process's fields: CBOR (which keeps Map, Set, Date, BigInt and typed
+ * arrays) over a flat node table (graph.ts, which keeps shared references and cycles), in a versioned envelope with a CRC-32 so a
  * truncated or corrupted transfer is refused rather than resumed. Not `v8.serialize`, whose format
  * is tied to one V8 version, so Node and Deno daemons can exchange snapshots.
  *
@@ -12,13 +12,16 @@ import { addExtension, Encoder } from "cbor-x";
 import { crc32 } from "node:zlib";
 import { FerryError } from "../errors.ts";
 import { allowPortableClass, assertPortable } from "./portable.ts";
+import { fromGraph, toGraph } from "./graph.ts";
+import type { Graph } from "./graph.ts";
 
 export const SNAPSHOT_VERSION = 1;
 export const HEADER_BYTES = 24;
 const MAGIC = [0x46, 0x52, 0x52, 0x59]; // "FRRY"
 
-// `pack: false` and no records: self-describing output any CBOR reader could inspect.
-const codec = new Encoder({ structuredClone: true, useRecords: false, pack: false });
+// Plain CBOR, no records: self-describing output any CBOR reader could inspect. Identity and
+// cycles are graph.ts's job (cbor-x's own structured clone mishandles a Map inside its own cycle).
+const codec = new Encoder({ useRecords: false, pack: false, structuredClone: false });
 
 /** What a snapshot holds: the class it was taken from and the instance's own fields. */
 export interface ProcessState {
@@ -63,7 +66,7 @@ export function encodeState(state: ProcessState): Uint8Array {
   assertPortable(state.fields, state.className);
   let payload: Uint8Array;
   try {
-    payload = codec.encode([state.className, state.fields]);
+    payload = codec.encode([state.className, toGraph(state.fields)]);
   } catch (cause) {
     throw new FerryError("not_serializable", `Cannot encode the fields of ${state.className}: ${(cause as Error).message}`, { cause });
   }
@@ -95,7 +98,8 @@ export function decodeState(bytes: Uint8Array): ProcessState {
   if (crc32(payload) !== view.getUint32(8, true)) {
     throw new FerryError("snapshot_corrupt", "Snapshot checksum does not match; the transfer was corrupted");
   }
-  const [className, fields] = codec.decode(payload) as [string, Record<string, unknown>];
+  const [className, graph] = codec.decode(payload) as [string, Graph];
+  const fields = fromGraph(graph) as Record<string, unknown>;
   return { className, fields };
 }
 
@@ -108,10 +112,10 @@ export function decodeState(bytes: Uint8Array): ProcessState {
  * ```
  */
 export function encodeValue(value: unknown): Uint8Array {
-  return new Uint8Array(codec.encode(value));
+  return new Uint8Array(codec.encode(toGraph(value)));
 }
 
 /** Inverse of {@link encodeValue}. */
 export function decodeValue(bytes: Uint8Array): unknown {
-  return codec.decode(bytes);
+  return fromGraph(codec.decode(bytes) as Graph);
 }

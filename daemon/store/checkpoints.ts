@@ -27,11 +27,17 @@ export class CheckpointStore {
   readonly #journal: Journal;
   readonly #dir: string;
   readonly #saved = new Map<string, string>();
+  /** Names that may have snapshot files, so inline saves need not list the directory. */
+  readonly #withFiles = new Set<string>();
 
   constructor(journal: Journal, dir: string) {
     this.#journal = journal;
     this.#dir = dir;
     mkdirSync(dir, { recursive: true });
+    for (const file of readdirSync(dir)) {
+      const at = file.lastIndexOf("@");
+      if (at > 0) this.#withFiles.add(file.slice(0, at));
+    }
   }
 
   #file(name: string, generation: number): string {
@@ -47,10 +53,14 @@ export class CheckpointStore {
     const crc = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
     const key = `${generation}:${crc}:${bytes.byteLength}`;
     if (!options.force && this.#saved.get(name) === key) return Promise.resolve(false);
-    this.#saved.set(name, key);
+    const saved = () => {
+      this.#saved.set(name, key);
+      if (this.#withFiles.has(name)) this.#removeFiles(name, bytes.byteLength <= INLINE_MAX_BYTES ? -1 : generation);
+      return true;
+    };
     if (bytes.byteLength <= INLINE_MAX_BYTES) {
       const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-      return this.#journal.append({ op: "checkpoint", name, generation, data }).then(() => true);
+      return this.#journal.append({ op: "checkpoint", name, generation, data }).then(saved);
     }
     const file = this.#file(name, generation);
     const tmp = `${file}.tmp`;
@@ -64,10 +74,8 @@ export class CheckpointStore {
     }
     renameSync(tmp, file);
     syncDir(this.#dir);
-    return this.#journal.append({ op: "checkpoint", name, generation }).then(() => {
-      this.#removeFiles(name, generation);
-      return true;
-    });
+    this.#withFiles.add(name);
+    return this.#journal.append({ op: "checkpoint", name, generation }).then(saved);
   }
 
   /** The checkpoint of `name` at `generation`, or undefined if there is none. */
@@ -90,6 +98,7 @@ export class CheckpointStore {
   }
 
   #removeFiles(name: string, keep: number): void {
+    if (keep < 0) this.#withFiles.delete(name);
     const prefix = `${name}@`;
     for (const file of readdirSync(this.#dir)) {
       if (!file.startsWith(prefix) || !file.endsWith(".snap")) continue;

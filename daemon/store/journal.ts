@@ -124,6 +124,8 @@ function snapshotRecords(state: JournalState): JournalRecord[] {
     if (checkpoint) out.push({ op: "checkpoint", name: p.name, ...checkpoint });
   }
   for (const [name, r] of state.released) out.push({ op: "released", name, ...r });
+  // Kept so `handoff.status` can still say "aborted"; the most recent ones are enough.
+  for (const handoffId of [...state.aborted].slice(-1000)) out.push({ op: "aborted", name: "", generation: 0, handoffId });
   return out;
 }
 

@@ -1,0 +1,205 @@
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CheckpointStore, INLINE_MAX_BYTES } from "../../../daemon/store/checkpoints.ts";
+import { Journal, type JournalRecord } from "../../../daemon/store/journal.ts";
+import { decodeState, encodeState } from "../../../daemon/snapshot/mod.ts";
+
+let root = "";
+let dataDir = "";
+let dir = "";
+let journal: Journal;
+let store: CheckpointStore;
+
+test.before.each(async () => {
+  root = mkdtempSync(join(tmpdir(), "ferry-checkpoints-"));
+  dataDir = join(root, "data");
+  dir = join(dataDir, "checkpoints");
+  journal = await Journal.open(dataDir);
+  store = new CheckpointStore(journal, dir);
+});
+
+test.after.each(() => {
+  journal.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A snapshot small enough to live in the journal. */
+function small(count: number): Uint8Array {
+  const bytes = encodeState({ className: "Counter", fields: { count: BigInt(count), label: `n${count}` } });
+  assert.ok(bytes.byteLength <= INLINE_MAX_BYTES);
+  return bytes;
+}
+
+/** A snapshot big enough to go to a file of its own. */
+function large(count: number, size = INLINE_MAX_BYTES + 1024): Uint8Array {
+  const bytes = encodeState({ className: "Counter", fields: { count: BigInt(count), blob: new Uint8Array(size).fill(count & 0xff) } });
+  assert.ok(bytes.byteLength > INLINE_MAX_BYTES);
+  return bytes;
+}
+
+function countOf(bytes: Uint8Array | undefined): bigint {
+  assert.ok(bytes, "no checkpoint");
+  return decodeState(bytes!).fields.count as bigint;
+}
+
+function files(): string[] {
+  return readdirSync(dir).sort();
+}
+
+function own(name: string, generation = 0): JournalRecord {
+  return { op: "own", name, module: "Counter", args: [], generation, migrations: 0, lastDowntimeMs: null };
+}
+
+/** Closes the journal and opens it and a new store again, as a restarted daemon would. */
+async function restart(): Promise<void> {
+  journal.close();
+  journal = await Journal.open(dataDir);
+  store = new CheckpointStore(journal, dir);
+}
+
+test("CheckpointStore creates its directory", () => {
+  assert.ok(statSync(dir).isDirectory());
+});
+
+for (const [kind, make] of [["small (inline)", small], ["large (file)", large]] as const) {
+  test(`save() then read() returns the same bytes for that generation: ${kind}`, async () => {
+    const bytes = make(1);
+    assert.is(await store.save("counter", 0, bytes), true);
+    const back = store.read("counter", 0);
+    assert.ok(back instanceof Uint8Array);
+    assert.equal([...back!], [...bytes]);
+    assert.is(countOf(back), 1n);
+    assert.is(store.read("counter", 1), undefined, "read another generation");
+    assert.is(store.read("other", 0), undefined, "read another name");
+  });
+
+  test(`a checkpoint outlives a daemon restart: ${kind}`, async () => {
+    await journal.append(own("counter", 3));
+    await store.save("counter", 3, make(9));
+    await restart();
+    assert.is(countOf(store.read("counter", 3)), 9n);
+    await restart();
+    assert.is(countOf(store.read("counter", 3)), 9n);
+  });
+
+  test(`save() skips identical bytes (resolves false) and saves changed ones: ${kind}`, async () => {
+    assert.is(await store.save("counter", 0, make(1)), true);
+    assert.is(await store.save("counter", 0, make(1)), false);
+    assert.is(await store.save("counter", 0, make(2)), true);
+    assert.is(countOf(store.read("counter", 0)), 2n);
+  });
+
+  test(`save() with force saves identical bytes again: ${kind}`, async () => {
+    await store.save("counter", 0, make(1));
+    assert.is(await store.save("counter", 0, make(1), { force: true }), true);
+    assert.is(countOf(store.read("counter", 0)), 1n);
+  });
+
+  test(`the same bytes at a new generation are saved and the older generation is gone: ${kind}`, async () => {
+    await store.save("counter", 0, make(1));
+    assert.is(await store.save("counter", 1, make(1)), true);
+    assert.is(store.read("counter", 0), undefined);
+    assert.is(countOf(store.read("counter", 1)), 1n);
+    assert.ok(!files().includes("counter@0.snap"), `old file kept: ${files().join(", ")}`);
+  });
+}
+
+test("a large checkpoint is a <name>@<generation>.snap file; a small one is not a file", async () => {
+  await store.save("big", 4, large(1));
+  await store.save("tiny", 4, small(1));
+  assert.equal(files(), ["big@4.snap"]);
+});
+
+test("save() with force rewrites a large checkpoint whose file went missing", async () => {
+  await store.save("counter", 0, large(1));
+  rmSync(join(dir, "counter@0.snap"));
+  assert.is(store.read("counter", 0), undefined);
+  assert.is(await store.save("counter", 0, large(1), { force: true }), true);
+  assert.is(countOf(store.read("counter", 0)), 1n);
+});
+
+test("a newer small checkpoint removes the file of an older large one", async () => {
+  await store.save("counter", 0, large(1));
+  await store.save("counter", 1, small(2));
+  assert.is(countOf(store.read("counter", 1)), 2n);
+  assert.equal(files(), [], "the file of generation 0 was left behind");
+});
+
+test("save() reads the CRC from a snapshot that is a view into a larger buffer", async () => {
+  const bytes = small(5);
+  const big = new Uint8Array(bytes.byteLength + 16);
+  big.set(bytes, 16);
+  assert.is(await store.save("counter", 0, big.subarray(16)), true);
+  assert.is(await store.save("counter", 0, bytes), false, "same snapshot at another offset was saved again");
+  assert.equal([...store.read("counter", 0)!], [...bytes]);
+});
+
+test("save() leaves no temp file behind", async () => {
+  await store.save("counter", 0, large(1));
+  await store.save("counter", 0, large(2));
+  assert.equal(files(), ["counter@0.snap"]);
+});
+
+test("a save that failed is not remembered as saved: the next identical save writes", async () => {
+  const bytes = large(7);
+  rmSync(dir, { recursive: true, force: true });
+  let failed = false;
+  try {
+    await store.save("counter", 0, bytes);
+  } catch {
+    failed = true;
+  }
+  assert.ok(failed, "save() into a missing directory succeeded");
+  mkdirSync(dir, { recursive: true });
+  assert.is(await store.save("counter", 0, bytes), true, "the retry was skipped as unchanged although nothing was saved");
+  assert.is(countOf(store.read("counter", 0)), 7n);
+});
+
+test("remove() deletes a name's files and the next save is not skipped; `removed` forgets the entry", async () => {
+  await store.save("counter", 2, large(1));
+  await store.save("sorter", 0, large(3));
+  store.remove("counter");
+  await journal.append({ op: "removed", name: "counter" });
+  assert.is(store.read("counter", 2), undefined);
+  assert.equal(files(), ["sorter@0.snap"]);
+  assert.is(await store.save("counter", 2, large(1)), true);
+  assert.is(countOf(store.read("counter", 2)), 1n);
+});
+
+test("remove() of a name with no checkpoint is a no-op", () => {
+  store.remove("nothing");
+  assert.equal(files(), []);
+});
+
+test("names that share a prefix or contain dots do not clobber each other's checkpoints", async () => {
+  const names = ["a", "a.1", "a.1.2", "a1", "a-b", "a_b"];
+  for (const [i, name] of names.entries()) await store.save(name, 0, large(i));
+  await store.save("a", 1, large(100));
+  await store.save("a.1", 5, large(101));
+  for (const [i, name] of names.entries()) {
+    if (name === "a" || name === "a.1") continue;
+    assert.is(countOf(store.read(name, 0)), BigInt(i), `${name} was clobbered`);
+  }
+  assert.is(countOf(store.read("a", 1)), 100n);
+  assert.is(countOf(store.read("a.1", 5)), 101n);
+  store.remove("a");
+  assert.not.ok(existsSync(join(dir, "a@1.snap")));
+  assert.ok(store.read("a.1", 5), 'remove("a") removed a.1\'s checkpoint');
+  assert.ok(store.read("a.1.2", 0), 'remove("a") removed a.1.2\'s checkpoint');
+  assert.ok(store.read("a1", 0), 'remove("a") removed a1\'s checkpoint');
+  store.remove("a.1");
+  assert.ok(store.read("a.1.2", 0), 'remove("a.1") removed a.1.2\'s checkpoint');
+});
+
+test("a multi-megabyte snapshot is saved and read back whole", async () => {
+  const bytes = large(7, 3 * 1024 * 1024);
+  await store.save("big", 0, bytes);
+  const blob = decodeState(store.read("big", 0)!).fields.blob as Uint8Array;
+  assert.is(blob.byteLength, 3 * 1024 * 1024);
+  assert.is(blob[blob.length - 1], 7);
+});
+
+test.run();
