@@ -35,6 +35,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     onError: (error) => runtime?.rejectConfig(error),
   });
   const loaded = await watcher.start();
+  // Paths in args resolve against the directory holding cluster.yaml (SPEC); process code that
+  // opens "data/x.txt" finds it there whatever directory the daemon was started from.
+  process.chdir(loaded.dir);
+  process.env.FERRY_CONFIG_DIR = loaded.dir;
   try {
     const spec = loaded.config.nodes[options.node];
     if (!spec) {

@@ -16,6 +16,8 @@ export interface Faults {
   delayBeforeCommitMs?: number;
   /** Source: break the snapshot stream (connection reset) after this many bytes. */
   breakTransferAfterBytes?: number;
+  /** Source: pause this long before each 1 MiB chunk of a snapshot (a slow link). */
+  delayPerChunkMs?: number;
 }
 
 function read(): Faults {

@@ -26,7 +26,7 @@ import { CheckpointStore, Journal } from "./store/mod.ts";
 import type { OwnedProcess } from "./store/mod.ts";
 import { decodeValue } from "./snapshot/mod.ts";
 import { displayValue, toJsonSafe } from "./api/json.ts";
-import type { CallResponse, ModuleInfo, ProcessInfo, ProcessStateName } from "../schemas/api.schema.ts";
+import type { CallResponse, LocateResponse, ModuleInfo, ProcessInfo, ProcessStateName } from "../schemas/api.schema.ts";
 import type { ProcessSpec } from "../schemas/cluster.schema.ts";
 import { acquire, resolveInDoubt } from "./handoff/incoming.ts";
 
@@ -341,6 +341,7 @@ export class NodeRuntime {
 
   /** An executor died or stalled: its processes restart from their checkpoints, the culprit as failed. */
   async #onLost(names: string[], reason: string, culprit?: string): Promise<void> {
+    if (this.#closing) return;
     this.events.emit({ type: "executor-restarted", reason, ...(culprit ? { process: culprit } : {}) });
     for (const name of names) {
       const local = this.table.get(name);
@@ -446,6 +447,14 @@ export class NodeRuntime {
 
   // ---------------------------------------------------------------- views
 
+  /** Whether this node holds `name` (what peers ask before starting or pulling it). */
+  locate(name: string): LocateResponse {
+    const local = this.table.get(name);
+    if (this.journal.state.owned.get(name)?.status === "prepared") return { holds: false, inDoubt: true };
+    if (!local || local.state === "starting") return { holds: false, creating: this.pending.get(name)?.creating === true };
+    return { holds: true, generation: local.generation, state: local.state };
+  }
+
   info(local: Local): ProcessInfo {
     return {
       name: local.name,
@@ -538,8 +547,8 @@ export class NodeRuntime {
         }
       }));
       this.events.emit({ type: "daemon-stopped" });
-      this.journal.close();
       await this.pool.close();
+      this.journal.close();
     })();
     return this.#closing;
   }

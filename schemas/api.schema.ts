@@ -116,6 +116,13 @@ export const requests = {
     required: ["name"],
     properties: { name },
   },
+  /** `locate` for many names at once; answers `{ [name]: LocateResponse }`. */
+  "locate.batch": {
+    type: "object",
+    additionalProperties: false,
+    required: ["names"],
+    properties: { names: { type: "array", items: name, maxItems: 100000 } },
+  },
   "handoff.begin": {
     type: "object",
     additionalProperties: false,

@@ -67,11 +67,11 @@ const messages: MessageRoutes = {
   },
 
   async locate({ runtime }, body) {
-    const local = runtime.table.get(body.name);
-    const owned = runtime.journal.state.owned.get(body.name);
-    if (owned?.status === "prepared") return { holds: false, inDoubt: true };
-    if (!local || local.state === "starting") return { holds: false, creating: runtime.pending.get(body.name)?.creating === true };
-    return { holds: true, generation: local.generation, state: local.state };
+    return runtime.locate(body.name);
+  },
+
+  async "locate.batch"({ runtime }, body) {
+    return Object.fromEntries(body.names.map((name) => [name, runtime.locate(name)]));
   },
 
   async "handoff.begin"({ runtime }, body) {
@@ -80,8 +80,9 @@ const messages: MessageRoutes = {
     // Streamed in chunks; a destination that disconnects mid-transfer cancels the stream, and the
     // process resumes here at once instead of waiting for the hand-off timeout.
     const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
+      async pull(controller) {
         if (offset >= snapshot.byteLength) return controller.close();
+        if (faults.delayPerChunkMs) await new Promise((r) => setTimeout(r, faults.delayPerChunkMs));
         if (faults.breakTransferAfterBytes !== undefined && offset >= faults.breakTransferAfterBytes) {
           const local = runtime.table.get(body.name);
           if (local) void rollback(runtime, local, body.handoffId, "the transfer broke off");

@@ -77,6 +77,7 @@ export class ConfigWatcher {
   #trailing: ReturnType<typeof setTimeout> | undefined;
   /** Reloads run one at a time, in call order, so results are applied in the order read. */
   #queue: Promise<unknown> = Promise.resolve();
+  #queued: Promise<LoadedConfig | undefined> | undefined;
   #closing: Promise<void> | undefined;
   #cancelStart: (() => void) | undefined;
   #starting: Promise<LoadedConfig> | undefined;
@@ -148,7 +149,14 @@ export class ConfigWatcher {
    * `onError` was called and {@link current} is unchanged). Unchanged text fires no `onChange`.
    */
   reload(): Promise<LoadedConfig | undefined> {
-    const run = this.#queue.then(() => this.#reloadNow());
+    // Callers arriving while a re-read is queued but not started share it: it will read the file
+    // after their call, which is all they need. A re-read already running may have read too early.
+    if (this.#queued) return this.#queued;
+    const run = this.#queue.then(() => {
+      this.#queued = undefined;
+      return this.#reloadNow();
+    });
+    this.#queued = run;
     this.#queue = run.catch(() => undefined);
     return run;
   }

@@ -43,15 +43,43 @@ function isNetworkError(error: unknown): boolean {
   return isFerryError(error) && (error.code === "unreachable" || error.code === "timeout");
 }
 
+/**
+ * Asks every peer about `name`. Questions asked in the same turn travel together (one
+ * `locate.batch` per peer), so a thousand processes appearing in one edit cost a few requests.
+ */
+function askPeers(runtime: NodeRuntime, name: string): Promise<Array<{ peer: Peer; answer: LocateResponse } | { peer: Peer; error: unknown }>> {
+  let batch = batches.get(runtime);
+  if (!batch) {
+    const names = new Set<string>();
+    const answers = new Promise<Map<Peer, Record<string, LocateResponse> | { error: unknown }>>((resolve) => {
+      queueMicrotask(async () => {
+        batches.delete(runtime);
+        const byPeer = new Map<Peer, Record<string, LocateResponse> | { error: unknown }>();
+        await Promise.all([...runtime.peers.values()].map(async (peer) => {
+          try {
+            byPeer.set(peer, await peer.post<Record<string, LocateResponse>>("locate.batch", { names: [...names] }, 3000));
+          } catch (error) {
+            byPeer.set(peer, { error });
+          }
+        }));
+        resolve(byPeer);
+      });
+    });
+    batch = { names, answers };
+    batches.set(runtime, batch);
+  }
+  batch.names.add(name);
+  return batch.answers.then((byPeer) =>
+    [...byPeer].map(([peer, result]) =>
+      "error" in result && !(name in result) ? { peer, error: result.error } : { peer, answer: (result as Record<string, LocateResponse>)[name] ?? { holds: false } }
+    )
+  );
+}
+const batches = new WeakMap<NodeRuntime, { names: Set<string>; answers: Promise<Map<Peer, Record<string, LocateResponse> | { error: unknown }>> }>();
+
 /** Finds which peer holds `name`; unreachable peers are listed because they might. */
 async function locate(runtime: NodeRuntime, name: string): Promise<{ holder?: { peer: Peer; generation: number }; unreachable: string[]; inDoubt: boolean; creatingPeers: string[] }> {
-  const answers = await Promise.all([...runtime.peers.values()].map(async (peer) => {
-    try {
-      return { peer, answer: await peer.post<LocateResponse>("locate", { name }, 2000) };
-    } catch (error) {
-      return { peer, error };
-    }
-  }));
+  const answers = await askPeers(runtime, name);
   const unreachable: string[] = [];
   const creatingPeers: string[] = [];
   let inDoubt = false;
@@ -86,14 +114,13 @@ async function acquireAnnounced(runtime: NodeRuntime, name: string, spec: Proces
   if (runtime.table.has(name) || runtime.desired(name)?.node !== runtime.node) return { done: true };
   if (found.holder) return pull(runtime, name, found.holder.peer, found.holder.generation);
   if (found.unreachable.length) {
-    throw new FerryError("unreachable", `Waiting for node ${found.unreachable.map((n) => `"${n}"`).join(", ")}, which may hold "${name}"`, {
-      hint: "it starts here once every node answers",
-    });
+    // Not an error to back off from: ask again soon, so the process starts once the node is up.
+    const pending = runtime.pending.get(name);
+    if (pending) pending.reason = `Waiting for node ${found.unreachable.map((n) => `"${n}"`).join(", ")}, which may hold "${name}" (it starts here once every node answers)`;
+    return { requeueAfterMs: 500 };
   }
   if (found.inDoubt) return { requeueAfterMs: 100 };
   if (found.creatingPeers.some((peer) => peer < runtime.node)) return { requeueAfterMs: 50 + Math.random() * 100 };
-  await runtime.reloadConfig();
-  if (runtime.desired(name)?.node !== runtime.node) return { done: true };
   const owned = {
     name,
     module: spec.module,

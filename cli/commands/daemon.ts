@@ -1,0 +1,36 @@
+/**
+ * `ferry daemon --node <name>`: runs one node's daemon in the foreground until SIGINT/SIGTERM or
+ * `ferry down`, then stops gracefully (processes checkpointed, resumed on the next start).
+ *
+ * @example
+ * ```sh
+ * ferry daemon --node alpha --config /srv/ferry/cluster.yaml
+ * ```
+ * @module
+ */
+import type { Argv } from "yargs";
+import { type Command, configPath, type GlobalArgs } from "../command.ts";
+
+interface DaemonArgs extends GlobalArgs {
+  node: string;
+}
+
+/**
+ * The `daemon` command.
+ *
+ * @example
+ * ```ts
+ * yargs(argv).command(daemonCommand);
+ * ```
+ */
+export const daemonCommand: Command<DaemonArgs> = {
+  command: "daemon",
+  describe: "Run one node's daemon in the foreground",
+  builder: (y: Argv<GlobalArgs>) =>
+    y.option("node", { type: "string", demandOption: true, describe: "Node name in cluster.yaml" }) as Argv<DaemonArgs>,
+  handler: async (args) => {
+    // Imported here: the daemon (executors, HTTP server, watcher) is not needed by other commands.
+    const { runDaemon } = await import("../../daemon/mod.ts");
+    await runDaemon({ configFile: configPath(args), node: args.node });
+  },
+};

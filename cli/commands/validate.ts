@@ -1,0 +1,65 @@
+/**
+ * `ferry validate`: checks cluster.yaml (syntax, schema, node and module references) and every
+ * module in the processes folder, reporting each problem as `file:line:col: message (hint)`, the
+ * form editors and terminals turn into links.
+ *
+ * @example
+ * ```sh
+ * ferry validate && ferry up
+ * ```
+ * @module
+ */
+import { relative } from "node:path";
+import process from "node:process";
+import { type ConfigIssue, formatIssue, isFerryError } from "../../daemon/errors.ts";
+import { loadClusterConfig } from "../../daemon/config/mod.ts";
+import { checkModules } from "../../daemon/modules/mod.ts";
+import { type Command, type GlobalArgs } from "../command.ts";
+import { Exit } from "../exit.ts";
+import { print, printJson } from "../output.ts";
+
+/**
+ * The `validate` command: exit status 2 when there is any problem.
+ *
+ * @example
+ * ```ts
+ * yargs(argv).command(validateCommand);
+ * ```
+ */
+export const validateCommand: Command<GlobalArgs> = {
+  command: "validate",
+  describe: "Check cluster.yaml and the process modules; problems carry file:line:col",
+  handler: async (args) => {
+    const shown = relative(process.cwd(), args.config) || args.config;
+    let issues: ConfigIssue[] = [];
+    let summary: { nodes: number; processes: number; modules: number } | undefined;
+    try {
+      const loaded = await loadClusterConfig(args.config);
+      issues = await checkModules(loaded.processesDir);
+      summary = {
+        nodes: Object.keys(loaded.config.nodes).length,
+        processes: Object.keys(loaded.config.processes).length,
+        modules: loaded.modules.size,
+      };
+    } catch (error) {
+      // Checked by shape: the loader's ConfigError may come from another module instance.
+      if (!isFerryError(error) || !("issues" in error) || !Array.isArray(error.issues)) throw error;
+      issues = error.issues as ConfigIssue[];
+    }
+    issues = issues.map((i) => ({ ...i, file: relative(process.cwd(), i.file) || i.file }));
+
+    if (args.json) printJson({ valid: issues.length === 0, file: shown, ...summary, issues });
+    else if (issues.length === 0 && summary) {
+      print(`${shown} is valid: ${count(summary.nodes, "node")}, ${count(summary.processes, "process", "processes")}, ${count(summary.modules, "module")}`);
+    }
+    if (issues.length > 0) {
+      // Each problem is its own line, on stderr like every failure; nothing else to add after.
+      if (!args.json) process.stderr.write(issues.map((i) => formatIssue(i) + "\n").join(""));
+      throw new Exit(2);
+    }
+  },
+};
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * The command line that runs one node's daemon under the runtime cluster.yaml asks for, and the
+ * test for which nodes `ferry up` should run on this machine.
+ *
+ * @example
+ * ```ts
+ * const { command, args } = daemonCommandLine("deno", "beta", "/srv/ferry/cluster.yaml");
+ * // command: ".../node_modules/@deno/linux-x64-glibc/deno", args: ["run", "-A", ".../cli/main.ts", "daemon", ...]
+ * ```
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { hostname, networkInterfaces } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+/** The repository root (this file is `<root>/cli/daemon-command.ts`). */
+export const repoRoot: string = fileURLToPath(new URL("..", import.meta.url));
+
+/** A program and its arguments. */
+export interface CommandLine {
+  command: string;
+  args: string[];
+}
+
+const isDeno = "Deno" in globalThis;
+
+/**
+ * How to run `ferry daemon --node <node> --config <configFile>` under `runtime`.
+ *
+ * @example
+ * ```ts
+ * daemonCommandLine("node", "alpha", "/abs/cluster.yaml");
+ * // { command: process.execPath, args: ["<root>/cli/bin.mjs", "daemon", "--node", "alpha", "--config", "/abs/cluster.yaml"] }
+ * ```
+ */
+export function daemonCommandLine(runtime: "node" | "deno", node: string, configFile: string): CommandLine {
+  const tail = ["daemon", "--node", node, "--config", configFile];
+  if (runtime === "deno") return { command: findDeno(), args: ["run", "-A", join(repoRoot, "cli", "main.ts"), ...tail] };
+  // Under Deno, execPath is deno itself: a node daemon then needs node from PATH.
+  return { command: isDeno ? "node" : process.execPath, args: [join(repoRoot, "cli", "bin.mjs"), ...tail] };
+}
+
+/**
+ * The deno binary: the one this process runs on, else the one the `deno` npm package installed
+ * (`node_modules/@deno/<platform>-<arch>[-glibc]/deno`), else `deno` from PATH.
+ *
+ * @example
+ * ```ts
+ * findDeno(); // "/repo/node_modules/@deno/linux-x64-glibc/deno"
+ * ```
+ */
+export function findDeno(): string {
+  if (isDeno) return process.execPath;
+  const exe = process.platform === "win32" ? "deno.exe" : "deno";
+  const platform = `${process.platform}-${process.arch}`;
+  const candidates = [
+    join(repoRoot, "node_modules", "@deno", `${platform}-glibc`, exe),
+    join(repoRoot, "node_modules", "@deno", platform, exe),
+    join(repoRoot, "node_modules", "deno", exe),
+  ];
+  return candidates.find((c) => existsSync(c)) ?? "deno";
+}
+
+/**
+ * True when a node URL points at this machine: loopback (127.0.0.0/8, ::1, localhost), this
+ * host's name, or one of its interface addresses (the multi-machine case: each machine's
+ * `ferry up` starts its own nodes of a shared cluster.yaml).
+ *
+ * @example
+ * ```ts
+ * isLocalUrl("http://127.0.0.1:7101"); // true
+ * isLocalUrl("http://10.9.8.7:7101");  // false, unless this machine has that address
+ * ```
+ */
+export function isLocalUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  } catch {
+    return false;
+  }
+  if (host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)) return true;
+  try {
+    if (host === hostname().toLowerCase()) return true;
+    return Object.values(networkInterfaces()).some((list) => (list ?? []).some((i) => i.address.toLowerCase() === host));
+  } catch {
+    // Some sandboxes refuse to list interfaces; loopback was the case that matters.
+    return false;
+  }
+}

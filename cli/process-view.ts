@@ -1,0 +1,98 @@
+/**
+ * The cluster-wide process list, assembled from what each node reports. During a hand-off two
+ * nodes report the same process (the holder, and the destination acquiring it); the view shows
+ * it once, as its holder sees it. Processes that cluster.yaml declares but no reachable node
+ * reports yet are listed too, so `ps` always shows everything the user asked for.
+ *
+ * @example
+ * ```ts
+ * const rows = mergeProcesses([alphaPs, betaPs], loaded.config);
+ * console.log(processTable(rows));
+ * ```
+ * @module
+ */
+import type { ProcessInfo, ProcessStateName } from "../schemas/api.schema.ts";
+import type { ClusterConfig } from "../schemas/cluster.schema.ts";
+import { formatMs, table } from "./format.ts";
+
+/** Holder states outrank `stopped`, which outranks `starting` (a node still acquiring it). */
+const rank: Record<ProcessStateName, number> = {
+  running: 2,
+  suspending: 2,
+  migrating: 2,
+  completed: 2,
+  failed: 2,
+  stopped: 1,
+  starting: 0,
+};
+
+/**
+ * Merges per-node process lists into one entry per process, sorted by name. `desired` is taken
+ * from `config` (the YAML as the CLI just read it), null for processes no longer in it.
+ *
+ * @example
+ * ```ts
+ * mergeProcesses([[{ ...counter, node: "alpha", state: "migrating" }], [{ ...counter, node: "beta", state: "starting" }]], config);
+ * // [{ ...counter, node: "alpha", state: "migrating", desired: "beta" }]
+ * ```
+ */
+export function mergeProcesses(reports: readonly (readonly ProcessInfo[])[], config: ClusterConfig | null): ProcessInfo[] {
+  const byName = new Map<string, ProcessInfo>();
+  for (const list of reports) {
+    for (const info of list) {
+      const seen = byName.get(info.name);
+      if (!seen || better(info, seen)) byName.set(info.name, info);
+    }
+  }
+  const merged = [...byName.values()].map((info) =>
+    config ? { ...info, desired: config.processes[info.name]?.node ?? null } : info
+  );
+  for (const [name, spec] of Object.entries(config?.processes ?? {})) {
+    if (byName.has(name)) continue;
+    merged.push({
+      name,
+      module: spec.module,
+      args: [...spec.args],
+      node: "-",
+      desired: spec.node ?? null,
+      state: "starting",
+      generation: 0,
+      migrations: 0,
+      lastDowntimeMs: null,
+      lastTransferBytes: null,
+      error: null,
+      description: "",
+      methods: [],
+      startedAt: "",
+    });
+  }
+  return merged.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function better(candidate: ProcessInfo, current: ProcessInfo): boolean {
+  const byState = rank[candidate.state] - rank[current.state];
+  return byState !== 0 ? byState > 0 : candidate.generation > current.generation;
+}
+
+/**
+ * The `ps` table: NAME MODULE NODE DESIRED STATE GEN MIGR DOWNTIME ERROR.
+ *
+ * @example
+ * ```ts
+ * print(processTable(mergeProcesses(reports, config)));
+ * ```
+ */
+export function processTable(processes: readonly ProcessInfo[]): string {
+  const rows = processes.map((p) => [
+    p.name,
+    p.module,
+    p.node,
+    p.desired ?? "-",
+    p.state,
+    String(p.generation),
+    String(p.migrations),
+    p.lastDowntimeMs === null ? "-" : formatMs(p.lastDowntimeMs),
+    p.error ?? "",
+  ]);
+  return table(["NAME", "MODULE", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ERROR"], rows);
+}
