@@ -16,6 +16,7 @@ import { describeError, FerryError, isFerryError } from "../errors.ts";
 import { callableMethods, loadProcessClass } from "../modules/inspect.ts";
 import type { ProcessClass } from "../modules/inspect.ts";
 import { assertPortable, decodeState, encodeState, encodeValue } from "../snapshot/mod.ts";
+import "../io/mod.ts"; // registers the file streams with the codec before any snapshot is decoded
 import type { ProcessContext, ProcessInstance } from "../sdk/context.ts";
 import { BEAT, CURRENT } from "./protocol.ts";
 import type { FromWorker, ToWorker, WireError } from "./protocol.ts";

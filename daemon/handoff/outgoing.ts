@@ -88,9 +88,12 @@ export async function commitHandoff(runtime: NodeRuntime, req: RequestOf<"handof
   local.outgoing = undefined;
   await runtime.journal.append({ op: "released", name: req.name, generation: local.generation, to: outgoing.to, handoffId: req.handoffId });
   runtime.table.delete(req.name);
-  runtime.checkpoints.remove(req.name);
-  await runtime.pool.request({ type: "discard", name: req.name }).catch(() => {});
   local.gate?.open({ movedTo: outgoing.to });
+  // The answer is what the destination waits for; cleaning up here need not delay it.
+  setTimeout(() => {
+    runtime.checkpoints.remove(req.name);
+    void runtime.pool.request({ type: "discard", name: req.name }).catch(() => {});
+  }, 0);
   runtime.events.emit({ type: "transferred", process: req.name, generation: local.generation + 1, from: runtime.node, to: outgoing.to, ms: round(performance.now() - outgoing.suspendedAt) });
   return { ok: true };
 }

@@ -14,7 +14,10 @@
  *   input = new TransactionalFileReader("data/in.txt");
  *   output = new TransactionalFileWriter("data/out.txt");
  *   async run(ctx: { signal: AbortSignal; sleep(ms: number): Promise<void> }) {
- *     for (let line = this.input.readLine(); line !== null && !ctx.signal.aborted; line = this.input.readLine()) {
+ *     // Check the signal before reading, so a line read is always a line written.
+ *     while (!ctx.signal.aborted) {
+ *       const line = this.input.readLine();
+ *       if (line === null) return;
  *       this.output.writeLine(line);
  *       await ctx.sleep(10);
  *     }

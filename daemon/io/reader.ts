@@ -37,7 +37,9 @@ const CHUNK = 64 * 1024;
  * export default class Upper {
  *   input = new TransactionalFileReader("data/in.txt");
  *   async run(ctx) {
- *     for (let line = this.input.readLine(); line !== null; line = this.input.readLine()) {
+ *     while (!ctx.signal.aborted) {
+ *       const line = this.input.readLine();
+ *       if (line === null) return;
  *       console.log(line.toUpperCase());
  *       await ctx.sleep(10);
  *     }
