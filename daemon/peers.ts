@@ -18,7 +18,7 @@ import { FerryError } from "./errors.ts";
 import type { ErrorCode } from "./errors.ts";
 import type { MessageType } from "../schemas/api.schema.ts";
 
-const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 export class Peer {
   readonly #url: URL;

@@ -113,7 +113,7 @@ export class NodeRuntime {
       lost: (names, reason, culprit) => void this.#onLost(names, reason, culprit),
     });
     this.queue = new WorkQueue((name) => this.reconcile(name), {
-      concurrency: 64,
+      concurrency: 256,
       onError: (name, error) => this.#noteError(name, error),
     });
     this.#setPeers();
