@@ -22,6 +22,8 @@ import type {
   MessageType,
   NodeStatus,
   ProcessInfo,
+  NodeLoad,
+  BalanceGrant,
   requests,
 } from "../schemas/api.schema.ts";
 import type { ClusterConfig } from "../schemas/cluster.schema.ts";
@@ -47,6 +49,9 @@ export interface RequestBodies {
   reconcile: Lenient<typeof requests.reconcile>;
   locate: Lenient<typeof requests.locate>;
   "locate.batch": Lenient<(typeof requests)["locate.batch"]>;
+  load: Lenient<typeof requests.load>;
+  "balance.request": Lenient<(typeof requests)["balance.request"]>;
+  "balance.offer": Lenient<(typeof requests)["balance.offer"]>;
   "handoff.begin": Lenient<(typeof requests)["handoff.begin"]>;
   "handoff.commit": Lenient<(typeof requests)["handoff.commit"]>;
   "handoff.abort": Lenient<(typeof requests)["handoff.abort"]>;
@@ -60,6 +65,9 @@ export interface Responses {
   call: CallResponse;
   locate: LocateResponse;
   "locate.batch": Record<string, LocateResponse>;
+  load: NodeLoad;
+  "balance.request": BalanceGrant;
+  "balance.offer": { ok: true };
   reconcile: { ok: true };
   shutdown: { ok: true };
   "handoff.begin": unknown;

@@ -18,7 +18,7 @@ export const processStates = ["starting", "running", "suspending", "migrating", 
 export const processInfoSchema = {
   type: "object",
   additionalProperties: false,
-  required: ["name", "module", "args", "node", "desired", "state", "generation", "migrations", "lastDowntimeMs", "lastTransferBytes", "error", "description", "methods", "startedAt"],
+  required: ["name", "module", "args", "node", "desired", "state", "generation", "migrations", "lastDowntimeMs", "lastTransferBytes", "error", "placedBy", "description", "methods", "startedAt"],
   properties: {
     name: { type: "string" },
     module: { type: "string" },
@@ -33,6 +33,8 @@ export const processInfoSchema = {
     lastDowntimeMs: { type: ["number", "null"] },
     lastTransferBytes: { type: ["integer", "null"] },
     error: { type: ["string", "null"] },
+    /** `config`: pinned by its `node:` in cluster.yaml; `balancer`: placed by the balancer. */
+    placedBy: { type: "string", enum: ["config", "balancer"] },
     description: { type: "string" },
     methods: { type: "array", items: { type: "string" } },
     startedAt: { type: "string" },
@@ -65,7 +67,7 @@ export const eventSchema = {
       enum: [
         "daemon-started", "daemon-stopped", "config-reloaded", "config-rejected", "module-loaded", "module-failed",
         "started", "completed", "failed", "stopped", "suspended", "transferred", "resumed", "rolled-back",
-        "checkpointed", "restored", "executor-restarted",
+        "checkpointed", "restored", "executor-restarted", "balanced", "adopted",
       ],
     },
     process: { type: "string" },
@@ -123,6 +125,22 @@ export const requests = {
     required: ["names"],
     properties: { names: { type: "array", items: name, maxItems: 100000 } },
   },
+  /** A node's load, for balancer policies. */
+  load: empty,
+  /** Receiver-initiated: `to` asks this node for a process to take; answers `{ name, generation }` or `{ name: null }`. */
+  "balance.request": {
+    type: "object",
+    additionalProperties: false,
+    required: ["to"],
+    properties: { to: name, process: name },
+  },
+  /** Sender-initiated: `from` granted this node a process; this node pulls it. */
+  "balance.offer": {
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "generation", "from"],
+    properties: { name, generation, from: name },
+  },
   "handoff.begin": {
     type: "object",
     additionalProperties: false,
@@ -158,6 +176,24 @@ export type ModuleInfo = FromSchema<typeof moduleInfoSchema>;
 export type FerryEvent = FromSchema<typeof eventSchema>;
 export type CallRequest = RequestOf<"call">;
 
+/** What a balancer policy sees of one node. */
+export interface NodeLoad {
+  node: string;
+  /** Processes running here. */
+  processes: number;
+  /** Mean event-loop utilization of the executors, 0..1. */
+  utilization: number;
+  /** processes + utilization: what the default policy compares. */
+  load: number;
+  /** Unpinned processes here that have stayed long enough to move. */
+  movable: number;
+}
+
+export interface BalanceGrant {
+  name: string | null;
+  generation?: number;
+}
+
 export interface NodeStatus {
   node: string;
   cluster: string;
@@ -168,6 +204,7 @@ export interface NodeStatus {
   url: string;
   load: { processes: number; running: number; executors: number; rssBytes: number; heapUsedBytes: number };
   configError: string | null;
+  balancer: { policy: string; loads: NodeLoad[]; decisions: string[] };
   modules: ModuleInfo[];
   processes: ProcessInfo[];
 }

@@ -55,6 +55,43 @@ export const processSchema = {
   },
 } as const;
 
+/** Placement of processes declared without `node:`. Pinned processes are never moved by it. */
+export const balancerSchema = {
+  type: "object",
+  additionalProperties: false,
+  default: {},
+  properties: {
+    policy: {
+      type: "string",
+      minLength: 1,
+      default: "receiver-initiated",
+      description: "receiver-initiated, or a module path (relative to cluster.yaml) exporting a policy",
+    },
+    intervalMs: { type: "integer", minimum: 50, maximum: 3600000, default: 1000 },
+    minStayMs: {
+      type: "integer",
+      minimum: 0,
+      maximum: 86400000,
+      default: 5000,
+      description: "A process moved by the balancer stays at least this long before it moves again",
+    },
+    minDifference: {
+      type: "number",
+      minimum: 1,
+      maximum: 1000000,
+      default: 2,
+      description: "Hysteresis: move only when the busier node's load exceeds the other's by this much",
+    },
+    goneAfterMs: {
+      type: "integer",
+      minimum: 500,
+      maximum: 3600000,
+      default: 5000,
+      description: "A node silent this long (API down, heartbeat file stale) is gone: its unpinned processes are adopted",
+    },
+  },
+} as const;
+
 export const clusterSettingsSchema = {
   type: "object",
   additionalProperties: false,
@@ -89,6 +126,7 @@ export const clusterSettingsSchema = {
       description: "An executor that does not yield for this long is restarted",
     },
     maxTransferMb: { type: "integer", minimum: 1, maximum: 65536, default: 1024 },
+    balancer: balancerSchema,
   },
 } as const;
 
@@ -119,3 +157,4 @@ export type ClusterConfig = FromSchema<typeof clusterSchema>;
 export type ClusterSettings = FromSchema<typeof clusterSettingsSchema>;
 export type NodeSpec = FromSchema<typeof nodeSchema>;
 export type ProcessSpec = FromSchema<typeof processSchema>;
+export type BalancerSettings = FromSchema<typeof balancerSchema>;

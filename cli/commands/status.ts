@@ -54,14 +54,27 @@ export const statusCommand: Command<GlobalArgs> = {
       print(`Cluster "${loaded.config.cluster.name}" (${file}): ${nodes.length} nodes, ${up} reachable\n`);
       const rows = nodes.map((n) =>
         n.reachable
-          ? [n.node, n.url, "up", `${n.runtime} ${n.version}`, formatUptime(n.uptimeMs), String(n.load.processes), String(n.load.executors), formatBytes(n.load.rssBytes), n.configError ? `config error: ${n.configError}` : ""]
-          : [n.node, n.url, "down", "-", "-", "-", "-", "-", n.error.hint ? `${n.error.message} (${n.error.hint})` : n.error.message]
+          ? [n.node, n.url, "up", `${n.runtime} ${n.version}`, formatUptime(n.uptimeMs), String(n.load.processes), loadOf(n), String(n.load.executors), formatBytes(n.load.rssBytes), n.configError ? `config error: ${n.configError}` : ""]
+          : [n.node, n.url, "down", "-", "-", "-", "-", "-", "-", n.error.hint ? `${n.error.message} (${n.error.hint})` : n.error.message]
       );
-      print(table(["NODE", "URL", "STATE", "RUNTIME", "UPTIME", "PROCS", "EXECUTORS", "RSS", "NOTE"], rows));
+      print(table(["NODE", "URL", "STATE", "RUNTIME", "UPTIME", "PROCS", "LOAD", "EXECUTORS", "RSS", "NOTE"], rows));
       print("");
+      const decisions = nodes.flatMap((n) => (n.reachable ? (n.balancer?.decisions ?? []).map((d) => `${d.slice(0, 24)}  ${n.node.padEnd(8)} ${d.slice(25)}`) : [])).sort();
+      if (decisions.length) {
+        const policy = nodes.find((n) => n.reachable)?.balancer?.policy ?? "";
+        print(`Balancer (${policy}), last decisions:`);
+        for (const d of decisions.slice(-10)) print(`  ${d}`);
+        print("");
+      }
       print(processes.length > 0 ? processTable(processes) : "No processes (add one with `ferry create`)");
     }
     const first = results.find((r) => !r.ok);
     if (first && !first.ok && results.every((r) => !r.ok)) throw first.error;
   },
 };
+
+/** A node's load as the balancer sees it: processes plus executor utilization. */
+function loadOf(n: NodeStatus): string {
+  const self = n.balancer?.loads.find((l) => l.node === n.node);
+  return self ? self.load.toFixed(2) : "-";
+}

@@ -41,6 +41,7 @@ const messages: MessageRoutes = {
         heapUsedBytes: memory.heapUsed,
       },
       configError: runtime.configError,
+      balancer: { policy: runtime.settings.balancer.policy, loads: runtime.balancer.loads, decisions: [...runtime.balancer.decisions] },
       modules: [...runtime.modules.values()].map(({ version: _v, ...m }) => m),
       processes: ps,
     };
@@ -68,6 +69,19 @@ const messages: MessageRoutes = {
 
   async locate({ runtime }, body) {
     return runtime.locate(body.name);
+  },
+
+  async load({ runtime }) {
+    return runtime.load();
+  },
+
+  async "balance.request"({ runtime }, body) {
+    return runtime.grant(body.process, body.to);
+  },
+
+  async "balance.offer"({ runtime }, body) {
+    runtime.want(body.name, body.from, body.generation);
+    return { ok: true };
   },
 
   async "locate.batch"({ runtime }, body) {

@@ -380,9 +380,8 @@ function checkReferences(ctx: Context, config: ClusterConfig, options: ParseOpti
   const nodeNames = Object.keys(config.nodes);
   const known = nodeNames.join(", ");
   for (const [name, spec] of Object.entries(config.processes)) {
-    if (spec.node === undefined) {
-      ctx.issues.push(at(ctx, keyOffset(locate(ctx, ["processes", name])), `Process "${name}" has no node`, "Add node: <name>"));
-    } else if (!Object.hasOwn(config.nodes, spec.node)) {
+    // A process without `node:` is placed by the balancer.
+    if (spec.node !== undefined && !Object.hasOwn(config.nodes, spec.node)) {
       const where = locate(ctx, ["processes", name, "node"]);
       ctx.issues.push(at(ctx, valueOffset(where), `Unknown node "${spec.node}" for process "${name}"`, `Known nodes: ${known}`));
     }

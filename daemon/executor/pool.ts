@@ -14,6 +14,7 @@
  * @module
  */
 import { Worker } from "node:worker_threads";
+import type { EventLoopUtilization } from "node:perf_hooks";
 import { FerryError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 import { BEAT, CURRENT } from "./protocol.ts";
@@ -51,6 +52,7 @@ class Executor {
   readonly members = new Map<string, number>();
   readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   lastBeat = 0;
+  lastElu?: EventLoopUtilization;
   lastBeatAt = Date.now();
   dead = false;
 
@@ -90,6 +92,22 @@ export class ExecutorPool {
   /** How many workers run now, pooled and dedicated. */
   get workers(): number {
     return new Set(this.#home.values()).size + this.#pooled.filter((e) => !e.members.size).length;
+  }
+
+  /** Mean event-loop utilization of the pooled workers since the last call, 0..1 (0 where unsupported). */
+  utilization(): number {
+    let sum = 0;
+    for (const e of this.#pooled) {
+      try {
+        const now = e.worker.performance.eventLoopUtilization();
+        const delta = e.lastElu ? e.worker.performance.eventLoopUtilization(now, e.lastElu) : now;
+        e.lastElu = now;
+        sum += delta.utilization;
+      } catch {
+        return 0;
+      }
+    }
+    return this.#pooled.length ? Math.round((sum / this.#pooled.length) * 1000) / 1000 : 0;
   }
 
   has(name: string): boolean {
@@ -171,7 +189,9 @@ export class ExecutorPool {
       const oom = (error as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY";
       this.#lose(executor, oom ? `its executor ran out of memory (limit ${memoryMb} MiB)` : `its executor crashed: ${error.message}`);
     });
-    executor.worker.on("exit", (code) => this.#lose(executor, `its executor exited with code ${code}`));
+    // Deno emits "exit" synchronously inside terminate(), Node later: handled after the current
+    // job either way, so the #lose() (or close()) that called terminate() has finished its bookkeeping.
+    executor.worker.on("exit", (code) => queueMicrotask(() => this.#lose(executor, `its executor exited with code ${code}`)));
     return executor;
   }
 

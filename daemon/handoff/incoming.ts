@@ -24,6 +24,7 @@ import type { ProcessSpec } from "../../schemas/cluster.schema.ts";
 import type { Peer } from "../peers.ts";
 import { faults } from "../faults.ts";
 import { INLINE_MAX_BYTES } from "../store/mod.ts";
+import { homeOf } from "../balancer/balancer.ts";
 
 /** Header carrying what travels with a snapshot besides the fields. */
 export const META_HEADER = "ferry-handoff";
@@ -111,12 +112,15 @@ export async function acquire(runtime: NodeRuntime, name: string, spec: ProcessS
 
 async function acquireAnnounced(runtime: NodeRuntime, name: string, spec: ProcessSpec): Promise<ReconcileResult> {
   const found = await locate(runtime, name);
-  if (runtime.table.has(name) || runtime.desired(name)?.node !== runtime.node) return { done: true };
-  if (found.holder) return pull(runtime, name, found.holder.peer, found.holder.generation);
-  if (found.unreachable.length) {
+  const placed = runtime.desired(name)?.node;
+  if (runtime.table.has(name) || (placed !== undefined && placed !== runtime.node)) return { done: true };
+  if (found.holder) return placed === undefined ? { requeueAfterMs: 5000 } : pull(runtime, name, found.holder.peer, found.holder.generation);
+  // A node that is gone (silent for goneAfterMs) and whose journal never owned it cannot hold it.
+  const waiting = found.unreachable.filter((node) => !runtime.balancer.ignorable(node, name));
+  if (waiting.length) {
     // Not an error to back off from: ask again soon, so the process starts once the node is up.
     const pending = runtime.pending.get(name);
-    if (pending) pending.reason = `Waiting for node ${found.unreachable.map((n) => `"${n}"`).join(", ")}, which may hold "${name}" (it starts here once every node answers)`;
+    if (pending) pending.reason = `Waiting for node ${waiting.map((n) => `"${n}"`).join(", ")}, which may hold "${name}" (it starts here once every node answers, or after ${runtime.settings.balancer.goneAfterMs} ms of silence)`;
     return { requeueAfterMs: 500 };
   }
   if (found.inDoubt) return { requeueAfterMs: 100 };
@@ -134,6 +138,32 @@ async function acquireAnnounced(runtime: NodeRuntime, name: string, spec: Proces
   const local = await runtime.startOwned({ ...owned, status: "owned" }, "created");
   if (local.state === "failed") console.error(`[${name}] cannot start: ${local.error}`);
   return { done: true };
+}
+
+/**
+ * A process declared without `node:`: pulled when a peer granted it to this node (a balancer
+ * move); otherwise started fresh only by its home node (rendezvous hash over the nodes that
+ * answer), and only if nobody holds it.
+ */
+export async function acquireUnpinned(runtime: NodeRuntime, name: string, spec: ProcessSpec): Promise<ReconcileResult> {
+  const wanted = runtime.wanted.get(name);
+  if (wanted) {
+    runtime.wanted.delete(name);
+    const peer = runtime.peers.get(wanted.from);
+    if (peer && Date.now() < wanted.expires) return pull(runtime, name, peer, wanted.generation);
+  }
+  const found = await locate(runtime, name);
+  if (runtime.table.has(name)) return { done: true };
+  if (found.holder) {
+    runtime.pending.delete(name);
+    return { requeueAfterMs: 5000 };
+  }
+  // An unreachable node blocks the decision unless it is gone and never held this process.
+  const waiting = found.unreachable.filter((node) => !runtime.balancer.ignorable(node, name));
+  if (waiting.length || found.inDoubt) return { requeueAfterMs: 1000 };
+  const answered = [runtime.node, ...[...runtime.peers.keys()].filter((n) => !found.unreachable.includes(n))];
+  if (homeOf(name, answered) !== runtime.node) return { requeueAfterMs: 2000 };
+  return acquire(runtime, name, spec);
 }
 
 async function pull(runtime: NodeRuntime, name: string, peer: Peer, generation: number): Promise<ReconcileResult> {
@@ -211,6 +241,7 @@ async function activate(
   }
   if (stats.downtimeMs !== null) local.lastDowntimeMs = Math.round(stats.downtimeMs * 1000) / 1000;
   local.startedAt = new Date().toISOString();
+  local.arrivedAt = Date.now();
   local.gate?.open();
   local.gate = undefined;
   runtime.events.emit({

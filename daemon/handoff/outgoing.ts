@@ -19,18 +19,29 @@ function held(runtime: NodeRuntime, name: string): Local {
   return local;
 }
 
+/** A pinned process moves where cluster.yaml says; an unpinned one where this node granted it. */
+function placesOn(runtime: NodeRuntime, name: string, to: string): boolean {
+  const spec = runtime.desired(name);
+  if (!spec) return false;
+  if (spec.node !== undefined) return spec.node === to;
+  const grant = runtime.grants.get(name);
+  return grant !== undefined && grant.to === to && grant.expires > Date.now();
+}
+
 /** Suspends the process for a hand-off to `to` and returns its snapshot and metadata. */
 export async function beginHandoff(runtime: NodeRuntime, req: RequestOf<"handoff.begin">): Promise<{ snapshot: Uint8Array; meta: HandoffMeta }> {
   const received = performance.now();
+  if (runtime.closing) throw new FerryError("conflict", `Node "${runtime.node}" is stopping; it hands "${req.name}" over after its restart`);
   let local = held(runtime, req.name);
-  if (runtime.desired(req.name)?.node !== req.to) {
+  if (!placesOn(runtime, req.name, req.to)) {
     // The destination may have read a newer cluster.yaml than this node.
     await runtime.reloadConfig();
     local = held(runtime, req.name);
-    if (runtime.desired(req.name)?.node !== req.to) {
-      throw new FerryError("conflict", `cluster.yaml does not place "${req.name}" on node "${req.to}"`);
+    if (!placesOn(runtime, req.name, req.to)) {
+      throw new FerryError("conflict", `cluster.yaml does not place "${req.name}" on node "${req.to}", and no balancer move grants it`);
     }
   }
+  runtime.grants.delete(req.name);
   if (local.generation !== req.generation) {
     throw new FerryError("stale_generation", `Hand-off of "${req.name}" names generation ${req.generation}, but it is at ${local.generation}`);
   }

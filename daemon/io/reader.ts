@@ -25,7 +25,8 @@ export interface StreamState {
   offset: number;
 }
 
-const CHUNK = 64 * 1024;
+// Small, as a node may host thousands of processes, each with its own window.
+const CHUNK = 16 * 1024;
 
 /**
  * A file that reads forward from a byte offset that survives migration and restore.

@@ -165,6 +165,7 @@ export class Journal {
         // A torn line can only be the last one written before a crash; its append never resolved.
       }
     }
+    for (const fence of readFences(dir)) applyFence(state, fence);
     const records = snapshotRecords(state);
     const tmp = `${file}.tmp`;
     const tmpFd = openSync(tmp, "w");
@@ -240,5 +241,57 @@ export function syncDir(dir: string): void {
     }
   } catch {
     // Some platforms cannot open a directory for fsync; the rename is still atomic there.
+  }
+}
+
+/**
+ * A fence: another node adopted `name` at `generation` because this node seemed gone. Written to
+ * `fences.ndjson` in this node's directory by the adopter (this node may be down, or just slow).
+ */
+export interface Fence {
+  name: string;
+  generation: number;
+  to: string;
+  handoffId: string;
+}
+
+export function fencesFile(dir: string): string {
+  return join(dir, "fences.ndjson");
+}
+
+export function readFences(dir: string): Fence[] {
+  let text = "";
+  try {
+    text = readFileSync(fencesFile(dir), "utf8");
+  } catch {
+    return [];
+  }
+  const out: Fence[] = [];
+  for (const line of text.split("\n")) {
+    try {
+      if (line) out.push(JSON.parse(line) as Fence);
+    } catch {
+      // torn line
+    }
+  }
+  return out;
+}
+
+/** Applies a fence if it still names the generation this node owns; returns whether it did. */
+export function applyFence(state: JournalState, fence: Fence): boolean {
+  const owned = state.owned.get(fence.name);
+  if (!owned || owned.status === "prepared" || owned.generation !== fence.generation) return false;
+  applyRecord(state, { op: "released", name: fence.name, generation: fence.generation, to: fence.to, handoffId: fence.handoffId });
+  return true;
+}
+
+/** Appends a fence to `dir` durably. */
+export function writeFence(dir: string, fence: Fence): void {
+  const fd = openSync(fencesFile(dir), "a");
+  try {
+    writeSync(fd, JSON.stringify(fence) + "\n");
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -17,6 +17,7 @@ function info(name: string, node: string, state: ProcessInfo["state"], extra: Pa
     lastDowntimeMs: null,
     lastTransferBytes: null,
     error: null,
+    placedBy: "config",
     description: "Counter",
     methods: ["get"],
     startedAt: "2025-01-01T00:00:00.000Z",

@@ -12,11 +12,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
+import { daemonCommandLine, findDeno } from "../../cli/daemon-command.ts";
 
 export const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const fixtures = join(repo, "test/fixtures/processes");
 const bin = join(repo, "cli/bin.mjs");
 export const SECRET = "test-secret";
+/** The deno binary the `deno` npm package installed (what `ferry up` runs a `runtime: deno` node with). */
+export const deno = findDeno();
+/** Runtime of nodes that `runtimes` does not name; FERRY_TEST_RUNTIME=deno runs a whole suite on Deno. */
+const defaultRuntime = process.env.FERRY_TEST_RUNTIME === "deno" ? "deno" : "node";
 
 /** A free TCP port on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -58,6 +63,7 @@ export interface ClusterOptions {
   processes?: Record<string, string>;
   /** Fixture modules to copy into processes/ (all when absent). */
   modules?: string[];
+  /** node -> runtime its daemon runs on (written to cluster.yaml, used by start()). */
   runtimes?: Record<string, "node" | "deno">;
 }
 
@@ -90,6 +96,10 @@ export class TestCluster {
     return cluster;
   }
 
+  runtime(node: string): "node" | "deno" {
+    return this.#options.runtimes?.[node] ?? defaultRuntime;
+  }
+
   url(node: string): string {
     return `http://127.0.0.1:${this.ports[node]}`;
   }
@@ -104,7 +114,7 @@ export class TestCluster {
       `  secret: ${SECRET}`,
       ...Object.entries(all).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`),
       "nodes:",
-      ...this.#options.nodes.map((n) => `  ${n}: { url: "${this.url(n)}"${this.#options.runtimes?.[n] ? `, runtime: ${this.#options.runtimes[n]}` : ""} }`),
+      ...this.#options.nodes.map((n) => `  ${n}: { url: "${this.url(n)}"${this.runtime(n) === "deno" ? ", runtime: deno" : ""} }`),
       "processes:",
       ...Object.entries(processes).map(([name, body]) => `  ${name}: { ${body} }`),
       "",
@@ -123,10 +133,11 @@ export class TestCluster {
     return readFileSync(this.file, "utf8");
   }
 
-  /** Runs the CLI to completion. */
-  cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  /** Runs the CLI to completion, as `node cli/bin.mjs` or as `deno run -A cli/main.ts`. */
+  cli(args: string[], env: Record<string, string> = {}, runtime: "node" | "deno" = "node"): Promise<{ code: number; stdout: string; stderr: string }> {
+    const command = runtime === "deno" ? [deno, "run", "-A", join(repo, "cli/main.ts")] : [process.execPath, bin];
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [bin, ...args, "--config", this.file], {
+      const child = spawn(command[0]!, [...command.slice(1), ...args, "--config", this.file], {
         cwd: this.dir,
         env: { ...process.env, ...env },
         stdio: ["ignore", "pipe", "pipe"],
@@ -139,11 +150,12 @@ export class TestCluster {
     });
   }
 
-  /** Starts a node's daemon and waits until its API answers. */
+  /** Starts a node's daemon under its runtime (the command line `ferry up` uses) and waits until its API answers. */
   async start(node: string, env: Record<string, string> = {}): Promise<void> {
     if (this.children.has(node)) throw new Error(`${node} already started`);
     this.logs[node] ??= "";
-    const child = spawn(process.execPath, [bin, "daemon", "--node", node, "--config", this.file], {
+    const { command, args } = daemonCommandLine(this.runtime(node), node, this.file);
+    const child = spawn(command, args, {
       cwd: this.dir,
       env: { ...process.env, FERRY_SECRET: "", ...env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -51,6 +51,7 @@ test("parseClusterConfig() fills the defaults of a good config", () => {
     executorMemoryMb: 1024,
     stallMs: 5000,
     maxTransferMb: 1024,
+    balancer: { policy: "receiver-initiated", intervalMs: 1000, minStayMs: 5000, minDifference: 2, goneAfterMs: 5000 },
   });
   assert.equal(config.nodes.alpha, { url: "http://127.0.0.1:7101", runtime: "node" });
   assert.equal(config.processes.counter, { module: "Counter", node: "alpha", args: [] });
@@ -233,9 +234,10 @@ test("parseClusterConfig() rejects a process placed on an unknown node", () => {
   assert.is(issue.hint, "Known nodes: alpha, beta");
 });
 
-test("parseClusterConfig() rejects a process without a node", () => {
-  const issue = onlyIssue(`${head}processes:\n  counter:\n    module: Counter\n`, 8, 3, 'Process "counter" has no node');
-  assert.is(issue.hint, "Add node: <name>");
+test("parseClusterConfig() accepts a process without a node (the balancer places it)", () => {
+  const config = parseClusterConfig(`${head}processes:\n  counter:\n    module: Counter\n`, "cluster.yaml");
+  assert.is(config.processes.counter?.node, undefined);
+  assert.is(config.cluster.balancer.policy, "receiver-initiated");
 });
 
 test("parseClusterConfig() rejects a process without a module", () => {

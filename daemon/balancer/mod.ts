@@ -1,0 +1,8 @@
+/**
+ * Load balancing of processes declared without `node:`: a pluggable policy (receiver-initiated by
+ * default) whose moves go through the transactional hand-off.
+ * @module
+ */
+export { Balancer, homeOf } from "./balancer.ts";
+export type { BalancerPolicy, BalancerView, Move, NodeLoad } from "./policy.ts";
+export { ReceiverInitiated } from "./receiver-initiated.ts";
