@@ -76,12 +76,18 @@ export class Peer {
   }
 
   /** Sends a JSON message whose answer is binary; returns the bytes and the response headers. */
-  async postForBytes(type: MessageType, body: Record<string, unknown>, timeoutMs: number, maxBytes: number): Promise<{ bytes: Uint8Array; headers: Headers }> {
+  async postForBytes(
+    type: MessageType,
+    body: Record<string, unknown>,
+    timeoutMs: number,
+    maxBytes: number,
+    onProgress?: (received: number, total: number) => void,
+  ): Promise<{ bytes: Uint8Array; headers: Headers }> {
     const res = await this.#check(type, await this.#send(type, body, timeoutMs));
     const headers = new Headers();
     for (const [key, value] of Object.entries(res.headers)) if (typeof value === "string") headers.set(key, value);
     try {
-      return { bytes: await readAll(res, maxBytes), headers };
+      return { bytes: await readAll(res, maxBytes, onProgress), headers };
     } catch (cause) {
       if ((cause as { code?: string }).code === "payload_too_large") throw cause;
       throw new FerryError("unreachable", `Transfer from node "${this.name}" broke off: ${(cause as Error).message}`, { cause });
@@ -90,7 +96,7 @@ export class Peer {
 }
 
 /** Reads a body into one buffer, preallocated when its length is known so large states copy once. */
-function readAll(res: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+function readAll(res: IncomingMessage, maxBytes: number, onProgress?: (received: number, total: number) => void): Promise<Uint8Array> {
   const length = Number(res.headers["content-length"] ?? NaN);
   if (length > maxBytes) {
     res.destroy();
@@ -110,6 +116,7 @@ function readAll(res: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
         chunks.push(chunk);
       }
       offset += chunk.byteLength;
+      onProgress?.(offset, known ? length : 0);
     });
     res.once("error", reject);
     res.once("aborted", () => reject(new Error(`body ended after ${offset} bytes`)));

@@ -79,6 +79,8 @@ export interface Pending {
   reason: string | null;
   /** About to start it fresh: peers asking `locate` are told, so two nodes never both do. */
   creating?: boolean;
+  /** Its snapshot is streaming in. */
+  transfer?: { received: number; total: number };
 }
 
 export class NodeRuntime {
@@ -608,6 +610,7 @@ export class NodeRuntime {
         lastTransferBytes: null,
         error: p.reason,
         placedBy: this.placedBy(name),
+        ...(p.transfer ? { transfer: { ...p.transfer } } : {}),
         description: spec?.module ?? "",
         methods: [],
         startedAt: p.since,

@@ -35,6 +35,13 @@ export const processInfoSchema = {
     error: { type: ["string", "null"] },
     /** `config`: pinned by its `node:` in cluster.yaml; `balancer`: placed by the balancer. */
     placedBy: { type: "string", enum: ["config", "balancer"] },
+    /** While a snapshot streams in (on the destination): bytes received of the total. */
+    transfer: {
+      type: "object",
+      additionalProperties: false,
+      required: ["received", "total"],
+      properties: { received: { type: "integer" }, total: { type: "integer" } },
+    },
     description: { type: "string" },
     methods: { type: "array", items: { type: "string" } },
     startedAt: { type: "string" },

@@ -16,6 +16,7 @@
 import type { Argv } from "yargs";
 import { describeError, FerryError, isFerryError } from "../../daemon/errors.ts";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
+import process from "node:process";
 import type { ClusterClient, Location, NodeClient } from "../client.ts";
 import { type Command, type GlobalArgs, notifyNodes, openCluster, sleep } from "../command.ts";
 import { formatBytes, formatMs } from "../format.ts";
@@ -130,34 +131,63 @@ export function describeMigration(r: MigrateResult): string {
  */
 async function waitUntilRunning(cluster: ClusterClient, target: NodeClient, name: string, generation: number, timeoutMs: number): Promise<ProcessInfo> {
   const deadline = Date.now() + timeoutMs;
-  let lastError: string | null = null;
-  let watching: Promise<void> | undefined;
-  let nextWatch = 0;
-  while (true) {
-    try {
-      const here = await target.post("locate", { name }, { timeoutMs: 2_000 });
-      if (here.holds && !here.inDoubt && (here.state === "running" || here.state === "completed") && (here.generation ?? 0) > generation) {
-        const info = (await target.post("ps", {}, { timeoutMs: 2_000 })).find((p) => p.name === name);
-        if (info) return info;
+  const progress = new ProgressBar(`${name} → ${target.name}`);
+  try {
+    return await poll();
+  } finally {
+    progress.done();
+  }
+  async function poll(): Promise<ProcessInfo> {
+    let lastError: string | null = null;
+    let watching: Promise<void> | undefined;
+    let nextWatch = 0;
+    while (true) {
+      try {
+        const here = await target.post("locate", { name }, { timeoutMs: 2_000 });
+        if (here.holds && !here.inDoubt && (here.state === "running" || here.state === "completed") && (here.generation ?? 0) > generation) {
+          const info = (await target.post("ps", {}, { timeoutMs: 2_000 })).find((p) => p.name === name);
+          if (info) return info;
+        }
+      } catch (error) {
+        // Without its hint: the timeout message below brings its own.
+        lastError = isFerryError(error) ? error.message : describeError(error);
       }
-    } catch (error) {
-      // Without its hint: the timeout message below brings its own.
-      lastError = isFerryError(error) ? error.message : describeError(error);
+      // The error field lives on whichever node holds the process: sampled now and then, in the
+      // background, so that the 5 ms cadence on the destination is kept.
+      if (!watching && Date.now() >= nextWatch) {
+        nextWatch = Date.now() + 250;
+        watching = cluster.fanOut("ps", {}, { timeoutMs: 1_000 }).then((results) => {
+          const reports = results.flatMap((r) => (r.ok ? [r.value] : []));
+          const seen = mergeProcesses(reports, null).find((p) => p.name === name);
+          if (seen?.error) lastError = seen.error;
+          const transfer = reports.flat().find((p) => p.name === name && p.transfer)?.transfer;
+          if (transfer) progress.show(transfer.received, transfer.total);
+        }).finally(() => (watching = undefined));
+      }
+      if (Date.now() >= deadline) {
+        throw new FerryError("timeout", `Process "${name}" did not start on "${target.name}" within ${timeoutMs} ms${lastError ? `: ${lastError}` : ""}`, {
+          hint: "the daemons keep retrying while cluster.yaml asks for it; see `ferry ps` and `ferry events`",
+        });
+      }
+      await sleep(5);
     }
-    // The error field lives on whichever node holds the process: sampled now and then, in the
-    // background, so that the 5 ms cadence on the destination is kept.
-    if (!watching && Date.now() >= nextWatch) {
-      nextWatch = Date.now() + 250;
-      watching = cluster.fanOut("ps", {}, { timeoutMs: 1_000 }).then((results) => {
-        const seen = mergeProcesses(results.flatMap((r) => (r.ok ? [r.value] : [])), null).find((p) => p.name === name);
-        if (seen?.error) lastError = seen.error;
-      }).finally(() => (watching = undefined));
-    }
-    if (Date.now() >= deadline) {
-      throw new FerryError("timeout", `Process "${name}" did not start on "${target.name}" within ${timeoutMs} ms${lastError ? `: ${lastError}` : ""}`, {
-        hint: "the daemons keep retrying while cluster.yaml asks for it; see `ferry ps` and `ferry events`",
-      });
-    }
-    await sleep(5);
+  }
+}
+
+/** A one-line progress bar on stderr for large transfers; silent when stderr is not a terminal. */
+class ProgressBar {
+  #shown = false;
+  constructor(readonly label: string) {}
+
+  show(received: number, total: number): void {
+    if (!process.stderr.isTTY || total < 4 * 1024 * 1024) return;
+    const width = 30;
+    const filled = Math.round((received / total) * width);
+    process.stderr.write(`\r${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${Math.floor((received / total) * 100)}% of ${formatBytes(total)}`);
+    this.#shown = true;
+  }
+
+  done(): void {
+    if (this.#shown) process.stderr.write("\n");
   }
 }

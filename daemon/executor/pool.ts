@@ -17,7 +17,7 @@ import { Worker } from "node:worker_threads";
 import type { EventLoopUtilization } from "node:perf_hooks";
 import { FerryError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
-import { BEAT, CURRENT } from "./protocol.ts";
+import { BEAT, CURRENT, HEAP_KIB, SHARED_SLOTS } from "./protocol.ts";
 import type { FromWorker, ReplyValue, Request, ToWorker, WireError } from "./protocol.ts";
 
 export interface PoolOptions {
@@ -47,7 +47,7 @@ export function fromWire(error: WireError): FerryError {
 
 class Executor {
   readonly worker: Worker;
-  readonly shared = new SharedArrayBuffer(8);
+  readonly shared = new SharedArrayBuffer(SHARED_SLOTS * 4);
   readonly view = new Int32Array(this.shared);
   readonly members = new Map<string, number>();
   readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
@@ -56,7 +56,7 @@ class Executor {
   lastBeatAt = Date.now();
   dead = false;
 
-  constructor(readonly dedicated: boolean, memoryMb: number) {
+  constructor(readonly dedicated: boolean, readonly memoryMb: number) {
     this.worker = new Worker(entry, {
       workerData: { shared: this.shared },
       resourceLimits: { maxOldGenerationSizeMb: memoryMb },
@@ -218,6 +218,11 @@ export class ExecutorPool {
     const now = Date.now();
     for (const executor of new Set([...this.#pooled, ...this.#home.values()])) {
       if (executor.dead) continue;
+      if (Atomics.load(executor.view, HEAP_KIB) > executor.memoryMb * 1024) {
+        const culprit = executor.nameOfSlot(Atomics.load(executor.view, CURRENT));
+        this.#lose(executor, `its executor ran out of memory (limit ${executor.memoryMb} MiB)`, culprit);
+        continue;
+      }
       const beat = Atomics.load(executor.view, BEAT);
       if (beat !== executor.lastBeat) {
         executor.lastBeat = beat;

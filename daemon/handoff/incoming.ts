@@ -173,11 +173,19 @@ async function pull(runtime: NodeRuntime, name: string, peer: Peer, generation: 
   let bytes: Uint8Array;
   let meta: HandoffMeta;
   try {
-    const answer = await peer.postForBytes("handoff.begin", { name, generation, to: runtime.node, handoffId }, settings.handoffTimeoutMs, settings.maxTransferMb * 1024 * 1024);
+    let pending = runtime.pending.get(name);
+    if (!pending) runtime.pending.set(name, (pending = { since: new Date().toISOString(), reason: null }));
+    const shown = pending;
+    const answer = await peer.postForBytes("handoff.begin", { name, generation, to: runtime.node, handoffId }, settings.handoffTimeoutMs, settings.maxTransferMb * 1024 * 1024, (received, total) => {
+      shown.transfer = { received, total };
+    });
+    shown.transfer = undefined;
     bytes = answer.bytes;
     meta = JSON.parse(answer.headers.get(META_HEADER) ?? "null") as HandoffMeta;
     if (!meta) throw new FerryError("bad_request", "Hand-off answer lacks its metadata");
   } catch (error) {
+    const pending = runtime.pending.get(name);
+    if (pending) pending.transfer = undefined;
     // Nothing was prepared here; the holder rolls back on its own (abort below is a courtesy).
     void peer.post("handoff.abort", { name, generation, handoffId, reason: describeError(error) }).catch(() => {});
     throw new FerryError(isFerryError(error) ? error.code : "internal", `Hand-off from "${peer.name}" failed: ${describeError(error)}`);
