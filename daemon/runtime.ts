@@ -70,7 +70,14 @@ export interface Local {
   /** run() had returned before the current hand-off began; it must not run again after it. */
   completedBeforeHandoff?: boolean;
   /** Source side of a hand-off in progress. */
-  outgoing?: { handoffId: string; to: string; timer: ReturnType<typeof setTimeout>; suspendedAt: number };
+  outgoing?: {
+    handoffId: string;
+    to: string;
+    timer: ReturnType<typeof setTimeout>;
+    suspendedAt: number;
+    /** The checkpoint written at suspend; cleanup after a commit waits for it. */
+    saving: Promise<unknown>;
+  };
 }
 
 /** A process this node should hold but does not yet (ps shows it as starting, with the reason). */

@@ -17,7 +17,7 @@ import { Worker } from "node:worker_threads";
 import type { EventLoopUtilization } from "node:perf_hooks";
 import { FerryError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
-import { BEAT, CURRENT, HEAP_KIB, SHARED_SLOTS } from "./protocol.ts";
+import { BEAT, CURRENT, HEAP_KIB, packBytes, SHARED_SLOTS, unpackBytes } from "./protocol.ts";
 import type { FromWorker, ReplyValue, Request, ToWorker, WireError } from "./protocol.ts";
 
 export interface PoolOptions {
@@ -122,8 +122,7 @@ export class ExecutorPool {
     executor.members.set(req.name, slot);
     this.#home.set(req.name, executor);
     try {
-      const transfer = req.snapshot ? [req.snapshot.buffer as ArrayBuffer] : [];
-      return (await this.#send(executor, { type: "start", ...req, slot }, transfer)) as ReplyValue["start"];
+      return (await this.#send(executor, { type: "start", ...req, slot })) as ReplyValue["start"];
     } catch (error) {
       this.#forget(req.name, executor);
       throw error;
@@ -173,12 +172,13 @@ export class ExecutorPool {
     }
   }
 
-  #send(executor: Executor, req: Request, transfer: ArrayBuffer[] = []): Promise<unknown> {
+  #send(executor: Executor, req: Request): Promise<unknown> {
     if (executor.dead) return Promise.reject(new FerryError("executor_failed", "The executor hosting this process has stopped"));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       executor.pending.set(id, { resolve, reject });
-      executor.worker.postMessage({ ...req, id } as ToWorker, transfer);
+      const { packed, transfer } = packBytes({ ...req, id } as ToWorker);
+      executor.worker.postMessage(packed, transfer);
     });
   }
 
@@ -201,7 +201,7 @@ export class ExecutorPool {
         const waiter = executor.pending.get(message.id);
         if (!waiter) return;
         executor.pending.delete(message.id);
-        if (message.ok) waiter.resolve(message.value);
+        if (message.ok) waiter.resolve(unpackBytes(message.value));
         else waiter.reject(fromWire(message.error));
         return;
       }

@@ -55,6 +55,36 @@ export type FromWorker =
   | { type: "exit"; name: string; outcome: "completed" | "failed"; error?: WireError }
   | { type: "log"; name: string; stream: "out" | "err"; text: string };
 
+/**
+ * Bytes (snapshots, call results) cross the worker boundary as whole, transferred ArrayBuffers
+ * rather than Uint8Arrays: Deno's node:worker_threads visits every own key of a received message
+ * looking for ports, which for a typed array means every index (~0.1 s per MiB, and a RangeError
+ * past ~128 MiB). `packBytes` swaps the Uint8Array fields of a message (or of a reply's value) for
+ * ArrayBuffers and lists them for transfer; `unpackBytes` swaps them back on the other side.
+ */
+export function packBytes<T>(fields: T): { packed: T; transfer: ArrayBuffer[] } {
+  if (!fields || typeof fields !== "object") return { packed: fields, transfer: [] };
+  const packed = { ...fields } as Record<string, unknown>;
+  const transfer: ArrayBuffer[] = [];
+  for (const [key, value] of Object.entries(packed)) {
+    if (!(value instanceof Uint8Array)) continue;
+    // A view of part of a buffer (a pooled Buffer, say) is copied: transferring would take the rest.
+    const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.buffer instanceof ArrayBuffer;
+    const buffer = whole ? (value.buffer as ArrayBuffer) : value.slice().buffer;
+    packed[key] = buffer;
+    transfer.push(buffer);
+  }
+  return { packed: packed as T, transfer };
+}
+
+/** The inverse of {@link packBytes}: ArrayBuffer fields become Uint8Arrays again. */
+export function unpackBytes<T>(fields: T): T {
+  if (!fields || typeof fields !== "object") return fields;
+  const out = { ...fields } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(out)) if (value instanceof ArrayBuffer) out[key] = new Uint8Array(value);
+  return out as T;
+}
+
 /** Layout of the SharedArrayBuffer each worker shares with the main thread. */
 export const BEAT = 0;
 /** Index (in the worker's slot table) of the process whose code runs now, or -1. */

@@ -19,7 +19,7 @@ import type { ProcessClass } from "../modules/inspect.ts";
 import { assertPortable, decodeState, encodeState, encodeValue } from "../snapshot/mod.ts";
 import "../io/mod.ts"; // registers the file streams with the codec before any snapshot is decoded
 import type { ProcessContext, ProcessInstance } from "../sdk/context.ts";
-import { BEAT, CURRENT, HEAP_KIB } from "./protocol.ts";
+import { BEAT, CURRENT, HEAP_KIB, packBytes, unpackBytes } from "./protocol.ts";
 import type { FromWorker, ToWorker, WireError } from "./protocol.ts";
 
 type Phase = "held" | "running" | "suspended" | "completed" | "failed";
@@ -353,15 +353,13 @@ function describeInstance(h: Hosted): string {
   return h.cls.name;
 }
 
-port.on("message", (message: ToWorker) => {
+port.on("message", (wire: ToWorker) => {
+  const message = unpackBytes(wire);
   const handler = handlers[message.type] as (req: ToWorker) => Promise<unknown>;
   handler(message).then(
     (value) => {
-      const transfer: ArrayBuffer[] = [];
-      if (value && typeof value === "object") {
-        for (const v of Object.values(value)) if (v instanceof Uint8Array) transfer.push(v.buffer as ArrayBuffer);
-      }
-      post({ type: "reply", id: message.id, ok: true, value }, transfer);
+      const { packed, transfer } = packBytes(value);
+      post({ type: "reply", id: message.id, ok: true, value: packed }, transfer);
     },
     (error: unknown) => post({ type: "reply", id: message.id, ok: false, error: toWire(error) }),
   );

@@ -197,6 +197,7 @@ async function pull(runtime: NodeRuntime, name: string, peer: Peer, generation: 
   // is journalled below together with `prepared`, sharing one fsync.
   const small = size <= INLINE_MAX_BYTES;
   let saving = small ? undefined : runtime.checkpoints.save(name, owned.generation, bytes, { force: true });
+  if (saving) await saving;
   const gate = newGate();
   const local = await runtime.host(owned, small ? bytes.slice() : bytes, true);
   local.gate = gate;

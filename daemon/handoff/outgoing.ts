@@ -10,6 +10,7 @@ import type { Local, NodeRuntime } from "../runtime.ts";
 import { newGate } from "../runtime.ts";
 import type { HandoffStatusResponse, RequestOf } from "../../schemas/api.schema.ts";
 import type { HandoffMeta } from "./incoming.ts";
+import { INLINE_MAX_BYTES } from "../store/mod.ts";
 
 function held(runtime: NodeRuntime, name: string): Local {
   const local = runtime.table.get(name);
@@ -56,13 +57,18 @@ export async function beginHandoff(runtime: NodeRuntime, req: RequestOf<"handoff
     // A call already executing finishes first, so its effect is in the snapshot.
     await Promise.allSettled([...local.inflight]);
     const { snapshot } = await runtime.pool.request({ type: "suspend", name: req.name, deadlineMs: runtime.settings.suspendDeadlineMs });
-    // If this node crashes before the outcome is known, it resumes from exactly this state.
-    await runtime.checkpoints.save(req.name, local.generation, snapshot);
+    // If this node crashes before the outcome is known, it resumes from exactly this state. A
+    // large state is written while it streams out (a crash before that write lands falls back to
+    // the previous checkpoint); a small one shares an fsync with the journal and is awaited.
+    const saving = runtime.checkpoints.save(req.name, local.generation, snapshot);
+    if (snapshot.byteLength <= INLINE_MAX_BYTES) await saving;
+    else saving.catch((error: unknown) => console.error(`[${req.name}] checkpoint at suspend failed: ${describeError(error)}`));
     local.state = "migrating";
     local.outgoing = {
       handoffId: req.handoffId,
       to: req.to,
       suspendedAt,
+      saving: saving.catch(() => {}),
       timer: setTimeout(() => void rollback(runtime, local, req.handoffId, `no commit from "${req.to}" within ${runtime.settings.handoffTimeoutMs} ms`), runtime.settings.handoffTimeoutMs),
     };
     runtime.events.emit({ type: "suspended", process: req.name, generation: local.generation, to: req.to, bytes: snapshot.byteLength, ms: round(performance.now() - suspendedAt) });
@@ -101,10 +107,10 @@ export async function commitHandoff(runtime: NodeRuntime, req: RequestOf<"handof
   runtime.table.delete(req.name);
   local.gate?.open({ movedTo: outgoing.to });
   // The answer is what the destination waits for; cleaning up here need not delay it.
-  setTimeout(() => {
-    runtime.checkpoints.remove(req.name);
-    void runtime.pool.request({ type: "discard", name: req.name }).catch(() => {});
-  }, 0);
+  setTimeout(() => void runtime.pool.request({ type: "discard", name: req.name }).catch(() => {}), 0);
+  void outgoing.saving.then(() => {
+    if (!runtime.journal.state.owned.has(req.name)) runtime.checkpoints.remove(req.name);
+  });
   runtime.events.emit({ type: "transferred", process: req.name, generation: local.generation + 1, from: runtime.node, to: outgoing.to, ms: round(performance.now() - outgoing.suspendedAt) });
   return { ok: true };
 }

@@ -15,7 +15,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { open, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { syncDir } from "./journal.ts";
 import type { Journal } from "./journal.ts";
@@ -62,20 +63,28 @@ export class CheckpointStore {
       const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
       return this.#journal.append({ op: "checkpoint", name, generation, data }).then(saved);
     }
+    // Off the event loop: writing a large state must not stall the API or a transfer in flight.
+    // The caller must not transfer `bytes` to another thread until this resolves.
+    return this.#writeFile(name, generation, bytes).then(() => this.#journal.append({ op: "checkpoint", name, generation })).then(saved);
+  }
+
+  async #writeFile(name: string, generation: number, bytes: Uint8Array): Promise<void> {
     const file = this.#file(name, generation);
     const tmp = `${file}.tmp`;
-    const fd = openSync(tmp, "w");
+    const handle = await open(tmp, "w");
     try {
       let offset = 0;
-      while (offset < bytes.byteLength) offset += writeSync(fd, bytes, offset, Math.min(bytes.byteLength - offset, 1 << 26));
-      fsyncSync(fd);
+      while (offset < bytes.byteLength) {
+        const { bytesWritten } = await handle.write(bytes, offset, Math.min(bytes.byteLength - offset, 1 << 24));
+        offset += bytesWritten;
+      }
+      await handle.sync();
     } finally {
-      closeSync(fd);
+      await handle.close();
     }
-    renameSync(tmp, file);
+    await rename(tmp, file);
     syncDir(this.#dir);
     this.#withFiles.add(name);
-    return this.#journal.append({ op: "checkpoint", name, generation }).then(saved);
   }
 
   /** The checkpoint of `name` at `generation`, or undefined if there is none. */
