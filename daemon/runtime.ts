@@ -22,14 +22,15 @@ import type { WireError } from "./executor/protocol.ts";
 import { Peer } from "./peers.ts";
 import { WorkQueue } from "./queue.ts";
 import type { ReconcileResult } from "./queue.ts";
-import { CheckpointStore, fencesFile, Journal, readFences } from "./store/mod.ts";
+import { CheckpointStore, Journal } from "./store/mod.ts";
 import type { OwnedProcess } from "./store/mod.ts";
 import { decodeValue } from "./snapshot/mod.ts";
 import { displayValue, toJsonSafe } from "./api/json.ts";
-import type { BalanceGrant, CallResponse, LocateResponse, ModuleInfo, NodeLoad, ProcessInfo, ProcessStateName } from "../schemas/api.schema.ts";
+import type { CallResponse, LocateResponse, ModuleInfo, ProcessInfo, ProcessStateName } from "../schemas/api.schema.ts";
 import type { ProcessSpec } from "../schemas/cluster.schema.ts";
 import { acquire, acquireUnpinned, resolveInDoubt } from "./handoff/incoming.ts";
-import { Balancer } from "./balancer/mod.ts";
+import { Balancer } from "./balancer/balancer.ts";
+import { placedBy } from "./balancer/placement.ts";
 
 /** Resolves once; what waiting callers learn when a hand-off ends. */
 export interface Gate {
@@ -475,97 +476,6 @@ export class NodeRuntime {
     }
   }
 
-  // ---------------------------------------------------------------- balancing
-
-  placedBy(name: string): "config" | "balancer" {
-    const spec = this.desired(name);
-    return spec && spec.node === undefined ? "balancer" : "config";
-  }
-
-  hasUnpinned(): boolean {
-    return Object.values(this.loaded.config.processes).some((p) => p.node === undefined);
-  }
-
-  /** Unpinned processes that may move now, longest-staying first. */
-  movable(): Array<{ name: string; stayedMs: number }> {
-    const now = Date.now();
-    const minStay = this.settings.balancer.minStayMs;
-    const out: Array<{ name: string; stayedMs: number }> = [];
-    for (const local of this.table.values()) {
-      if (local.state !== "running" || local.gate || local.outgoing || this.grants.has(local.name)) continue;
-      if (this.placedBy(local.name) !== "balancer" || now - local.arrivedAt < minStay) continue;
-      out.push({ name: local.name, stayedMs: now - local.arrivedAt });
-    }
-    return out.sort((a, b) => b.stayedMs - a.stayedMs);
-  }
-
-  load(): NodeLoad {
-    let processes = 0;
-    for (const local of this.table.values()) if (local.state === "running") processes++;
-    const utilization = this.pool.utilization();
-    return { node: this.node, processes, utilization, load: processes + utilization, movable: this.movable().length };
-  }
-
-  /**
-   * Grants one movable process (`name`, or the longest-staying one) to `to`, which then pulls it.
-   * The grant is what lets `handoff.begin` move a process cluster.yaml does not place on `to`.
-   */
-  grant(name: string | undefined, to: string): BalanceGrant {
-    if (this.closing) return { name: null };
-    const candidates = this.movable();
-    const chosen = name ? candidates.find((c) => c.name === name) : candidates[0];
-    if (!chosen) return { name: null };
-    this.grants.set(chosen.name, { to, expires: Date.now() + this.settings.handoffTimeoutMs });
-    return { name: chosen.name, generation: this.table.get(chosen.name)!.generation };
-  }
-
-  /** A peer granted `name` to this node: pull it at the next reconcile. */
-  want(name: string, from: string, generation: number): void {
-    this.wanted.set(name, { from, generation, expires: Date.now() + this.settings.handoffTimeoutMs });
-    this.queue.add(name);
-  }
-
-  #fencesSize = -1;
-
-  /**
-   * Another node fenced a process this node owns (it thought this node gone) and runs it now:
-   * stop this copy at once, without a hand-off, and record the release.
-   */
-  async checkFences(): Promise<void> {
-    let size: number;
-    try {
-      size = statSync(fencesFile(this.dataDir)).size;
-    } catch {
-      return;
-    }
-    if (size === this.#fencesSize) return;
-    this.#fencesSize = size;
-    for (const fence of readFences(this.dataDir)) {
-      const owned = this.journal.state.owned.get(fence.name);
-      if (!owned || owned.status === "prepared" || owned.generation !== fence.generation) continue;
-      const local = this.table.get(fence.name);
-      await this.journal.append({ op: "released", name: fence.name, generation: fence.generation, to: fence.to, handoffId: fence.handoffId });
-      if (local) {
-        this.table.delete(fence.name);
-        local.gate?.open({ movedTo: fence.to });
-        await this.pool.request({ type: "discard", name: fence.name }).catch(() => {});
-      }
-      this.checkpoints.remove(fence.name);
-      this.events.emit({ type: "stopped", process: fence.name, to: fence.to, reason: `node "${fence.to}" adopted it while this node seemed gone` });
-      console.error(`[${fence.name}] stopped: node ${fence.to} adopted it while this node seemed gone`);
-    }
-  }
-
-  /** Takes over a process of a node that is gone (its journal already fenced by the caller). */
-  async adopt(owned: OwnedProcess, snapshot: Uint8Array | undefined, gone: string): Promise<void> {
-    const adopted = { ...ownedBase(owned), generation: owned.generation + 1, migrations: owned.migrations + 1 };
-    if (snapshot) await this.checkpoints.save(owned.name, adopted.generation, snapshot, { force: true });
-    await this.journal.append({ op: "own", ...adopted });
-    const local = await this.startOwned({ ...adopted, status: "owned" }, `adopted from ${gone}`, owned.status === "completed");
-    if (owned.status === "completed" && local.state !== "failed") local.state = "completed";
-    this.events.emit({ type: "adopted", process: owned.name, from: gone, generation: adopted.generation });
-  }
-
   // ---------------------------------------------------------------- views
 
   /** Whether this node holds `name` (what peers ask before starting or pulling it). */
@@ -591,7 +501,7 @@ export class NodeRuntime {
       lastDowntimeMs: local.lastDowntimeMs,
       lastTransferBytes: local.lastTransferBytes,
       error: local.error,
-      placedBy: this.placedBy(local.name),
+      placedBy: placedBy(this, local.name),
       description: local.description,
       methods: local.methods,
       startedAt: local.startedAt,
@@ -616,7 +526,7 @@ export class NodeRuntime {
         lastDowntimeMs: null,
         lastTransferBytes: null,
         error: p.reason,
-        placedBy: this.placedBy(name),
+        placedBy: placedBy(this, name),
         ...(p.transfer ? { transfer: { ...p.transfer } } : {}),
         description: spec?.module ?? "",
         methods: [],
@@ -636,8 +546,6 @@ export class NodeRuntime {
         continue;
       }
       if (this.modules.get(name)?.version === file.version) continue;
-      const known = this.modules.get(name);
-      if (known && known.version === file.version) continue;
       this.modules.set(name, { name, file: file.path, ok: true, version: file.version });
       this.pool.inspect(file.path, file.version).then(
         ({ methods }) => {

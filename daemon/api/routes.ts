@@ -10,6 +10,7 @@ import { abortHandoff, beginHandoff, commitHandoff, handoffStatus, rollback } fr
 import { META_HEADER } from "../handoff/incoming.ts";
 import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
+import { grantProcess, nodeLoad, wantProcess } from "../balancer/placement.ts";
 
 export interface RouteContext {
   runtime: NodeRuntime;
@@ -72,15 +73,15 @@ const messages: MessageRoutes = {
   },
 
   async load({ runtime }) {
-    return runtime.load();
+    return nodeLoad(runtime);
   },
 
   async "balance.request"({ runtime }, body) {
-    return runtime.grant(body.process, body.to);
+    return grantProcess(runtime, body.process, body.to);
   },
 
   async "balance.offer"({ runtime }, body) {
-    runtime.want(body.name, body.from, body.generation);
+    wantProcess(runtime, body.name, body.from, body.generation);
     return { ok: true };
   },
 

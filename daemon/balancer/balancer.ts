@@ -30,6 +30,8 @@ import type { JournalRecord, JournalState } from "../store/mod.ts";
 import { isPolicy } from "./policy.ts";
 import type { BalancerPolicy, BalancerView, Move } from "./policy.ts";
 import { ReceiverInitiated } from "./receiver-initiated.ts";
+import { grantProcess, hasUnpinned, movable, nodeLoad, wantProcess } from "./placement.ts";
+import { adopt, checkFences } from "./adoption.ts";
 
 const HEARTBEAT_MS = 1000;
 
@@ -83,7 +85,7 @@ export class Balancer {
 
   /** A file whose mtime says this daemon is alive, for peers that cannot reach its API. */
   #beat(): void {
-    void this.#runtime.checkFences();
+    void checkFences(this.#runtime);
     const file = join(this.#runtime.dataDir, "alive");
     try {
       const now = new Date();
@@ -133,7 +135,7 @@ export class Balancer {
     try {
       await this.#loadPolicy();
       const runtime = this.#runtime;
-      const loads: NodeLoad[] = [runtime.load()];
+      const loads: NodeLoad[] = [nodeLoad(runtime)];
       const unreachable: string[] = [];
       await Promise.all([...runtime.peers.values()].map(async (peer) => {
         try {
@@ -145,8 +147,8 @@ export class Balancer {
       }));
       this.loads = loads.sort((a, b) => (a.node < b.node ? -1 : 1));
       for (const gone of unreachable.filter((n) => this.#isGone(n))) await this.#adoptFrom(gone, loads.map((l) => l.node));
-      if (!runtime.hasUnpinned()) return;
-      const view: BalancerView = { self: runtime.node, nodes: this.loads, candidates: runtime.movable(), settings: runtime.settings.balancer };
+      if (!hasUnpinned(runtime)) return;
+      const view: BalancerView = { self: runtime.node, nodes: this.loads, candidates: movable(runtime), settings: runtime.settings.balancer };
       let moves: Move[];
       try {
         moves = this.#policy.propose(view);
@@ -169,10 +171,10 @@ export class Balancer {
       const grant = await peer.post<BalanceGrant>("balance.request", { to: runtime.node, ...(move.process ? { process: move.process } : {}) }, 2000);
       if (!grant.name) return;
       this.#decide(`${grant.name}: ${move.from} → ${move.to} (${move.reason})`);
-      runtime.want(grant.name, move.from, grant.generation ?? 0);
+      wantProcess(runtime, grant.name, move.from, grant.generation ?? 0);
     } else if (move.from === runtime.node && move.to !== runtime.node && move.process) {
       const peer = runtime.peers.get(move.to);
-      const grant = runtime.grant(move.process, move.to);
+      const grant = grantProcess(runtime, move.process, move.to);
       if (!peer || !grant.name) return;
       this.#decide(`${grant.name}: ${move.from} → ${move.to} (${move.reason})`);
       await peer.post("balance.offer", { name: grant.name, generation: grant.generation ?? 0, from: runtime.node }, 2000);
@@ -249,7 +251,7 @@ export class Balancer {
       if (!this.#isGone(gone)) {
         this.#decide(`${owned.name}: ${gone} is back; it drops its copy (fenced) and this node adopts it`);
       }
-      await runtime.adopt(owned, snapshot, gone);
+      await adopt(runtime, owned, snapshot, gone);
       this.#decide(`${owned.name}: adopted from ${gone}, which is gone (${snapshot ? "from its latest checkpoint" : "no checkpoint: restarted from its args"})`);
     }
   }

@@ -6,3 +6,5 @@
 export { Balancer, homeOf } from "./balancer.ts";
 export type { BalancerPolicy, BalancerView, Move, NodeLoad } from "./policy.ts";
 export { ReceiverInitiated } from "./receiver-initiated.ts";
+export { grantProcess, hasUnpinned, movable, nodeLoad, placedBy, wantProcess } from "./placement.ts";
+export { adopt, checkFences } from "./adoption.ts";

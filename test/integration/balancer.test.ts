@@ -22,7 +22,7 @@ receiver.before(async () => {
   c = await TestCluster.create({
     nodes: NODES,
     modules: ["Burner", "Idle"],
-    settings: { executors: 2, balancer: { intervalMs: 300, minStayMs: 1500, goneAfterMs: 4000 } },
+    settings: { executors: 2, balancer: { intervalMs: 300, minStayMs: 1500, goneAfterMs: 8000 } },
   });
   c.writeConfig({ ...burners(12), ...pinned });
   await c.start("alpha");
