@@ -117,19 +117,19 @@ export class Supervisor {
    */
   stop(force = false): Promise<void> {
     if (this.#stopping) {
-      if (force) for (const slot of this.#slots) slot.child?.kill("SIGKILL");
+      if (force) for (const slot of this.#slots) signal(slot.child, "SIGKILL");
       return this.#stopping;
     }
     for (const slot of this.#slots) {
       clearTimeout(slot.restartTimer);
       slot.finished = true;
-      slot.child?.kill(force ? "SIGKILL" : "SIGTERM");
+      signal(slot.child, force ? "SIGKILL" : "SIGTERM");
     }
     const killer = setTimeout(() => {
       for (const slot of this.#slots) {
         if (!slot.child) continue;
         this.#options.err(`ferry up: node "${slot.spec.name}" did not stop within ${this.#options.killAfterMs} ms; killing it`);
-        slot.child.kill("SIGKILL");
+        signal(slot.child, "SIGKILL");
       }
     }, this.#options.killAfterMs);
     this.#stopping = this.done.finally(() => clearTimeout(killer));
@@ -190,6 +190,19 @@ export class Supervisor {
 
   #checkDone(): void {
     if (this.#slots.every((s) => s.finished && !s.child)) this.#resolveDone();
+  }
+}
+
+/**
+ * Sends `sig` to a running child. By pid rather than `child.kill()`: under Deno, a child once sent
+ * SIGTERM counts as killed and a later `kill("SIGKILL")` is silently not sent.
+ */
+function signal(child: ChildProcess | undefined, sig: NodeJS.Signals): void {
+  if (child?.pid === undefined) return;
+  try {
+    process.kill(child.pid, sig);
+  } catch {
+    // already gone: its "close" event is on its way
   }
 }
 

@@ -17,7 +17,7 @@ import { Worker } from "node:worker_threads";
 import type { EventLoopUtilization } from "node:perf_hooks";
 import { FerryError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
-import { BEAT, CURRENT, HEAP_KIB, packBytes, SHARED_SLOTS, unpackBytes } from "./protocol.ts";
+import { BEAT, CURRENT, OUT_OF_MEMORY, packBytes, SHARED_SLOTS, unpackBytes } from "./protocol.ts";
 import type { FromWorker, ReplyValue, Request, ToWorker, WireError } from "./protocol.ts";
 
 export interface PoolOptions {
@@ -218,7 +218,7 @@ export class ExecutorPool {
     const now = Date.now();
     for (const executor of new Set([...this.#pooled, ...this.#home.values()])) {
       if (executor.dead) continue;
-      if (Atomics.load(executor.view, HEAP_KIB) > executor.memoryMb * 1024) {
+      if (Atomics.load(executor.view, OUT_OF_MEMORY)) {
         const culprit = executor.nameOfSlot(Atomics.load(executor.view, CURRENT));
         this.#lose(executor, `its executor ran out of memory (limit ${executor.memoryMb} MiB)`, culprit);
         continue;

@@ -90,10 +90,11 @@ export const BEAT = 0;
 /** Index (in the worker's slot table) of the process whose code runs now, or -1. */
 export const CURRENT = 1;
 /**
- * The worker's old-generation heap in use, in KiB, refreshed with the heartbeat. Past the
- * worker's limit means it ran out of memory even if the runtime did not say so: Deno sometimes
- * stops the allocating code but neither ends the worker nor emits an error.
+ * Set to 1 by a worker that finds it ran out of memory: its heap limit was raised (what a
+ * runtime's near-heap-limit handler does before it ends the worker) or its old generation is past
+ * `maxOldGenerationSizeMb`. Deno sometimes stops the allocating code but neither ends the worker
+ * nor emits an error; the main thread then ends it.
  */
-export const HEAP_KIB = 2;
+export const OUT_OF_MEMORY = 2;
 /** Int32 slots in the shared buffer. */
 export const SHARED_SLOTS = 3;

@@ -8,18 +8,18 @@
  * even while this thread never yields.
  * @module
  */
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, resourceLimits, workerData } from "node:worker_threads";
 import { AsyncLocalStorage, createHook } from "node:async_hooks";
 import process from "node:process";
 import { inspect } from "node:util";
-import { getHeapSpaceStatistics } from "node:v8";
+import { getHeapSpaceStatistics, getHeapStatistics } from "node:v8";
 import { describeError, FerryError, isFerryError } from "../errors.ts";
 import { callableMethods, loadProcessClass } from "../modules/inspect.ts";
 import type { ProcessClass } from "../modules/inspect.ts";
 import { assertPortable, decodeState, encodeState, encodeValue } from "../snapshot/mod.ts";
 import "../io/mod.ts"; // registers the file streams with the codec before any snapshot is decoded
 import type { ProcessContext, ProcessInstance } from "../sdk/context.ts";
-import { BEAT, CURRENT, HEAP_KIB, packBytes, unpackBytes } from "./protocol.ts";
+import { BEAT, CURRENT, OUT_OF_MEMORY, packBytes, unpackBytes } from "./protocol.ts";
 import type { FromWorker, ToWorker, WireError } from "./protocol.ts";
 
 type Phase = "held" | "running" | "suspended" | "completed" | "failed";
@@ -43,18 +43,23 @@ const shared = new Int32Array((workerData as { shared: SharedArrayBuffer }).shar
 const hosted = new Map<string, Hosted>();
 const owner = new AsyncLocalStorage<string>();
 
+const heapLimit = getHeapStatistics().heap_size_limit;
+const oldGenerationLimit = (resourceLimits.maxOldGenerationSizeMb ?? 0) * 1024 * 1024;
+
 setInterval(() => {
   Atomics.add(shared, BEAT, 1);
-  Atomics.store(shared, HEAP_KIB, oldGenerationKiB());
+  if (outOfMemory()) Atomics.store(shared, OUT_OF_MEMORY, 1);
 }, 50);
 
-/** What `resourceLimits.maxOldGenerationSizeMb` limits: every heap space but the young ones. */
-function oldGenerationKiB(): number {
+function outOfMemory(): boolean {
+  if (getHeapStatistics().heap_size_limit > heapLimit) return true;
+  if (!oldGenerationLimit) return false;
+  // What maxOldGenerationSizeMb limits: every heap space but the young ones.
   let bytes = 0;
   for (const space of getHeapSpaceStatistics()) {
     if (space.space_name !== "new_space" && space.space_name !== "new_large_object_space") bytes += space.space_used_size;
   }
-  return Math.ceil(bytes / 1024);
+  return bytes > oldGenerationLimit;
 }
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {

@@ -24,7 +24,10 @@ interface Run {
 let dir = "";
 let yaml = "";
 
-function run(args: string[], env: Record<string, string> = {}, command = process.execPath, prefix = [bin]): Promise<Run> {
+// `node cli/bin.mjs`, also when this file runs under Deno (whose execPath is deno).
+const node = "Deno" in globalThis ? "node" : process.execPath;
+
+function run(args: string[], env: Record<string, string> = {}, command = node, prefix = [bin]): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, [...prefix, ...args], {
       cwd: dir,

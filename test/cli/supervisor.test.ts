@@ -4,8 +4,11 @@ import * as assert from "uvu/assert";
 import process from "node:process";
 import { Supervisor, type ChildSpec } from "../../cli/supervisor.ts";
 
+// The stand-ins are Node programs, also when this file runs under Deno (whose execPath is deno).
+const node = "Deno" in globalThis ? "node" : process.execPath;
+
 function script(name: string, code: string): ChildSpec {
-  return { name, command: process.execPath, args: ["-e", code] };
+  return { name, command: node, args: ["-e", code] };
 }
 
 function collect() {
