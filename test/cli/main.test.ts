@@ -6,11 +6,11 @@ import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../helpers/cluster.ts";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const bin = join(repo, "cli", "bin.mjs");
@@ -44,17 +44,7 @@ function run(args: string[], env: Record<string, string> = {}, command = node, p
 }
 
 /** A loopback port nobody listens on: the "daemon is down" case. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+const closedPort = freePort;
 
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l !== "");

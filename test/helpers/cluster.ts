@@ -232,3 +232,13 @@ export class TestCluster {
 export function violations(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.startsWith("VIOLATION-"));
 }
+
+/** One line of AlphabetSorter input: the 26 lowercase letters, shuffled. */
+export function shuffledAlphabet(): string {
+  const letters = [..."abcdefghijklmnopqrstuvwxyz"];
+  for (let i = letters.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [letters[i], letters[j]] = [letters[j]!, letters[i]!];
+  }
+  return letters.join("");
+}

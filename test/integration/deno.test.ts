@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { repo, TestCluster, until, violations } from "../helpers/cluster.ts";
+import { TestCluster, repo, shuffledAlphabet, until, violations } from "../helpers/cluster.ts";
 import type { NodeStatus, ProcessInfo } from "../../schemas/api.schema.ts";
 
 let c: TestCluster;
@@ -18,15 +18,6 @@ const placed: Record<string, string> = {};
 function place(name: string, spec: string): void {
   placed[name] = spec;
   c.writeConfig(placed);
-}
-
-function shuffledAlphabet(): string {
-  const letters = [..."abcdefghijklmnopqrstuvwxyz"];
-  for (let i = letters.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [letters[i], letters[j]] = [letters[j]!, letters[i]!];
-  }
-  return letters.join("");
 }
 
 const ALL_TRUE = { map: true, set: true, date: true, big: true, bytes: true, cycle: true };

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { repo, TestCluster, until } from "../helpers/cluster.ts";
+import { TestCluster, repo, shuffledAlphabet, until } from "../helpers/cluster.ts";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
 import { decodeState } from "../../daemon/snapshot/mod.ts";
 // A value import: it registers the stream classes, so checkpoints decode here too.
@@ -23,15 +23,6 @@ const HANDOFF_TIMEOUT_MS = 2500;
 let c: TestCluster;
 /** The processes section of cluster.yaml, rewritten whole on every edit. */
 const placed: Record<string, string> = {};
-
-function shuffledAlphabet(): string {
-  const letters = [..."abcdefghijklmnopqrstuvwxyz"];
-  for (let i = letters.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [letters[i], letters[j]] = [letters[j]!, letters[i]!];
-  }
-  return letters.join("");
-}
 
 /** Writes `lines` shuffled alphabets to data/<name>.in and declares sorter `name` on `node`. */
 function addSorter(name: string, node: string, lines: number, delayMs: number): void {
