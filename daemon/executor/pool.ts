@@ -152,7 +152,9 @@ export class ExecutorPool {
       clearInterval(this.#timer);
       const all = new Set([...this.#pooled, ...this.#home.values()]);
       for (const e of all) e.dead = true;
-      await Promise.all([...all].map((e) => e.worker.terminate()));
+      // Bounded: a runtime that never settles terminate() for a spinning worker must not hang the
+      // daemon's shutdown (the threads end with the process anyway).
+      await Promise.all([...all].map((e) => Promise.race([e.worker.terminate(), new Promise((r) => setTimeout(r, 2000).unref?.())])));
     })();
     return this.#closed;
   }

@@ -53,6 +53,18 @@ function runOnDeno(file: string): Promise<Outcome> {
   });
 }
 
+/**
+ * A file that was killed at the timeout without printing anything (once seen on a loaded CI
+ * machine, never reproduced) runs once more; the warning stays in the log, and a second silent
+ * hang fails the test as before.
+ */
+async function runOnceMore(file: string): Promise<Outcome> {
+  const first = await runOnDeno(file);
+  if (first.code !== null || /Total:/.test(first.output)) return first;
+  console.warn(`warning: ${relative(repo, file)} printed nothing on Deno within ${first.ms} ms and was killed; running it once more`);
+  return runOnDeno(file);
+}
+
 const files = [...findTests(join(repo, "test/daemon")), ...findTests(join(repo, "test/cli"))];
 const outcomes = new Map<string, Promise<Outcome>>();
 
@@ -64,7 +76,7 @@ unit.before(() => {
   const resolvers = new Map<string, (o: Outcome) => void>();
   for (const file of files) outcomes.set(file, new Promise((resolve) => resolvers.set(file, resolve)));
   const next = async (): Promise<void> => {
-    for (let file = queue.shift(); file; file = queue.shift()) resolvers.get(file)!(await runOnDeno(file));
+    for (let file = queue.shift(); file; file = queue.shift()) resolvers.get(file)!(await runOnceMore(file));
   };
   for (let i = 0; i < PARALLEL; i++) void next();
 });
