@@ -124,7 +124,7 @@ export async function abortHandoff(runtime: NodeRuntime, req: RequestOf<"handoff
 
 /** What became of a hand-off this node sent; answered only from durable state. */
 export async function handoffStatus(runtime: NodeRuntime, req: RequestOf<"handoff.status">): Promise<HandoffStatusResponse> {
-  await runtime.journal.append();
+  await runtime.journal.durable();
   const released = runtime.journal.state.released.get(req.name);
   if (released?.handoffId === req.handoffId) return { outcome: "committed", generation: released.generation };
   if (runtime.journal.state.aborted.has(req.handoffId)) return { outcome: "aborted" };

@@ -192,6 +192,15 @@ export class Journal {
     return done;
   }
 
+  /**
+   * Resolves once everything appended so far is on disk; at once when nothing is pending, so a
+   * reader that must answer only from durable state costs no fsync of its own.
+   */
+  durable(): Promise<void> {
+    if (!this.#pending.length) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
   #flush(): void {
     this.#scheduled = false;
     const lines = this.#pending;
