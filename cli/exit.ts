@@ -8,18 +8,7 @@
  * ```
  * @module
  */
-import { describeError, type ErrorCode, isFerryError } from "../daemon/errors.ts";
-
-/** Exit statuses by error code; everything else is 1. */
-const statusByCode: Partial<Record<ErrorCode, number>> = {
-  config_invalid: 2,
-  unreachable: 3,
-  process_not_found: 4,
-  method_not_found: 4,
-  not_found: 4,
-  timeout: 5,
-  unauthorized: 6,
-};
+import { describeError, failureOf, isFerryError } from "../daemon/errors.ts";
 
 /**
  * Ends the command with `status` after it already reported why (e.g. `validate` listing its
@@ -55,7 +44,7 @@ export class UsageError extends Error {
 export function exitStatusOf(error: unknown): number {
   if (error instanceof Exit) return error.status;
   if (error instanceof UsageError) return 2;
-  if (isFerryError(error)) return statusByCode[error.code] ?? 1;
+  if (isFerryError(error)) return failureOf(error.code).exit;
   return 1;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Typed errors shared by the daemon and the CLI. Each carries a `code` from a literal union and a
- * user-facing one-line message; the CLI prints the message and maps the code to an exit status,
- * the HTTP API maps it to a status and a JSON body.
+ * user-facing one-line message. One table ({@link failureOf}) says, per code, which HTTP status the
+ * API answers with, which exit status the CLI ends with, and whether trying again may succeed, so
+ * callers ask the error (`error.retryable`) instead of keeping lists of codes.
  *
  * Reloaded modules are new module instances, so errors are recognised by a `Symbol.for` marker
  * (see {@link isFerryError}), never by `instanceof`.
@@ -13,28 +14,68 @@
  * @module
  */
 
-export type ErrorCode =
-  | "config_invalid"
-  | "config_not_found"
-  | "unauthorized"
-  | "bad_request"
-  | "not_found"
-  | "payload_too_large"
-  | "process_not_found"
-  | "method_not_found"
-  | "method_failed"
-  | "process_failed"
-  | "module_not_found"
-  | "module_invalid"
-  | "not_serializable"
-  | "snapshot_corrupt"
-  | "suspend_timeout"
-  | "stale_generation"
-  | "conflict"
-  | "unreachable"
-  | "timeout"
-  | "executor_failed"
-  | "internal";
+/** What a failure means to each of its audiences. */
+export interface Failure {
+  /** HTTP status of the API's error answer. */
+  http: number;
+  /** Exit status of the CLI. */
+  exit: number;
+  /** Trying the same thing again later may succeed (a move in progress, a node restarting). */
+  retryable: boolean;
+}
+
+const failures = {
+  config_invalid: { http: 400, exit: 2, retryable: false },
+  config_not_found: { http: 400, exit: 2, retryable: false },
+  unauthorized: { http: 401, exit: 6, retryable: false },
+  bad_request: { http: 400, exit: 2, retryable: false },
+  not_found: { http: 404, exit: 4, retryable: false },
+  payload_too_large: { http: 413, exit: 1, retryable: false },
+  process_not_found: { http: 404, exit: 4, retryable: false },
+  method_not_found: { http: 404, exit: 4, retryable: false },
+  method_failed: { http: 422, exit: 1, retryable: false },
+  process_failed: { http: 422, exit: 1, retryable: false },
+  module_not_found: { http: 422, exit: 1, retryable: false },
+  module_invalid: { http: 422, exit: 1, retryable: false },
+  not_serializable: { http: 422, exit: 1, retryable: false },
+  snapshot_corrupt: { http: 422, exit: 1, retryable: false },
+  checkpoint_missing: { http: 422, exit: 1, retryable: false },
+  suspend_timeout: { http: 503, exit: 5, retryable: true },
+  stale_generation: { http: 409, exit: 7, retryable: true },
+  conflict: { http: 409, exit: 7, retryable: true },
+  /** The process is between nodes, or its node is starting or stopping: ask again shortly. */
+  unavailable: { http: 503, exit: 3, retryable: true },
+  /** The node may have lost its claim (lease lapsed, fenced): it runs no step until it knows. */
+  fenced: { http: 503, exit: 3, retryable: true },
+  unreachable: { http: 502, exit: 3, retryable: true },
+  timeout: { http: 504, exit: 5, retryable: true },
+  executor_failed: { http: 500, exit: 1, retryable: true },
+  /** The node's data directory refused a write (disk full, read-only, I/O error). */
+  storage_failed: { http: 507, exit: 1, retryable: true },
+  internal: { http: 500, exit: 1, retryable: false },
+} as const satisfies Record<string, Failure>;
+
+export type ErrorCode = keyof typeof failures;
+
+/** Every code, for validating codes that crossed a wire. */
+export const errorCodes: readonly ErrorCode[] = Object.keys(failures) as ErrorCode[];
+
+/**
+ * The HTTP status, exit status and retryability of a code.
+ *
+ * @example
+ * ```ts
+ * failureOf("unreachable"); // { http: 502, exit: 3, retryable: true }
+ * ```
+ */
+export function failureOf(code: ErrorCode): Failure {
+  return failures[code];
+}
+
+/** A code that came over a wire; unknown ones become "internal". */
+export function toErrorCode(value: unknown): ErrorCode {
+  return typeof value === "string" && Object.hasOwn(failures, value) ? (value as ErrorCode) : "internal";
+}
 
 const marker = Symbol.for("ferry.error");
 
@@ -42,18 +83,22 @@ export interface FerryErrorOptions {
   /** What the user can do about it; appended to the message on one line. */
   hint?: string;
   cause?: unknown;
+  /** Overrides the code's default retryability (e.g. a conflict that cannot resolve itself). */
+  retryable?: boolean;
 }
 
 export class FerryError extends Error {
   override name = "FerryError";
   readonly code: ErrorCode;
   readonly hint: string | undefined;
+  readonly retryable: boolean;
   readonly [marker] = true;
 
   constructor(code: ErrorCode, message: string, options: FerryErrorOptions = {}) {
     super(message, { cause: options.cause });
     this.code = code;
     this.hint = options.hint;
+    this.retryable = options.retryable ?? failures[code].retryable;
   }
 
   /** The one line shown to users: message plus hint. */
@@ -96,6 +141,11 @@ export function formatIssue(issue: ConfigIssue): string {
 /** True for any FerryError, including ones thrown by another copy of this module. */
 export function isFerryError(value: unknown): value is FerryError {
   return typeof value === "object" && value !== null && marker in value;
+}
+
+/** Whether trying again may help: a FerryError says so itself; anything else is a bug, final. */
+export function isRetryable(value: unknown): boolean {
+  return isFerryError(value) && value.retryable;
 }
 
 /** A one-line description of any thrown value, for logs and `ps`. */

@@ -11,8 +11,7 @@
  * ```
  * @module
  */
-import { describeError, FerryError, isFerryError } from "../errors.ts";
-import type { ErrorCode } from "../errors.ts";
+import { describeError, failureOf, FerryError, isFerryError } from "../errors.ts";
 import type { NodeRuntime } from "../runtime.ts";
 import { authorized } from "./auth.ts";
 import { isMessageType, validateRequest } from "./validate.ts";
@@ -24,29 +23,10 @@ export type Handler = (req: Request) => Promise<Response>;
 /** Largest JSON request body accepted. */
 export const MAX_JSON_BYTES = 1024 * 1024;
 
-const statusOf: Partial<Record<ErrorCode, number>> = {
-  unauthorized: 401,
-  bad_request: 400,
-  not_found: 404,
-  process_not_found: 404,
-  method_not_found: 404,
-  payload_too_large: 413,
-  conflict: 409,
-  stale_generation: 409,
-  timeout: 504,
-  unreachable: 502,
-  method_failed: 422,
-  process_failed: 422,
-  not_serializable: 422,
-  suspend_timeout: 503,
-  module_invalid: 422,
-  module_not_found: 422,
-};
-
 export function errorResponse(error: unknown): Response {
   const ferry = isFerryError(error) ? error : new FerryError("internal", describeError(error));
   const body = { error: { code: ferry.code, message: ferry.message, ...(ferry.hint ? { hint: ferry.hint } : {}) } };
-  return Response.json(body, { status: statusOf[ferry.code] ?? 500 });
+  return Response.json(body, { status: failureOf(ferry.code).http });
 }
 
 async function readJson(req: Request): Promise<unknown> {
