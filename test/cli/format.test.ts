@@ -39,11 +39,17 @@ test("exitStatusOf() maps error codes to the documented exit statuses", () => {
   const status = (code: ConstructorParameters<typeof FerryError>[0]) => exitStatusOf(new FerryError(code, "x"));
   assert.equal(
     [status("config_invalid"), status("unreachable"), status("process_not_found"), status("method_not_found"), status("not_found"), status("timeout"), status("unauthorized"), status("conflict")],
-    [2, 3, 4, 4, 4, 5, 6, 1],
+    [2, 3, 4, 4, 4, 5, 6, 7],
   );
   assert.is(exitStatusOf(new ConfigError([{ file: "c.yaml", line: 1, col: 1, message: "m" }])), 2);
   assert.is(exitStatusOf(new UsageError("Unknown argument: x")), 2);
   assert.is(exitStatusOf(new TypeError("bug")), 1);
+});
+
+test("a FerryError knows whether retrying may help, from its code or an explicit override", () => {
+  assert.is(new FerryError("unreachable", "x").retryable, true);
+  assert.is(new FerryError("method_failed", "x").retryable, false);
+  assert.is(new FerryError("conflict", "x", { retryable: false }).retryable, false);
 });
 
 test("errorLine() is the message and hint; unexpected errors keep their type and suggest --verbose", () => {
