@@ -1,7 +1,7 @@
 /**
- * `ferry daemon --node <name>`: wires the config watcher, the node runtime, the API handler and
- * the platform's HTTP server, and stops gracefully (processes checkpointed) on SIGINT/SIGTERM,
- * on `ferry down`, or when `signal` aborts.
+ * `ferry daemon --node <name>`: the config watcher, the assembled node (`assemble.ts`) and the
+ * platform's HTTP server; stops gracefully (processes checkpointed) on SIGINT/SIGTERM, on
+ * `ferry down`, or when `signal` aborts.
  *
  * @example
  * ```ts
@@ -11,10 +11,9 @@
  */
 import process from "node:process";
 import { ConfigWatcher } from "./config/mod.ts";
-import { NodeRuntime } from "./runtime.ts";
-import { createHandler } from "./api/handler.ts";
 import { currentPlatform } from "./adapters/mod.ts";
 import { FerryError } from "./errors.ts";
+import { assembleNode, type AssembledNode } from "./assemble.ts";
 
 export interface DaemonOptions {
   configFile: string;
@@ -29,10 +28,10 @@ export interface DaemonOptions {
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
-  let runtime: NodeRuntime | undefined;
+  let assembled: AssembledNode | undefined;
   const watcher = new ConfigWatcher(options.configFile, {
-    onChange: (loaded) => runtime?.updateConfig(loaded),
-    onError: (error) => runtime?.rejectConfig(error),
+    onChange: (loaded) => assembled?.updateConfig(loaded),
+    onError: (error) => assembled?.rejectConfig(error),
   });
   const loaded = await watcher.start();
   // Paths in args resolve against the directory holding cluster.yaml (SPEC); process code that
@@ -48,23 +47,28 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     }
     const url = new URL(spec.url);
     const platform = await currentPlatform();
-    runtime = await NodeRuntime.open(options.node, loaded);
-    const rt = runtime;
-    rt.reloadConfig = async () => {
-      await watcher.reload();
-    };
-    const handler = createHandler(rt, { platform, onShutdown: () => stop.abort() });
+    const node = await assembleNode({
+      node: options.node,
+      loaded,
+      platform,
+      onShutdown: () => stop.abort(),
+      reloadConfig: async () => {
+        await watcher.reload();
+      },
+    });
+    assembled = node;
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
     let server;
     try {
-      server = await platform.serve(handler, { hostname, port: Number(url.port || 80) });
+      server = await platform.serve(node.handler, { hostname, port: Number(url.port || 80) });
     } catch (error) {
-      await rt.close();
+      await node.stop();
       throw new FerryError("conflict", `Cannot listen on ${spec.url} for node "${options.node}": ${(error as Error).message}`, {
         hint: "is another daemon of this node running?",
       });
     }
-    console.log(`ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${spec.url}, ${rt.table.size} processes restored`);
+    const restored = node.state.processes().length;
+    console.log(`ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${spec.url}, ${restored} processes restored`);
     options.onReady?.({ node: options.node, url: spec.url, port: server.port });
     const onSignal = () => stop.abort();
     process.on("SIGINT", onSignal);
@@ -75,8 +79,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     });
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    console.log(`ferry: node ${options.node} stopping; checkpointing ${rt.table.size} processes`);
-    await rt.close();
+    console.log(`ferry: node ${options.node} stopping; checkpointing ${node.state.processes().length} processes`);
+    await node.stop();
     await server.close();
     console.log(`ferry: node ${options.node} stopped`);
   } finally {

@@ -10,9 +10,12 @@
  */
 export { runDaemon } from "./daemon.ts";
 export type { DaemonOptions } from "./daemon.ts";
-export { NodeRuntime } from "./runtime.ts";
+export { assembleNode } from "./assemble.ts";
+export type { AssembledNode, AssembleOptions } from "./assemble.ts";
+export { NodeState } from "./node/mod.ts";
 export { createHandler } from "./api/handler.ts";
 export type { Handler } from "./api/handler.ts";
+export { ApiClient } from "./api/client.ts";
 export { FerryError, ConfigError, isFerryError } from "./errors.ts";
 export type { ErrorCode } from "./errors.ts";
 export type { ProcessContext, ProcessInstance } from "./sdk/mod.ts";

@@ -1,7 +1,10 @@
 /**
- * Messages of the daemon's HTTP API, one schema per message type. Requests are
- * `POST /v1/<type>` with a JSON body; the dispatcher validates the body against `requests[type]`
- * before its handler runs, so adding a message type is one schema here plus one handler.
+ * The daemon's HTTP API contract: one request schema and one response schema per message type.
+ * Requests are `POST /v1/<type>` with a JSON body; the dispatcher validates the body against
+ * `requests[type]` before its handler runs, and every answer has the shape of `responses[type]`
+ * (tests check the real answers against these schemas). The CLI, the peers and the tests share
+ * the one client in `daemon/api/client.ts`, typed from here. Adding a message type is a request
+ * schema, a response schema and one route.
  *
  * @example
  * ```ts
@@ -74,7 +77,7 @@ export const eventSchema = {
       enum: [
         "daemon-started", "daemon-stopped", "config-reloaded", "config-rejected", "module-loaded", "module-failed",
         "started", "completed", "failed", "stopped", "suspended", "transferred", "resumed", "rolled-back",
-        "checkpointed", "restored", "executor-restarted", "balanced", "adopted",
+        "restored", "executor-restarted", "balanced", "adopted", "fenced", "storage-failed",
       ],
     },
     process: { type: "string" },
@@ -183,63 +186,190 @@ export type ModuleInfo = FromSchema<typeof moduleInfoSchema>;
 export type FerryEvent = FromSchema<typeof eventSchema>;
 export type CallRequest = RequestOf<"call">;
 
+const ok = { type: "object", additionalProperties: false, required: ["ok"], properties: { ok: { type: "boolean", const: true } } } as const;
+
 /** What a balancer policy sees of one node. */
-export interface NodeLoad {
-  node: string;
-  /** Processes running here. */
-  processes: number;
-  /** Mean event-loop utilization of the executors, 0..1. */
-  utilization: number;
-  /** processes + utilization: what the default policy compares. */
-  load: number;
-  /** Unpinned processes here that have stayed long enough to move. */
-  movable: number;
-}
+export const nodeLoadSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["node", "processes", "utilization", "load", "movable"],
+  properties: {
+    node: { type: "string" },
+    /** Processes running here. */
+    processes: { type: "integer", minimum: 0 },
+    /** Mean event-loop utilization of the executors, 0..1. */
+    utilization: { type: "number" },
+    /** processes + utilization: what the default policy compares. */
+    load: { type: "number" },
+    /** Unpinned processes here that have stayed long enough to move. */
+    movable: { type: "integer", minimum: 0 },
+  },
+} as const;
 
-export interface BalanceGrant {
-  name: string | null;
-  generation?: number;
-}
+export const balanceGrantSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name"],
+  properties: { name: { type: ["string", "null"] }, generation: { type: "integer", minimum: 0 } },
+} as const;
 
-export interface NodeStatus {
-  node: string;
-  cluster: string;
-  runtime: "node" | "deno";
-  version: string;
-  pid: number;
-  uptimeMs: number;
-  url: string;
-  load: { processes: number; running: number; executors: number; rssBytes: number; heapUsedBytes: number };
-  configError: string | null;
-  balancer: { policy: string; loads: NodeLoad[]; decisions: string[] };
-  modules: ModuleInfo[];
-  processes: ProcessInfo[];
-}
+export const nodeStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["node", "cluster", "runtime", "version", "pid", "uptimeMs", "url", "load", "configError", "storage", "balancer", "modules", "processes"],
+  properties: {
+    node: { type: "string" },
+    cluster: { type: "string" },
+    runtime: { type: "string", enum: ["node", "deno"] },
+    version: { type: "string" },
+    pid: { type: "integer" },
+    uptimeMs: { type: "number" },
+    url: { type: "string" },
+    load: {
+      type: "object",
+      additionalProperties: false,
+      required: ["processes", "running", "executors", "rssBytes", "heapUsedBytes"],
+      properties: {
+        processes: { type: "integer" },
+        running: { type: "integer" },
+        executors: { type: "integer" },
+        rssBytes: { type: "number" },
+        heapUsedBytes: { type: "number" },
+      },
+    },
+    /** Why the last edit of cluster.yaml was refused (the last good config runs), or null. */
+    configError: { type: ["string", "null"] },
+    /** Problems with the node's data directory (a journal line skipped, a failing disk), or empty. */
+    storage: { type: "array", items: { type: "string" } },
+    balancer: {
+      type: "object",
+      additionalProperties: false,
+      required: ["policy", "loads", "decisions"],
+      properties: {
+        policy: { type: "string" },
+        loads: { type: "array", items: nodeLoadSchema },
+        decisions: { type: "array", items: { type: "string" } },
+      },
+    },
+    modules: { type: "array", items: moduleInfoSchema },
+    processes: { type: "array", items: processInfoSchema },
+  },
+} as const;
 
-export interface CallResponse {
-  /** The return value as JSON (BigInt as a decimal string, Map as entries…). */
-  value: unknown;
-  /** The value as the CLI prints it. */
-  text: string;
-  node: string;
-}
+export const callResponseSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["value", "text", "node"],
+  properties: {
+    /** The return value as JSON (BigInt as a decimal string, Map as entries…). */
+    value: {},
+    /** The value as the CLI prints it. */
+    text: { type: "string" },
+    node: { type: "string" },
+  },
+} as const;
 
-export interface LocateResponse {
-  holds: boolean;
-  generation?: number;
-  state?: ProcessStateName;
-  /** An incoming hand-off of this process is prepared here and awaiting its outcome. */
-  inDoubt?: boolean;
-  /** This node is about to start the process fresh. */
-  creating?: boolean;
-}
+export const locateResponseSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["holds"],
+  properties: {
+    holds: { type: "boolean" },
+    generation: { type: "integer", minimum: 0 },
+    state: { type: "string", enum: processStates },
+    /** An incoming hand-off of this process is prepared here and awaiting its outcome. */
+    inDoubt: { type: "boolean" },
+    /** This node is about to start the process fresh. */
+    creating: { type: "boolean" },
+  },
+} as const;
 
-export interface HandoffStatusResponse {
-  outcome: "committed" | "aborted" | "pending" | "unknown";
-  generation?: number;
-}
+export const handoffStatusSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["outcome"],
+  properties: {
+    outcome: { type: "string", enum: ["committed", "aborted", "pending", "unknown"] },
+    generation: { type: "integer", minimum: 0 },
+  },
+} as const;
+
+/** Travels in the `ferry-handoff` header of a `handoff.begin` answer, whose body is the snapshot. */
+export const handoffMetaSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["module", "args", "migrations", "preludeMs", "completed"],
+  properties: {
+    module: { type: "string" },
+    args: { type: "array", items: { type: "string" } },
+    migrations: { type: "integer", minimum: 0 },
+    memoryMb: { type: "integer" },
+    /** ms the holder spent before it began suspending (not downtime). */
+    preludeMs: { type: "number" },
+    /** run() had returned: the process moves, but does not run again. */
+    completed: { type: "boolean" },
+  },
+} as const;
 
 /** Error body of every failed request. */
-export interface ErrorBody {
-  error: { code: string; message: string; hint?: string };
+export const errorBodySchema = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: { code: { type: "string" }, message: { type: "string" }, hint: { type: "string" }, retryable: { type: "boolean" } },
+    },
+  },
+} as const;
+
+/** Answer bodies, keyed by message type. `handoff.begin` answers with bytes, described by its header. */
+export const responses = {
+  status: nodeStatusSchema,
+  ps: { type: "array", items: processInfoSchema },
+  shutdown: ok,
+  call: callResponseSchema,
+  reconcile: ok,
+  locate: locateResponseSchema,
+  "locate.batch": { type: "object", additionalProperties: locateResponseSchema },
+  load: nodeLoadSchema,
+  "balance.request": balanceGrantSchema,
+  "balance.offer": ok,
+  "handoff.begin": { description: "application/octet-stream: the snapshot; metadata in the ferry-handoff header" },
+  "handoff.commit": ok,
+  "handoff.abort": ok,
+  "handoff.status": handoffStatusSchema,
+} as const satisfies Record<MessageType, unknown>;
+
+export type NodeLoad = FromSchema<typeof nodeLoadSchema>;
+export type BalanceGrant = FromSchema<typeof balanceGrantSchema>;
+export type NodeStatus = FromSchema<typeof nodeStatusSchema>;
+export type CallResponse = FromSchema<typeof callResponseSchema>;
+export type LocateResponse = FromSchema<typeof locateResponseSchema>;
+export type HandoffStatusResponse = FromSchema<typeof handoffStatusSchema>;
+export type HandoffMeta = FromSchema<typeof handoffMetaSchema>;
+export type ErrorBody = FromSchema<typeof errorBodySchema>;
+export type Ok = FromSchema<typeof ok>;
+
+/**
+ * The success answer of each message type. Spelled out: tsc gives up ("excessively deep") on a
+ * FromSchema indexed by a generic type parameter. A message type without a line fails to compile.
+ */
+export interface Responses {
+  status: NodeStatus;
+  ps: ProcessInfo[];
+  shutdown: Ok;
+  call: CallResponse;
+  reconcile: Ok;
+  locate: LocateResponse;
+  "locate.batch": Record<string, LocateResponse>;
+  load: NodeLoad;
+  "balance.request": BalanceGrant;
+  "balance.offer": Ok;
+  "handoff.begin": Uint8Array;
+  "handoff.commit": Ok;
+  "handoff.abort": Ok;
+  "handoff.status": HandoffStatusResponse;
 }
+export type ResponseOf<T extends MessageType> = Responses[T];

@@ -6,13 +6,12 @@
  *
  * @example
  * ```ts
- * const handler = createHandler(runtime, { onShutdown: () => controller.abort() });
+ * const handler = createHandler(context);
  * const res = await handler(new Request("http://x/v1/ps", { method: "POST", headers: { authorization: `Bearer ${secret}` }, body: "{}" }));
  * ```
  * @module
  */
 import { describeError, failureOf, FerryError, isFerryError } from "../errors.ts";
-import type { NodeRuntime } from "../runtime.ts";
 import { authorized } from "./auth.ts";
 import { isMessageType, validateRequest } from "./validate.ts";
 import { routes } from "./routes.ts";
@@ -25,7 +24,7 @@ export const MAX_JSON_BYTES = 1024 * 1024;
 
 export function errorResponse(error: unknown): Response {
   const ferry = isFerryError(error) ? error : new FerryError("internal", describeError(error));
-  const body = { error: { code: ferry.code, message: ferry.message, ...(ferry.hint ? { hint: ferry.hint } : {}) } };
+  const body = { error: { code: ferry.code, message: ferry.message, ...(ferry.hint ? { hint: ferry.hint } : {}), retryable: ferry.retryable } };
   return Response.json(body, { status: failureOf(ferry.code).http });
 }
 
@@ -42,12 +41,11 @@ async function readJson(req: Request): Promise<unknown> {
   }
 }
 
-/** Builds the API handler for one node's runtime. */
-export function createHandler(runtime: NodeRuntime, context: Omit<RouteContext, "runtime">): Handler {
-  const ctx: RouteContext = { runtime, ...context };
+/** Builds the API handler for one node. */
+export function createHandler(ctx: RouteContext): Handler {
   return async (req) => {
     try {
-      if (!authorized(req, runtime.loaded.secret)) {
+      if (!authorized(req, ctx.node.loaded.secret)) {
         throw new FerryError("unauthorized", "Missing or wrong cluster secret", { hint: "send Authorization: Bearer <cluster.secret>" });
       }
       const url = new URL(req.url);
@@ -57,8 +55,8 @@ export function createHandler(runtime: NodeRuntime, context: Omit<RouteContext, 
       if (type === "events" && req.method === "GET") return routes.events(ctx, url.searchParams.get("follow") === "1", req.signal);
       if (req.method !== "POST" || !isMessageType(type)) throw new FerryError("not_found", `No endpoint ${req.method} ${url.pathname}`);
       const body = validateRequest(type, await readJson(req));
-      const handler = routes.messages[type] as (ctx: RouteContext, body: unknown) => Promise<unknown>;
-      const result = await handler(ctx, body);
+      const handler = routes.messages[type] as (ctx: RouteContext, body: unknown, signal: AbortSignal) => Promise<unknown>;
+      const result = await handler(ctx, body, req.signal);
       return result instanceof Response ? result : Response.json(result);
     } catch (error) {
       if (!isFerryError(error)) console.error("ferry: internal error:", error);

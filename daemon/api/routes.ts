@@ -1,55 +1,60 @@
 /**
- * One handler per API message type. Adding a message: a schema in `schemas/api.schema.ts`, a
- * function here.
+ * One handler per API message type. Adding a message: a request and a response schema in
+ * `schemas/api.schema.ts`, a function here.
  * @module
  */
 import process from "node:process";
-import type { MessageType, NodeStatus, RequestOf } from "../../schemas/api.schema.ts";
-import type { NodeRuntime } from "../runtime.ts";
-import { abortHandoff, beginHandoff, commitHandoff, handoffStatus, rollback } from "../handoff/outgoing.ts";
-import { META_HEADER } from "../handoff/incoming.ts";
+import type { MessageType, NodeLoad, NodeStatus, RequestOf, ResponseOf } from "../../schemas/api.schema.ts";
+import type { NodeState } from "../node/mod.ts";
+import type { SourceHandoffs } from "../handoff/mod.ts";
+import { META_HEADER } from "../handoff/mod.ts";
 import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
-import { grantProcess, nodeLoad, wantProcess } from "../balancer/placement.ts";
 
+/** What the routes need of the daemon. */
 export interface RouteContext {
-  runtime: NodeRuntime;
+  node: NodeState;
+  handoffs: SourceHandoffs;
+  balancer: { readonly policyName: string; readonly loads: NodeLoad[]; readonly decisions: string[] };
+  /** Asks the reconciler to look at these processes (all when absent) now. */
+  reconcile(names?: string[]): void;
   platform: Pick<Platform, "name" | "version">;
   onShutdown(): void;
 }
 
-type MessageRoutes = { [K in MessageType]: (ctx: RouteContext, body: RequestOf<K>) => Promise<unknown> };
+type MessageRoutes = { [K in MessageType]: (ctx: RouteContext, body: RequestOf<K>, signal: AbortSignal) => Promise<ResponseOf<K> | Response> };
 
 const CHUNK = 1 << 20;
 
 const messages: MessageRoutes = {
-  async status({ runtime, platform }): Promise<NodeStatus> {
+  async status({ node, platform, balancer }): Promise<NodeStatus> {
     const memory = process.memoryUsage();
-    const ps = runtime.ps();
+    const ps = node.ps();
     return {
-      node: runtime.node,
-      cluster: runtime.loaded.config.cluster.name,
+      node: node.node,
+      cluster: node.loaded.config.cluster.name,
       runtime: platform.name,
       version: platform.version,
       pid: process.pid,
-      uptimeMs: Date.now() - runtime.startedAt,
-      url: runtime.loaded.config.nodes[runtime.node]!.url,
+      uptimeMs: Date.now() - node.startedAt,
+      url: node.loaded.config.nodes[node.node]!.url,
       load: {
-        processes: runtime.table.size,
+        processes: node.processes().length,
         running: ps.filter((p) => p.state === "running").length,
-        executors: runtime.pool.workers,
+        executors: node.pool.workers,
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
       },
-      configError: runtime.configError,
-      balancer: { policy: runtime.settings.balancer.policy, loads: runtime.balancer.loads, decisions: [...runtime.balancer.decisions] },
-      modules: [...runtime.modules.values()].map(({ version: _v, ...m }) => m),
+      configError: node.configError,
+      storage: node.storageProblems,
+      balancer: { policy: balancer.policyName, loads: balancer.loads, decisions: [...balancer.decisions] },
+      modules: node.modules(),
       processes: ps,
     };
   },
 
-  async ps({ runtime }) {
-    return runtime.ps();
+  async ps({ node }) {
+    return node.ps();
   },
 
   async shutdown({ onShutdown }) {
@@ -57,40 +62,39 @@ const messages: MessageRoutes = {
     return { ok: true };
   },
 
-  async call({ runtime }, body) {
-    return runtime.call(body.name, body.method, body.args, body.timeoutMs ?? runtime.settings.callTimeoutMs);
+  async call({ node }, body) {
+    return node.call(body.name, body.method, body.args, body.timeoutMs ?? node.settings.callTimeoutMs);
   },
 
-  async reconcile({ runtime }, body) {
-    if (body.reload) await runtime.reloadConfig();
-    for (const name of body.names ?? []) runtime.queue.add(name);
-    if (!body.names) runtime.enqueueAll();
+  async reconcile({ node, reconcile }, body) {
+    if (body.reload) await node.reloadConfig();
+    reconcile(body.names);
     return { ok: true };
   },
 
-  async locate({ runtime }, body) {
-    return runtime.locate(body.name);
+  async locate({ node }, body) {
+    return node.locate(body.name);
   },
 
-  async load({ runtime }) {
-    return nodeLoad(runtime);
+  async "locate.batch"({ node }, body) {
+    return Object.fromEntries(body.names.map((name) => [name, node.locate(name)]));
   },
 
-  async "balance.request"({ runtime }, body) {
-    return grantProcess(runtime, body.process, body.to);
+  async load({ node }) {
+    return node.grants.load();
   },
 
-  async "balance.offer"({ runtime }, body) {
-    wantProcess(runtime, body.name, body.from, body.generation);
+  async "balance.request"({ node }, body) {
+    return node.grants.grant(body.process, body.to);
+  },
+
+  async "balance.offer"({ node }, body) {
+    node.grants.want(body.name, body.from, body.generation);
     return { ok: true };
   },
 
-  async "locate.batch"({ runtime }, body) {
-    return Object.fromEntries(body.names.map((name) => [name, runtime.locate(name)]));
-  },
-
-  async "handoff.begin"({ runtime }, body) {
-    const { snapshot, meta } = await beginHandoff(runtime, body);
+  async "handoff.begin"({ handoffs }, body) {
+    const { snapshot, meta } = await handoffs.begin(body);
     let offset = 0;
     // Streamed in chunks; a destination that disconnects mid-transfer cancels the stream, and the
     // process resumes here at once instead of waiting for the hand-off timeout.
@@ -99,8 +103,7 @@ const messages: MessageRoutes = {
         if (offset >= snapshot.byteLength) return controller.close();
         if (faults.delayPerChunkMs) await new Promise((r) => setTimeout(r, faults.delayPerChunkMs));
         if (faults.breakTransferAfterBytes !== undefined && offset >= faults.breakTransferAfterBytes) {
-          const local = runtime.table.get(body.name);
-          if (local) void rollback(runtime, local, body.handoffId, "the transfer broke off");
+          handoffs.streamBroken(body.name, body.handoffId);
           return controller.error(new Error("injected fault: transfer broken"));
         }
         const end = Math.min(offset + CHUNK, snapshot.byteLength);
@@ -108,8 +111,7 @@ const messages: MessageRoutes = {
         offset = end;
       },
       cancel() {
-        const local = runtime.table.get(body.name);
-        if (local) void rollback(runtime, local, body.handoffId, "the destination disconnected mid-transfer");
+        handoffs.streamBroken(body.name, body.handoffId);
       },
     });
     return new Response(stream, {
@@ -121,28 +123,28 @@ const messages: MessageRoutes = {
     });
   },
 
-  async "handoff.commit"({ runtime }, body) {
-    return commitHandoff(runtime, body);
+  async "handoff.commit"({ handoffs }, body) {
+    return handoffs.commit(body);
   },
 
-  async "handoff.abort"({ runtime }, body) {
-    return abortHandoff(runtime, body);
+  async "handoff.abort"({ handoffs }, body) {
+    return handoffs.abort(body);
   },
 
-  async "handoff.status"({ runtime }, body) {
-    return handoffStatus(runtime, body);
+  async "handoff.status"({ handoffs }, body) {
+    return handoffs.status(body);
   },
 };
 
-function events({ runtime }: RouteContext, follow: boolean, signal: AbortSignal): Response {
+function events({ node }: RouteContext, follow: boolean, signal: AbortSignal): Response {
   const encoder = new TextEncoder();
   if (!follow) {
-    const text = runtime.events.recent().map((e) => JSON.stringify(e) + "\n").join("");
+    const text = node.events.recent().map((e) => JSON.stringify(e) + "\n").join("");
     return new Response(text, { headers: { "content-type": "application/x-ndjson" } });
   }
   const stop = new AbortController();
   signal.addEventListener("abort", () => stop.abort(), { once: true });
-  const iterator = runtime.events.follow(stop.signal);
+  const iterator = node.events.follow(stop.signal);
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { done, value } = await iterator.next();

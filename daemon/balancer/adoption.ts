@@ -1,58 +1,80 @@
 /**
- * Taking over from a node that is gone. The adopter writes a fence (`fences.ndjson` in the gone
- * node's directory) before it runs the process from the gone node's latest checkpoint; the gone
- * node honours fences when its journal is replayed, and a node that was only slow, not gone, sees
- * them at its next heartbeat and drops its copy at once.
+ * Taking over from a node that is gone. For each unpinned process the gone node owned whose home
+ * (among the nodes alive) is this one, the adopter fences it in the cluster store — from then on
+ * the gone node must not run it — and, after waiting out any lease the gone node may still hold
+ * (`store.fenceWaitMs`, once for the whole batch, in the background), runs it from the gone
+ * node's latest checkpoint. A gone node that was only frozen or slow sees the fence at its next
+ * lease renewal, or blocks its processes when its lease runs out, before the adopter starts.
  *
  * @example
  * ```ts
- * await checkFences(runtime); // every heartbeat
+ * adoption.from("gamma", ["alpha", "beta"]);
  * ```
  * @module
  */
-import { statSync } from "node:fs";
-import type { NodeRuntime } from "../runtime.ts";
-import { ownedBase } from "../runtime.ts";
-import { fencesFile, readFences } from "../store/mod.ts";
+import { describeError } from "../errors.ts";
+import type { NodeState } from "../node/mod.ts";
+import type { ClusterStore, Fence } from "../store/cluster-store.ts";
 import type { OwnedProcess } from "../store/mod.ts";
+import type { FailureReporter } from "../manager.ts";
+import { delay } from "../manager.ts";
+import { homeOf } from "./home.ts";
 
-const seenSize = new WeakMap<NodeRuntime, number>();
+export class Adoption {
+  readonly #node: NodeState;
+  readonly #store: ClusterStore;
+  readonly #decide: (text: string) => void;
+  readonly #report: FailureReporter;
+  /** Adoptions whose fence wait is running, by gone node. */
+  readonly #running = new Map<string, Promise<void>>();
 
-/**
- * Another node fenced a process this node owns (it thought this node gone) and runs it now:
- * stop this copy at once, without a hand-off, and record the release.
- */
-export async function checkFences(runtime: NodeRuntime): Promise<void> {
-  let size: number;
-  try {
-    size = statSync(fencesFile(runtime.dataDir)).size;
-  } catch {
-    return;
+  constructor(node: NodeState, store: ClusterStore, decide: (text: string) => void, report: FailureReporter) {
+    this.#node = node;
+    this.#store = store;
+    this.#decide = decide;
+    this.#report = report;
   }
-  if (size === seenSize.get(runtime)) return;
-  seenSize.set(runtime, size);
-  for (const fence of readFences(runtime.dataDir)) {
-    const owned = runtime.journal.state.owned.get(fence.name);
-    if (!owned || owned.status === "prepared" || owned.generation !== fence.generation) continue;
-    const local = runtime.table.get(fence.name);
-    await runtime.journal.append({ op: "released", name: fence.name, generation: fence.generation, to: fence.to, handoffId: fence.handoffId });
-    if (local) {
-      runtime.table.delete(fence.name);
-      local.gate?.open({ movedTo: fence.to });
-      await runtime.pool.request({ type: "discard", name: fence.name }).catch(() => {});
+
+  /** Starts adopting what `gone` owned and this node should take (no-op while one is running). */
+  from(gone: string, alive: string[]): void {
+    if (this.#running.has(gone)) return;
+    const run = this.#adopt(gone, alive).catch((error: unknown) => this.#report(`adoption from ${gone}`, error)).finally(() => this.#running.delete(gone));
+    this.#running.set(gone, run);
+  }
+
+  /** Resolves once no adoption is running. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.#running.values()]);
+  }
+
+  async #adopt(gone: string, alive: string[]): Promise<void> {
+    const node = this.#node;
+    const claimed: Array<{ owned: OwnedProcess; fence: Fence }> = [];
+    for (const { owned, fencedBy } of await this.#store.ownedBy(gone)) {
+      const spec = node.desired(owned.name);
+      if (!spec || spec.node !== undefined || owned.status === "prepared") continue;
+      if (fencedBy !== undefined && fencedBy !== node.node) continue;
+      if (fencedBy === undefined && homeOf(owned.name, alive) !== node.node) continue;
+      if (node.get(owned.name) || node.owned(owned.name)) continue;
+      const fence = await this.#store.fence(gone, owned, node.node);
+      if (fence) claimed.push({ owned, fence });
     }
-    runtime.checkpoints.remove(fence.name);
-    runtime.events.emit({ type: "stopped", process: fence.name, to: fence.to, reason: `node "${fence.to}" adopted it while this node seemed gone` });
-    console.error(`[${fence.name}] stopped: node ${fence.to} adopted it while this node seemed gone`);
+    if (!claimed.length) return;
+    this.#decide(`${claimed.map((c) => c.owned.name).join(", ")}: fenced on ${gone}, which is gone; adopting after ${this.#store.fenceWaitMs} ms`);
+    await delay(this.#store.fenceWaitMs);
+    for (const { owned } of claimed) {
+      if (node.closing) return;
+      let snapshot: Uint8Array | undefined;
+      try {
+        snapshot = await this.#store.adoptableCheckpoint(gone, owned.name, owned.generation);
+      } catch (error) {
+        // Fenced already: adopted as failed, naming the checkpoint, rather than silently reset.
+        this.#decide(`${owned.name}: cannot read its checkpoint on ${gone}: ${describeError(error)}`);
+        await node.adopt(owned, undefined, gone, error);
+        continue;
+      }
+      await node.adopt(owned, snapshot, gone);
+      this.#decide(`${owned.name}: adopted from ${gone}, which is gone (${snapshot ? "from its latest checkpoint" : "no checkpoint: restarted from its args"})`);
+    }
   }
-}
-
-/** Runs a process of a gone node here, one generation on (the caller has fenced it). */
-export async function adopt(runtime: NodeRuntime, owned: OwnedProcess, snapshot: Uint8Array | undefined, gone: string): Promise<void> {
-  const adopted = { ...ownedBase(owned), generation: owned.generation + 1, migrations: owned.migrations + 1 };
-  if (snapshot) await runtime.checkpoints.save(owned.name, adopted.generation, snapshot, { force: true });
-  await runtime.journal.append({ op: "own", ...adopted });
-  const local = await runtime.startOwned({ ...adopted, status: "owned" }, `adopted from ${gone}`, owned.status === "completed");
-  if (owned.status === "completed" && local.state !== "failed") local.state = "completed";
-  runtime.events.emit({ type: "adopted", process: owned.name, from: gone, generation: adopted.generation });
 }

@@ -114,7 +114,7 @@ test("a node that does not answer in time is a `timeout` error", async () => {
   const url = await serve(() => {/* never answers */});
   const error = await rejection(new NodeClient("alpha", url, "s").post("status", {}, { timeoutMs: 100 }));
   assert.is(error.code, "timeout");
-  assert.match(error.message, /did not answer within 100 ms$/);
+  assert.match(error.message, /did not answer "status" within 100 ms$/);
 });
 
 test("events() yields the NDJSON events, across chunk boundaries, skipping torn lines", async () => {

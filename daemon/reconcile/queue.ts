@@ -1,17 +1,19 @@
 /**
  * A keyed work queue in the style of controller-runtime: names are enqueued (deduplicated), a
  * bounded number are reconciled at once, never two for the same name, and a reconcile that asks
- * to be requeued or throws comes back after a delay (exponential backoff for errors).
+ * to be requeued comes back after its delay (or at once). One that throws a retryable error comes
+ * back with exponential backoff; a terminal result or a non-retryable error is reported and not
+ * requeued (the next edit or resync brings the name back).
  *
  * @example
  * ```ts
- * const queue = new WorkQueue(async (name) => ({ done: true }), { concurrency: 32 });
+ * const queue = new WorkQueue({ reconcile: async () => done() }, { concurrency: 32 });
  * queue.add("counter");
  * ```
  * @module
  */
-
-export type ReconcileResult = { done: true } | { requeueAfterMs: number };
+import { isFerryError, isRetryable } from "../errors.ts";
+import type { Reconciler, ReconcileResult } from "./reconciler.ts";
 
 export interface WorkQueueOptions {
   /** Names reconciled at once. @default 32 */
@@ -20,15 +22,19 @@ export interface WorkQueueOptions {
   baseBackoffMs?: number;
   /** @default 10000 */
   maxBackoffMs?: number;
-  onError?: (name: string, error: unknown) => void;
+  /** A reconcile threw, or ended terminal (then `terminal` is true). */
+  onError?: (name: string, error: unknown, terminal: boolean) => void;
+  /** A reconcile succeeded after errors: the reason shown for the name is over. */
+  onRecovered?: (name: string) => void;
 }
 
 export class WorkQueue {
-  readonly #reconcile: (name: string) => Promise<ReconcileResult>;
+  readonly #reconciler: Reconciler;
   readonly #concurrency: number;
   readonly #base: number;
   readonly #max: number;
-  readonly #onError: (name: string, error: unknown) => void;
+  readonly #onError: (name: string, error: unknown, terminal: boolean) => void;
+  readonly #onRecovered: (name: string) => void;
   readonly #ready = new Set<string>();
   readonly #active = new Set<string>();
   /** Names added while being reconciled: run again right after. */
@@ -39,12 +45,13 @@ export class WorkQueue {
   readonly #idle = new Set<() => void>();
   #closed = false;
 
-  constructor(reconcile: (name: string) => Promise<ReconcileResult>, options: WorkQueueOptions = {}) {
-    this.#reconcile = reconcile;
+  constructor(reconciler: Reconciler, options: WorkQueueOptions = {}) {
+    this.#reconciler = reconciler;
     this.#concurrency = options.concurrency ?? 32;
     this.#base = options.baseBackoffMs ?? 100;
     this.#max = options.maxBackoffMs ?? 10000;
     this.#onError = options.onError ?? (() => {});
+    this.#onRecovered = options.onRecovered ?? (() => {});
   }
 
   /** Enqueues `name` now, or after `delayMs` (of two pending delays, the sooner wins). */
@@ -102,19 +109,29 @@ export class WorkQueue {
   }
 
   async #run(name: string): Promise<void> {
-    let delay = 0;
+    /** -1: not requeued; 0: requeued at once; >0: after that many ms. */
+    let delay = -1;
     try {
-      const result = await this.#reconcile(name);
-      this.#failures.delete(name);
-      if ("requeueAfterMs" in result) delay = result.requeueAfterMs;
+      const result: ReconcileResult = await this.#reconciler.reconcile(name);
+      if (result.kind === "terminal") {
+        this.#onError(name, result.error, true);
+      } else {
+        if (this.#failures.delete(name)) this.#onRecovered(name);
+        if (result.kind === "requeue") delay = result.afterMs;
+        if (result.kind === "requeue-now") delay = 0;
+      }
     } catch (error) {
-      const failures = (this.#failures.get(name) ?? 0) + 1;
-      this.#failures.set(name, failures);
-      delay = Math.min(this.#max, this.#base * 2 ** (failures - 1));
-      this.#onError(name, error);
+      // A bug (not a FerryError) is retried too: it may be a race that the next look avoids.
+      const retry = isRetryable(error) || !isFerryError(error);
+      if (retry) {
+        const failures = (this.#failures.get(name) ?? 0) + 1;
+        this.#failures.set(name, failures);
+        delay = Math.min(this.#max, this.#base * 2 ** (failures - 1));
+      }
+      this.#onError(name, error, !retry);
     }
     this.#active.delete(name);
-    if (this.#dirty.delete(name)) this.add(name);
+    if (this.#dirty.delete(name) || delay === 0) this.add(name);
     else if (delay > 0) this.add(name, delay);
     this.#pump();
     if (!this.#ready.size && !this.#active.size) {

@@ -1,6 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { type ReconcileResult, WorkQueue } from "../../daemon/queue.ts";
+import { WorkQueue } from "../../../daemon/reconcile/queue.ts";
+import { done as doneResult, type ReconcileResult, requeueAfter, requeueNow, terminal } from "../../../daemon/reconcile/reconciler.ts";
+import { FerryError } from "../../../daemon/errors.ts";
 
 const queues: WorkQueue[] = [];
 
@@ -9,13 +11,13 @@ test.after.each(() => {
 });
 
 function queue(reconcile: (name: string) => Promise<ReconcileResult>, options: ConstructorParameters<typeof WorkQueue>[1] = {}): WorkQueue {
-  const q = new WorkQueue(reconcile, options);
+  const q = new WorkQueue({ reconcile }, options);
   queues.push(q);
   return q;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const done: ReconcileResult = { done: true };
+const done: ReconcileResult = doneResult();
 
 /** A promise with its resolve exposed. */
 function gate(): { promise: Promise<void>; open(): void } {
@@ -113,11 +115,11 @@ test("add() during a reconcile runs it once more right after, not concurrently",
   assert.equal(log, ["start 1", "end 1", "start 2", "end 2"]);
 });
 
-test("a reconcile returning requeueAfterMs runs again after that delay", async () => {
+test("a reconcile returning requeueAfter() runs again after that delay", async () => {
   const times: number[] = [];
   const q = queue(async () => {
     times.push(Date.now());
-    return times.length === 1 ? { requeueAfterMs: 60 } : done;
+    return times.length === 1 ? requeueAfter(60) : done;
   });
   q.add("a");
   await q.drained();
@@ -132,7 +134,7 @@ test("a reconcile returning requeueAfterMs runs again after that delay", async (
 
 test("add() without delay runs a name waiting on a requeue timer at once, and cancels the timer", async () => {
   let calls = 0;
-  const q = queue(async () => (++calls === 1 ? { requeueAfterMs: 150 } : done));
+  const q = queue(async () => (++calls === 1 ? requeueAfter(150) : done));
   q.add("a");
   await q.drained();
   assert.is(calls, 1);
@@ -275,7 +277,7 @@ test("close() lets a running reconcile finish without re-running it", async () =
   const q = queue(async () => {
     calls++;
     await release.promise;
-    return { requeueAfterMs: 10 };
+    return requeueAfter(10);
   });
   q.add("a");
   await sleep(5);
@@ -286,6 +288,48 @@ test("close() lets a running reconcile finish without re-running it", async () =
   await sleep(40);
   assert.is(calls, 1);
   assert.ok(q.idle);
+});
+
+test("a reconcile returning requeueNow() runs again at once (a zero delay is not lost)", async () => {
+  let calls = 0;
+  const q = queue(async () => (++calls < 3 ? requeueNow() : done));
+  q.add("a");
+  await until(() => calls === 3 && q.idle, "two immediate requeues");
+  assert.is(calls, 3);
+  let zero = 0;
+  const z = queue(async () => (++zero === 1 ? requeueAfter(0) : done));
+  z.add("b");
+  await until(() => zero === 2, "requeueAfter(0) to requeue");
+});
+
+test("a terminal result is reported once and not requeued; a later add() looks again", async () => {
+  const errors: Array<[string, boolean]> = [];
+  let calls = 0;
+  const q = queue(async () => {
+    calls++;
+    return terminal(new FerryError("module_invalid", "cannot load"));
+  }, { baseBackoffMs: 5, onError: (name, _e, isTerminal) => errors.push([name, isTerminal]) });
+  q.add("a");
+  await until(() => q.idle, "the queue to go idle");
+  assert.equal(errors, [["a", true]]);
+  q.add("a");
+  await until(() => calls === 2 && q.idle, "the second look");
+});
+
+test("a non-retryable FerryError is terminal; a retryable one backs off and the recovery is reported", async () => {
+  const seen: string[] = [];
+  let calls = 0;
+  const q = queue(async (name) => {
+    calls++;
+    if (name === "final") throw new FerryError("not_serializable", "no");
+    if (calls < 4) throw new FerryError("unreachable", "down");
+    return done;
+  }, { baseBackoffMs: 5, onError: (name, _e, isTerminal) => seen.push(`${name}:${isTerminal}`), onRecovered: (name) => seen.push(`${name}:recovered`) });
+  q.add("final");
+  await until(() => q.idle, "the terminal one to settle");
+  q.add("flaky");
+  await until(() => seen.includes("flaky:recovered"), "the recovery");
+  assert.equal(seen, ["final:true", "flaky:false", "flaky:false", "flaky:recovered"]);
 });
 
 test.run();

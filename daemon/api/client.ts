@@ -1,0 +1,318 @@
+/**
+ * The one client of the daemon API, used by the CLI, by peers and by the tests, over an
+ * injectable {@link Transport}. Requests and answers are typed from `schemas/api.schema.ts`;
+ * every failure becomes a FerryError whose message names the node and URL, and whose
+ * `retryable` comes from the daemon's error body or the failure table.
+ *
+ * @example
+ * ```ts
+ * const beta = new ApiClient("beta", "http://127.0.0.1:7102", secret);
+ * const processes = await beta.post("ps", {});
+ * ```
+ * @module
+ */
+import type { FromSchema, JSONSchema } from "json-schema-to-ts";
+import { FerryError, isFerryError, toErrorCode } from "../errors.ts";
+import type { FerryEvent, MessageType, requests, ResponseOf } from "../../schemas/api.schema.ts";
+import { httpTransport, type Transport } from "./transport.ts";
+
+type Lenient<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropertiesOptional: true }>;
+
+/**
+ * The body of `POST /v1/<type>`; fields with a schema default may be left out (the daemon fills
+ * them in). Spelled out per type: tsc gives up on a FromSchema indexed by a generic type.
+ */
+export interface RequestBodies {
+  status: Lenient<typeof requests.status>;
+  ps: Lenient<typeof requests.ps>;
+  shutdown: Lenient<typeof requests.shutdown>;
+  call: Lenient<typeof requests.call>;
+  reconcile: Lenient<typeof requests.reconcile>;
+  locate: Lenient<typeof requests.locate>;
+  "locate.batch": Lenient<(typeof requests)["locate.batch"]>;
+  load: Lenient<typeof requests.load>;
+  "balance.request": Lenient<(typeof requests)["balance.request"]>;
+  "balance.offer": Lenient<(typeof requests)["balance.offer"]>;
+  "handoff.begin": Lenient<(typeof requests)["handoff.begin"]>;
+  "handoff.commit": Lenient<(typeof requests)["handoff.commit"]>;
+  "handoff.abort": Lenient<(typeof requests)["handoff.abort"]>;
+  "handoff.status": Lenient<(typeof requests)["handoff.status"]>;
+}
+export type RequestBody<T extends MessageType> = RequestBodies[T];
+
+/** Message types answered with JSON. */
+export type JsonMessageType = Exclude<MessageType, "handoff.begin">;
+
+export interface RequestOptions {
+  /**
+   * Give up after this long: FerryError("timeout").
+   * @default 10000
+   */
+  timeoutMs?: number;
+  /** Cancels the request; its reason is thrown as is. */
+  signal?: AbortSignal;
+}
+
+export interface BytesOptions extends RequestOptions {
+  /** A larger body is refused: FerryError("payload_too_large"). */
+  maxBytes: number;
+  /** Called as the body arrives (`total` is 0 when unknown). */
+  onProgress?: (received: number, total: number) => void;
+}
+
+const defaultTimeoutMs = 10_000;
+let shared: Transport | undefined;
+
+/** The transport clients use unless told otherwise (one keep-alive agent per process). */
+export function defaultTransport(): Transport {
+  shared ??= httpTransport();
+  return shared;
+}
+
+/**
+ * Client of one node's daemon.
+ *
+ * @example
+ * ```ts
+ * const { text } = await new ApiClient("alpha", url, secret).post("call", { name: "counter", method: "get" });
+ * ```
+ */
+export class ApiClient {
+  /** The node's name, as in cluster.yaml. */
+  readonly name: string;
+  /** Base URL without a trailing slash. */
+  readonly url: string;
+  readonly #secret: string;
+  readonly #transport: Transport;
+
+  constructor(name: string, url: string, secret: string, transport: Transport = defaultTransport()) {
+    this.name = name;
+    this.url = url.replace(/\/+$/, "");
+    this.#secret = secret;
+    this.#transport = transport;
+  }
+
+  /**
+   * Sends one JSON message and returns the node's answer.
+   *
+   * @example
+   * ```ts
+   * const where = await client.post("locate", { name: "counter" }, { timeoutMs: 2000 });
+   * ```
+   */
+  async post<T extends JsonMessageType>(type: T, body: RequestBody<T>, options: RequestOptions = {}): Promise<ResponseOf<T>> {
+    const response = await this.#send(`/v1/${type}`, "POST", JSON.stringify(body), options);
+    try {
+      // The request's signal bounds the body too: a stalled answer errors its stream.
+      return (await response.json()) as ResponseOf<T>;
+    } catch (error) {
+      throw this.#failure(error, options, type);
+    }
+  }
+
+  /**
+   * Sends a JSON message whose answer is binary (a snapshot); returns the bytes, read into one
+   * buffer (preallocated when the length is known, so a large state is copied once), and the
+   * answer's headers.
+   *
+   * @example
+   * ```ts
+   * const { bytes, headers } = await client.postForBytes("handoff.begin", req, { timeoutMs: 30000, maxBytes: 1 << 30 });
+   * ```
+   */
+  async postForBytes<T extends MessageType>(type: T, body: RequestBody<T>, options: BytesOptions): Promise<{ bytes: Uint8Array; headers: Headers }> {
+    const response = await this.#send(`/v1/${type}`, "POST", JSON.stringify(body), options);
+    try {
+      return { bytes: await readBody(response, options.maxBytes, options.onProgress), headers: response.headers };
+    } catch (error) {
+      if (isFerryError(error)) throw error;
+      const failure = this.#failure(error, options, type);
+      if (failure.code !== "unreachable") throw failure;
+      throw new FerryError("unreachable", `Transfer from node "${this.name}" broke off: ${describe(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * The node's lifecycle events: the recent ones, then (with `follow`) new ones as they happen,
+   * until `signal` aborts (which ends the iteration quietly) or the node closes the stream.
+   *
+   * @example
+   * ```ts
+   * for await (const event of client.events(false)) console.log(event.type);
+   * ```
+   */
+  async *events(follow: boolean, signal?: AbortSignal): AsyncIterable<FerryEvent> {
+    const connect = new AbortController();
+    const timer = setTimeout(() => connect.abort(new DOMException("The connection timed out", "TimeoutError")), 2000);
+    let response: Response;
+    try {
+      response = await this.#send(`/v1/events${follow ? "?follow=1" : ""}`, "GET", undefined, { signal: signal ? AbortSignal.any([signal, connect.signal]) : connect.signal, timeoutMs: 0 });
+    } catch (error) {
+      if (signal?.aborted) return;
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.body) return;
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = "";
+    try {
+      for (;;) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (signal?.aborted) return;
+          throw this.#failure(error, {}, "events");
+        }
+        if (chunk.done) break;
+        buffered += chunk.value;
+        const lines = buffered.split("\n");
+        buffered = lines.pop() ?? "";
+        for (const line of lines) {
+          const event = parseEvent(line);
+          if (event) yield event;
+        }
+      }
+      const last = parseEvent(buffered);
+      if (last) yield last;
+    } finally {
+      await reader.cancel().catch(() => {});
+    }
+  }
+
+  /** The error of a node that cannot be reached at all. */
+  unreachable(cause?: unknown): FerryError {
+    return new FerryError("unreachable", `Cannot reach node "${this.name}" at ${this.url}`, {
+      hint: "is its daemon running? start it with `ferry up`",
+      cause,
+    });
+  }
+
+  async #send(path: string, method: string, body: string | undefined, options: RequestOptions): Promise<Response> {
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    const signals: AbortSignal[] = [];
+    if (options.signal) signals.push(options.signal);
+    if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#secret}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let response: Response;
+    try {
+      response = await this.#transport(new Request(this.url + path, {
+        method,
+        headers,
+        ...(body !== undefined ? { body } : {}),
+        ...(signals.length ? { signal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) } : {}),
+      }));
+    } catch (error) {
+      throw this.#failure(error, options, path);
+    }
+    if (response.ok) return response;
+    throw await this.#errorOf(response);
+  }
+
+  async #errorOf(response: Response): Promise<FerryError> {
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch {
+      body = undefined;
+    }
+    const error = errorFields(body);
+    if (response.status === 401) {
+      return new FerryError("unauthorized", `Node "${this.name}" at ${this.url} refused the cluster secret${error ? `: ${error.message}` : ""}`, {
+        hint: "check cluster.secret or FERRY_SECRET",
+      });
+    }
+    if (error) {
+      return new FerryError(toErrorCode(error.code), error.message, {
+        ...(error.hint !== undefined ? { hint: error.hint } : {}),
+        ...(error.retryable !== undefined ? { retryable: error.retryable } : {}),
+      });
+    }
+    return new FerryError("internal", `Node "${this.name}" at ${this.url} answered HTTP ${response.status}`, {
+      hint: "is another program listening on that port?",
+    });
+  }
+
+  /** Maps a thrown value to a FerryError: caller aborts as they are, timeouts, network failures. */
+  #failure(error: unknown, options: RequestOptions, what: string): FerryError {
+    if (isFerryError(error)) return error;
+    if (options.signal?.aborted && isFerryError(options.signal.reason)) return options.signal.reason;
+    const name = error instanceof Error || error instanceof DOMException ? error.name : "";
+    if (name === "TimeoutError") {
+      return new FerryError("timeout", `Node "${this.name}" at ${this.url} did not answer "${what.replace(/^\/v1\//, "")}" within ${options.timeoutMs ?? defaultTimeoutMs} ms`, {
+        hint: "is its daemon overloaded or stuck? see its log",
+        cause: error,
+      });
+    }
+    if (name === "AbortError" && options.signal?.aborted) {
+      return new FerryError("unavailable", `Request to node "${this.name}" was cancelled`, { cause: error });
+    }
+    return this.unreachable(error);
+  }
+}
+
+function errorFields(body: unknown): { code: string; message: string; hint?: string; retryable?: boolean } | undefined {
+  if (typeof body !== "object" || body === null || !("error" in body)) return undefined;
+  const error = (body as { error: unknown }).error;
+  if (typeof error !== "object" || error === null) return undefined;
+  const { code, message, hint, retryable } = error as Record<string, unknown>;
+  if (typeof code !== "string" || typeof message !== "string") return undefined;
+  return { code, message, ...(typeof hint === "string" ? { hint } : {}), ...(typeof retryable === "boolean" ? { retryable } : {}) };
+}
+
+function parseEvent(line: string): FerryEvent | undefined {
+  const trimmed = line.trim();
+  if (!trimmed) return undefined;
+  try {
+    const value: unknown = JSON.parse(trimmed);
+    if (typeof value === "object" && value !== null && "type" in value && "node" in value) return value as FerryEvent;
+  } catch {
+    // A torn or foreign line is skipped: one bad line must not end a long `--follow`.
+  }
+  return undefined;
+}
+
+async function readBody(response: Response, maxBytes: number, onProgress?: (received: number, total: number) => void): Promise<Uint8Array> {
+  const length = Number(response.headers.get("content-length") ?? NaN);
+  if (length > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw new FerryError("payload_too_large", `Body of ${length} bytes exceeds the ${maxBytes}-byte limit`);
+  }
+  const known = Number.isFinite(length);
+  const reader = response.body!.getReader();
+  let out = new Uint8Array(known ? length : 0);
+  const chunks: Uint8Array[] = [];
+  let offset = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (known) {
+      if (offset + value.byteLength > length) throw new Error("body longer than its content-length");
+      out.set(value, offset);
+    } else {
+      if (offset + value.byteLength > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw new FerryError("payload_too_large", `Body exceeds the ${maxBytes}-byte limit`);
+      }
+      chunks.push(value);
+    }
+    offset += value.byteLength;
+    onProgress?.(offset, known ? length : 0);
+  }
+  if (known && offset !== length) throw new Error(`body ended after ${offset} of ${length} bytes`);
+  if (!known) {
+    out = new Uint8Array(offset);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+  }
+  return out;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

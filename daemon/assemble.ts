@@ -1,0 +1,137 @@
+/**
+ * Puts one node together: its state, the reconciler and work queue, the hand-off sessions, the
+ * balancer, the lease, periodic checkpoints and resync, all under one manager, plus the API
+ * handler that serves them. No server and no file watcher here: `daemon.ts` adds those for a
+ * real daemon, and tests wire several assembled nodes through their handlers in one process.
+ *
+ * @example
+ * ```ts
+ * const assembled = await assembleNode({ node: "alpha", loaded, platform, onShutdown });
+ * const res = await assembled.handler(new Request(`${url}/v1/ps`, { method: "POST", headers, body: "{}" }));
+ * await assembled.stop();
+ * ```
+ * @module
+ */
+import type { LoadedConfig } from "./config/mod.ts";
+import { describeError } from "./errors.ts";
+import { every, Manager } from "./manager.ts";
+import { NodeState } from "./node/mod.ts";
+import { NodeReconciler } from "./reconcile/node-reconciler.ts";
+import { WorkQueue } from "./reconcile/queue.ts";
+import { SourceHandoffs } from "./handoff/mod.ts";
+import { Balancer } from "./balancer/mod.ts";
+import { LocalStore } from "./store/local-store.ts";
+import type { ClusterStore } from "./store/cluster-store.ts";
+import { PeerLiveness } from "./liveness/peers.ts";
+import { leaseRenewal, renewOnce } from "./liveness/lease.ts";
+import { createHandler, type Handler } from "./api/handler.ts";
+import type { Transport } from "./api/transport.ts";
+import type { Platform } from "./adapters/platform.ts";
+
+export interface AssembleOptions {
+  node: string;
+  loaded: LoadedConfig;
+  platform: Pick<Platform, "name" | "version">;
+  /** Called when the API is asked to shut the node down. */
+  onShutdown(): void;
+  /** Re-reads the config (the daemon's watcher); absent in tests that set configs by hand. */
+  reloadConfig?: () => Promise<void>;
+  /** How this node reaches its peers. @default keep-alive HTTP */
+  transport?: Transport;
+  /** @default a LocalStore over the config's dataDir */
+  store?: ClusterStore;
+  log?: (level: "info" | "warn" | "error", line: string) => void;
+}
+
+export interface AssembledNode {
+  readonly state: NodeState;
+  readonly handler: Handler;
+  readonly store: ClusterStore;
+  /** Takes a new good config (from the watcher). */
+  updateConfig(loaded: LoadedConfig): void;
+  rejectConfig(error: unknown): void;
+  /** Stops every loop, checkpoints every process, closes the executors and the journal. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Assembles and starts one node (its processes are restored and its loops run).
+ *
+ * @example
+ * ```ts
+ * const { state, handler, stop } = await assembleNode(options);
+ * ```
+ */
+export async function assembleNode(options: AssembleOptions): Promise<AssembledNode> {
+  const log = options.log ?? ((level, line) => (level === "info" ? console.log : console.error)(line));
+  const report = (source: string, error: unknown) => log("error", `ferry: ${source} failed: ${describeError(error)}`);
+  const manager = new Manager(report);
+  const settings = () => state.settings;
+  const store = options.store ?? new LocalStore({ dataDir: options.loaded.dataDir, node: options.node, leaseMs: options.loaded.config.cluster.balancer.goneAfterMs });
+  let queue: WorkQueue | undefined;
+  const state: NodeState = await NodeState.open({
+    node: options.node,
+    loaded: options.loaded,
+    store,
+    tasks: manager.tasks,
+    enqueue: (name) => queue?.add(name),
+    ...(options.reloadConfig ? { reloadConfig: options.reloadConfig } : {}),
+    ...(options.transport ? { transport: options.transport } : {}),
+    log,
+    // The first lease is taken before any process is restored: fences written while this node
+    // was down are seen before anything runs.
+    beforeRestore: (s) => renewOnce(s, store),
+  });
+  const liveness = new PeerLiveness(store, () => settings().balancer.goneAfterMs);
+  queue = new WorkQueue(new NodeReconciler(state, liveness), {
+    concurrency: 256,
+    onError: (name, error) => state.noteError(name, error),
+    onRecovered: (name) => state.clearError(name),
+  });
+  const handoffs = new SourceHandoffs(state);
+  const balancer = new Balancer(state, store, liveness, report);
+  const enqueueAll = () => {
+    for (const name of state.names()) queue!.add(name);
+  };
+  manager.add({
+    name: "work queue",
+    start: async (signal) => {
+      enqueueAll();
+      await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+      queue!.close();
+    },
+  });
+  manager.add(every("resync", 2000, () => {
+    state.probeModules();
+    enqueueAll();
+  }, report));
+  manager.add(every("checkpoints", () => settings().checkpointIntervalMs, () => state.checkpointAll(), report));
+  manager.add(leaseRenewal(state, store, () => Math.max(50, Math.min(1000, settings().balancer.goneAfterMs / 4)), report));
+  manager.add(balancer);
+  manager.start();
+  const handler = createHandler({
+    node: state,
+    handoffs,
+    balancer,
+    reconcile: (names) => (names ? names.forEach((n) => queue!.add(n)) : enqueueAll()),
+    platform: options.platform,
+    onShutdown: options.onShutdown,
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    state,
+    handler,
+    store,
+    updateConfig: (loaded) => state.updateConfig(loaded),
+    rejectConfig: (error) => state.rejectConfig(error),
+    stop() {
+      stopping ??= (async () => {
+        state.beginClose();
+        await manager.stop();
+        await state.close();
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}

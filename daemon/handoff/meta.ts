@@ -1,0 +1,30 @@
+/**
+ * The metadata that travels with a snapshot in the `ferry-handoff` header, checked against its
+ * schema on arrival: a destination never instantiates from a header it does not understand.
+ * @module
+ */
+import { Ajv } from "ajv";
+import { FerryError } from "../errors.ts";
+import { type HandoffMeta, handoffMetaSchema } from "../../schemas/api.schema.ts";
+
+const validate = new Ajv({ strict: false }).compile<HandoffMeta>(handoffMetaSchema);
+
+/**
+ * Parses and validates the header's value.
+ *
+ * @example
+ * ```ts
+ * parseMeta('{"module":"Counter","args":[],"migrations":0,"preludeMs":0.1,"completed":false}').module; // "Counter"
+ * ```
+ */
+export function parseMeta(header: string | null): HandoffMeta {
+  if (!header) throw new FerryError("bad_request", "Hand-off answer lacks its metadata header");
+  let value: unknown;
+  try {
+    value = JSON.parse(header);
+  } catch {
+    throw new FerryError("bad_request", "Hand-off metadata is not JSON");
+  }
+  if (!validate(value)) throw new FerryError("bad_request", `Hand-off metadata is malformed: ${validate.errors?.[0]?.message ?? "invalid"}`);
+  return value;
+}

@@ -1,0 +1,192 @@
+/**
+ * The node state's part in sending a process away: the effects the holder's hand-off runner
+ * asks for (suspend, checkpoint at suspend, release, resume after a rollback), each a complete
+ * change of the process's lifecycle. Decisions live in `handoff/source.ts`; this file only does.
+ *
+ * @example
+ * ```ts
+ * const snapshot = await node.outgoing.suspend("counter", request);
+ * await node.outgoing.saveAtSuspend("counter", snapshot);
+ * ```
+ * @module
+ */
+import { describeError, FerryError } from "../errors.ts";
+import { INLINE_MAX_BYTES } from "../store/mod.ts";
+import type { HandoffMeta, HandoffStatusResponse } from "../../schemas/api.schema.ts";
+import type { BeginFacts, BeginRequest } from "../handoff/source.ts";
+import type { Grants } from "./grants.ts";
+import type { ManagedProcess } from "./process.ts";
+import type { NodeParts } from "./parts.ts";
+
+export class Outgoing {
+  readonly #parts: NodeParts;
+  readonly #grants: Grants;
+
+  constructor(parts: NodeParts, grants: Grants) {
+    this.#parts = parts;
+    this.#grants = grants;
+  }
+
+  #held(name: string, handoffId: string): ManagedProcess {
+    const p = this.#parts.table.get(name);
+    if (!p || p.outgoing?.handoffId !== handoffId) {
+      throw new FerryError("conflict", `Hand-off ${handoffId} of "${name}" is not pending here (rolled back or stale)`);
+    }
+    return p;
+  }
+
+  /** What `begin` is checked against. */
+  facts(name: string, to: string, reloaded: boolean): BeginFacts {
+    const p = this.#parts.table.get(name);
+    const spec = this.#parts.desired(name);
+    const placed = spec !== undefined && (spec.node !== undefined ? spec.node === to : this.#grants.allows(name, to));
+    return {
+      node: this.#parts.node,
+      name,
+      closing: this.#parts.closing(),
+      state: p?.state,
+      generation: p?.generation,
+      hosted: p?.hosted ?? false,
+      busy: p !== undefined && (p.outgoing !== undefined || p.incoming !== undefined || p.gate !== undefined),
+      lastError: p?.error ?? null,
+      placed,
+      reloaded,
+    };
+  }
+
+  /**
+   * Suspends the process at a safe point for a hand-off to `req.to` and captures it. Calls wait
+   * from here on; one already executing finishes first so its effect is in the snapshot. On
+   * failure the process keeps running here and the reason shows in `ps`.
+   */
+  async suspend(name: string, req: BeginRequest): Promise<Uint8Array> {
+    const p = this.#parts.table.get(name);
+    if (!p) throw new FerryError("process_not_found", `Process "${name}" is not held by node "${this.#parts.node}"`);
+    this.#grants.used(name);
+    const wasCompleted = p.state === "completed";
+    p.closeGate();
+    p.moveTo("suspending");
+    p.outgoing = { handoffId: req.handoffId, to: req.to, suspendedAt: performance.now(), wasCompleted, saving: Promise.resolve() };
+    try {
+      await Promise.allSettled([...p.inflight]);
+      const { snapshot } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs });
+      return snapshot;
+    } catch (error) {
+      p.outgoing = undefined;
+      if (p.state === "suspending") p.moveTo(wasCompleted ? "completed" : p.hosted ? "running" : "failed");
+      p.error = `Hand-off to "${req.to}" failed: ${describeError(error)}`;
+      p.openGate();
+      this.#parts.events.emit({ type: "rolled-back", process: name, to: req.to, reason: describeError(error) });
+      throw error;
+    }
+  }
+
+  /**
+   * The checkpoint at suspend: if this node crashes before the outcome is known, it resumes from
+   * exactly this state. A small one shares an fsync with the journal and is awaited; a large one
+   * is written while it streams out (a crash before it lands falls back to the previous one).
+   */
+  async saveAtSuspend(name: string, handoffId: string, snapshot: Uint8Array): Promise<void> {
+    const p = this.#held(name, handoffId);
+    const outgoing = p.outgoing!;
+    const saving = this.#parts.checkpoints.save(name, p.generation, snapshot);
+    if (snapshot.byteLength <= INLINE_MAX_BYTES) await saving;
+    else {
+      outgoing.saving = saving.catch((error: unknown) => this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`));
+    }
+    p.moveTo("migrating");
+    this.#parts.events.emit({
+      type: "suspended",
+      process: name,
+      generation: p.generation,
+      to: outgoing.to,
+      bytes: snapshot.byteLength,
+      ms: round(performance.now() - outgoing.suspendedAt),
+    });
+  }
+
+  /** What travels with the snapshot besides the fields. */
+  meta(name: string, handoffId: string, preludeMs: number): HandoffMeta {
+    const p = this.#held(name, handoffId);
+    return {
+      module: p.module,
+      args: [...p.args],
+      migrations: p.migrations,
+      ...(p.memoryMb ? { memoryMb: p.memoryMb } : {}),
+      preludeMs,
+      completed: p.outgoing!.wasCompleted,
+    };
+  }
+
+  /** Whether `handoffId` of `name` is suspended here, waiting for its outcome. */
+  awaiting(name: string, handoffId: string): boolean {
+    return this.#parts.table.get(name)?.outgoing?.handoffId === handoffId;
+  }
+
+  /**
+   * The commit: ownership moves durably to the destination, then this copy is dropped. Waiting
+   * calls follow the process there. Cleanup runs after the answer, off the critical path.
+   */
+  async release(name: string, handoffId: string): Promise<void> {
+    const p = this.#held(name, handoffId);
+    const { to, saving, suspendedAt } = p.outgoing!;
+    await this.#parts.store.transfer(name, p.generation, to, handoffId);
+    await this.#parts.journal.append({ op: "released", name, generation: p.generation, to, handoffId });
+    p.outgoing = undefined;
+    this.#parts.table.forget(p, "released");
+    p.openGate({ movedTo: to });
+    this.#parts.tasks.spawn(`discard ${name}`, async () => {
+      await this.#parts.pool.request({ type: "discard", name }).catch(() => {});
+      await saving;
+      if (!this.#parts.journal.state.owned.has(name)) this.#parts.checkpoints.remove(name);
+    });
+    this.#parts.events.emit({ type: "transferred", process: name, generation: p.generation + 1, from: this.#parts.node, to, ms: round(performance.now() - suspendedAt) });
+  }
+
+  /** Records that `handoffId` did not happen, so a destination asking after a crash learns it. */
+  async journalAborted(name: string, handoffId: string): Promise<void> {
+    const p = this.#held(name, handoffId);
+    await this.#parts.journal.append({ op: "aborted", name, generation: p.generation, handoffId });
+  }
+
+  /** Rollback: the process resumes here exactly where it stopped; the reason shows in `ps`. */
+  async resume(name: string, handoffId: string, reason: string): Promise<void> {
+    const p = this.#held(name, handoffId);
+    const { to, wasCompleted } = p.outgoing!;
+    p.outgoing = undefined;
+    try {
+      if (!p.hosted) throw new FerryError("executor_failed", "its instance was lost while it was suspended");
+      await this.#parts.pool.request({ type: "activate", name, generation: p.generation, run: !wasCompleted });
+      p.moveTo(wasCompleted ? "completed" : "running");
+      p.error = `Hand-off to "${to}" rolled back: ${reason}`;
+    } catch (error) {
+      p.moveTo("failed");
+      p.error = `Hand-off to "${to}" rolled back (${reason}), then resume() failed: ${describeError(error)}`;
+      throw error;
+    } finally {
+      p.openGate();
+      this.#parts.events.emit({ type: "rolled-back", process: name, generation: p.generation, to, reason });
+      this.#parts.log("warn", `[${name}] hand-off to ${to} rolled back: ${reason}`);
+    }
+    this.#parts.enqueue(name);
+  }
+
+  /** What became of a hand-off this node sent, answered only from durable state. */
+  async status(name: string, handoffId: string): Promise<HandoffStatusResponse> {
+    await this.#parts.journal.durable();
+    const released = this.#parts.journal.state.released.get(name);
+    if (released?.handoffId === handoffId) return { outcome: "committed", generation: released.generation };
+    if (this.#parts.journal.state.aborted.has(handoffId)) return { outcome: "aborted" };
+    if (this.#parts.table.get(name)?.outgoing?.handoffId === handoffId) return { outcome: "pending" };
+    return { outcome: "unknown" };
+  }
+
+  /** Whether `handoffId` of `name` is already durably released (a repeated commit). */
+  released(name: string, handoffId: string): boolean {
+    return this.#parts.journal.state.released.get(name)?.handoffId === handoffId;
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

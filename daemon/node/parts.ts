@@ -1,0 +1,31 @@
+/**
+ * What the node state's own parts (`outgoing.ts`, `incoming.ts`, `grants.ts`) share with it:
+ * the table, the journal and checkpoints, the executors, the cluster store. Other rooms of the
+ * daemon never see this; they call {@link NodeState}'s methods.
+ * @module
+ */
+import type { EventLog } from "../events.ts";
+import type { ExecutorPool } from "../executor/mod.ts";
+import type { TaskGroup } from "../manager.ts";
+import type { CheckpointStore, Journal } from "../store/mod.ts";
+import type { ClusterStore } from "../store/cluster-store.ts";
+import type { ClusterSettings, ProcessSpec } from "../../schemas/cluster.schema.ts";
+import type { ManagedProcess, ProcessIdentity } from "./process.ts";
+import type { ProcessTable } from "./table.ts";
+
+export interface NodeParts {
+  readonly node: string;
+  readonly table: ProcessTable;
+  readonly journal: Journal;
+  readonly checkpoints: CheckpointStore;
+  readonly pool: ExecutorPool;
+  readonly store: ClusterStore;
+  readonly events: EventLog;
+  readonly tasks: TaskGroup;
+  settings(): ClusterSettings;
+  desired(name: string): ProcessSpec | undefined;
+  host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean }): Promise<ManagedProcess>;
+  log(level: "info" | "warn" | "error", line: string): void;
+  enqueue(name: string): void;
+  closing(): boolean;
+}

@@ -1,0 +1,679 @@
+/**
+ * The one owner of a node's state: its process table and each process's lifecycle, its journal
+ * and checkpoints, its executors and its view of the peers. Everything that changes what the
+ * node holds goes through a method here (or through its hand-off parts, `outgoing.ts` and
+ * `incoming.ts`, which share its internals); the reconciler, the hand-off runners, the balancer
+ * and the API read {@link ProcessView}s and call these methods.
+ *
+ * @example
+ * ```ts
+ * const node = await NodeState.open({ node: "alpha", loaded, store, tasks, enqueue: (n) => queue.add(n) });
+ * node.ps();
+ * await node.close();
+ * ```
+ * @module
+ */
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import type { LoadedConfig } from "../config/mod.ts";
+import { describeError, FerryError } from "../errors.ts";
+import { EventLog } from "../events.ts";
+import { ExecutorPool } from "../executor/mod.ts";
+import type { WireError } from "../executor/protocol.ts";
+import type { TaskGroup } from "../manager.ts";
+import { ApiClient } from "../api/client.ts";
+import type { Transport } from "../api/transport.ts";
+import { CheckpointStore, Journal } from "../store/mod.ts";
+import type { Fence, OwnedProcess } from "../store/mod.ts";
+import type { ClusterStore } from "../store/cluster-store.ts";
+import type { ModuleInfo } from "../../schemas/api.schema.ts";
+import type { ClusterSettings, ProcessSpec } from "../../schemas/cluster.schema.ts";
+import { ManagedProcess } from "./process.ts";
+import type { ProcessIdentity, ProcessView } from "./process.ts";
+import { ProcessTable } from "./table.ts";
+import type { Acquiring } from "./table.ts";
+import { Outgoing } from "./outgoing.ts";
+import { Incoming } from "./incoming.ts";
+import { Grants } from "./grants.ts";
+import { callProcess } from "./calls.ts";
+import { locateIn, processInfo, psOf } from "./views.ts";
+import { identityOf } from "./identity.ts";
+import type { NodeParts } from "./parts.ts";
+
+export interface NodeStateOptions {
+  node: string;
+  loaded: LoadedConfig;
+  store: ClusterStore;
+  /** Background work (discards, cleanups) is spawned here and awaited at shutdown. */
+  tasks: TaskGroup;
+  /** Asks the reconciler to look at `name` soon. */
+  enqueue: (name: string) => void;
+  /** Re-reads cluster.yaml now (the daemon owns the watcher). */
+  reloadConfig?: () => Promise<void>;
+  /** How peers are reached. @default the keep-alive HTTP transport */
+  transport?: Transport;
+  /** Where log lines go. @default console */
+  log?: (level: "info" | "warn" | "error", line: string) => void;
+  /** Runs after the journal is open and before any process is restored (the first lease). */
+  beforeRestore?: (state: NodeState) => Promise<void>;
+}
+
+export class NodeState {
+  readonly node: string;
+  readonly events: EventLog;
+  readonly startedAt = Date.now();
+  readonly outgoing: Outgoing;
+  readonly incoming: Incoming;
+  readonly grants: Grants;
+  readonly #table = new ProcessTable();
+  readonly #journal: Journal;
+  readonly #checkpoints: CheckpointStore;
+  readonly #pool: ExecutorPool;
+  readonly #store: ClusterStore;
+  readonly #tasks: TaskGroup;
+  readonly #enqueue: (name: string) => void;
+  readonly #transport: Transport | undefined;
+  readonly #log: (level: "info" | "warn" | "error", line: string) => void;
+  readonly #modules = new Map<string, ModuleInfo & { version: number }>();
+  readonly #peers = new Map<string, ApiClient>();
+  readonly #parts: NodeParts;
+  #loaded: LoadedConfig;
+  #configError: string | null = null;
+  #reloadConfig: () => Promise<void>;
+  #checkpointing = false;
+  #closing?: Promise<void>;
+  #stopping = false;
+
+  private constructor(options: NodeStateOptions, journal: Journal) {
+    this.node = options.node;
+    this.#loaded = options.loaded;
+    this.#journal = journal;
+    this.#store = options.store;
+    this.#tasks = options.tasks;
+    this.#enqueue = options.enqueue;
+    this.#transport = options.transport;
+    this.#reloadConfig = options.reloadConfig ?? (async () => {});
+    this.#log = options.log ?? ((level, line) => (level === "info" ? console.log : console.error)(line));
+    this.events = new EventLog(options.node);
+    this.#checkpoints = new CheckpointStore(journal, join(this.dataDir, "checkpoints"));
+    const c = options.loaded.config.cluster;
+    this.#pool = new ExecutorPool({ size: c.executors, memoryMb: c.executorMemoryMb, stallMs: c.stallMs }, {
+      exit: (name, outcome, error) => this.#tasks.spawn(`exit of ${name}`, () => this.#onExit(name, outcome, error)),
+      log: (name, stream, text) => this.#log(stream === "err" ? "error" : "info", `[${name}] ${text}`),
+      lost: (names, reason, culprit) => this.#tasks.spawn(`restart after executor loss`, () => this.#onLost(names, reason, culprit)),
+    });
+    this.#parts = {
+      node: this.node,
+      table: this.#table,
+      journal,
+      checkpoints: this.#checkpoints,
+      pool: this.#pool,
+      store: this.#store,
+      events: this.events,
+      tasks: this.#tasks,
+      settings: () => this.settings,
+      desired: (name) => this.desired(name),
+      host: (identity, snapshot, opts) => this.#host(identity, snapshot, opts),
+      log: (level, line) => this.#log(level, line),
+      enqueue: (name) => this.#enqueue(name),
+      closing: () => this.closing,
+    };
+    this.grants = new Grants(this.#parts);
+    this.outgoing = new Outgoing(this.#parts, this.grants);
+    this.incoming = new Incoming(this.#parts);
+    this.#setPeers();
+  }
+
+  /**
+   * Opens the node's journal and restores the processes it owns from their checkpoints.
+   *
+   * @example
+   * ```ts
+   * const node = await NodeState.open(options);
+   * ```
+   */
+  static async open(options: NodeStateOptions): Promise<NodeState> {
+    const { loaded, node } = options;
+    if (!loaded.config.nodes[node]) {
+      throw new FerryError("not_found", `No node named "${node}" in ${loaded.file}`, { hint: `nodes: ${Object.keys(loaded.config.nodes).join(", ")}` });
+    }
+    const journal = await Journal.open(join(loaded.dataDir, node));
+    const state = new NodeState(options, journal);
+    try {
+      await options.beforeRestore?.(state);
+      await state.#restoreOwned();
+    } catch (error) {
+      await state.close();
+      throw error;
+    }
+    state.probeModules();
+    state.events.emit({ type: "daemon-started", message: `${state.#table.size} processes restored` });
+    return state;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  get closing(): boolean {
+    return this.#stopping;
+  }
+
+  /** From now on the node starts nothing new (no pull, no grant, no checkpoint round). */
+  beginClose(): void {
+    this.#stopping = true;
+  }
+
+  get dataDir(): string {
+    return join(this.#loaded.dataDir, this.node);
+  }
+
+  get loaded(): LoadedConfig {
+    return this.#loaded;
+  }
+
+  get settings(): ClusterSettings {
+    return this.#loaded.config.cluster;
+  }
+
+  get configError(): string | null {
+    return this.#configError;
+  }
+
+  get pool(): Pick<ExecutorPool, "workers" | "utilization"> {
+    return this.#pool;
+  }
+
+  /** Problems with the data directory that an operator should know about. */
+  get storageProblems(): string[] {
+    return [...this.#journal.warnings];
+  }
+
+  /** Modules found in the processes folder, and whether each loads. */
+  modules(): ModuleInfo[] {
+    return [...this.#modules.values()].map(({ version: _v, ...m }) => m);
+  }
+
+  get(name: string): ProcessView | undefined {
+    return this.#table.get(name);
+  }
+
+  /** Every process this node holds, in no particular order. */
+  processes(): ProcessView[] {
+    return [...this.#table.values()];
+  }
+
+  acquiring(name: string): Readonly<Acquiring> | undefined {
+    return this.#table.acquiring(name);
+  }
+
+  desired(name: string): ProcessSpec | undefined {
+    return this.#loaded.config.processes[name];
+  }
+
+  /** What this node's journal durably says about `name`. */
+  owned(name: string): Readonly<OwnedProcess> | undefined {
+    return this.#journal.state.owned.get(name);
+  }
+
+  peer(node: string): ApiClient | undefined {
+    return this.#peers.get(node);
+  }
+
+  peers(): ApiClient[] {
+    return [...this.#peers.values()];
+  }
+
+  /** Every name the reconciler should look at: desired, held, or owned by the journal. */
+  names(): Set<string> {
+    return new Set([...Object.keys(this.#loaded.config.processes), ...this.#table.names(), ...this.#journal.state.owned.keys()]);
+  }
+
+  ps() {
+    return psOf(this.#table, this.node, (name) => this.desired(name));
+  }
+
+  info(p: ProcessView) {
+    return processInfo(p, this.node, this.desired(p.name));
+  }
+
+  locate(name: string) {
+    return locateIn(this.#journal.state, this.#table, name);
+  }
+
+  // ------------------------------------------------------------------ config
+
+  /** Takes a new good config: peers follow it and every process is looked at again. */
+  updateConfig(loaded: LoadedConfig): void {
+    this.#loaded = loaded;
+    this.#configError = null;
+    this.#setPeers();
+    this.probeModules();
+    for (const name of this.names()) this.#enqueue(name);
+    this.events.emit({ type: "config-reloaded" });
+  }
+
+  /** Records a rejected edit; the last good config stays in force. */
+  rejectConfig(error: unknown): void {
+    this.#configError = describeError(error);
+    this.events.emit({ type: "config-rejected", reason: this.#configError });
+    this.#log("warn", `ferry: ${this.#configError}; keeping the last good config`);
+  }
+
+  /** Re-reads cluster.yaml now (the destination of a hand-off may have read a newer one). */
+  reloadConfig(): Promise<void> {
+    return this.#reloadConfig();
+  }
+
+  setConfigReloader(reload: () => Promise<void>): void {
+    this.#reloadConfig = reload;
+  }
+
+  #setPeers(): void {
+    const wanted = Object.entries(this.#loaded.config.nodes).filter(([name]) => name !== this.node);
+    for (const name of [...this.#peers.keys()]) if (!wanted.some(([n]) => n === name)) this.#peers.delete(name);
+    for (const [name, spec] of wanted) {
+      const current = this.#peers.get(name);
+      if (current && current.url === spec.url.replace(/\/+$/, "")) continue;
+      this.#peers.set(name, new ApiClient(name, spec.url, this.#loaded.secret, this.#transport));
+    }
+  }
+
+  /** Absolute module file and its version (mtime), so an edited module loads as a new class. */
+  moduleFile(module: string): { path: string; version: number } {
+    const path = this.#loaded.modules.get(module);
+    if (!path) {
+      throw new FerryError("module_not_found", `Module "${module}" is not in ${this.#loaded.processesDir}`, { hint: `add ${module}.ts there` });
+    }
+    try {
+      return { path, version: Math.floor(statSync(path).mtimeMs) };
+    } catch {
+      throw new FerryError("module_not_found", `Module file "${path}" is gone`);
+    }
+  }
+
+  /** Loads new or changed modules in the executors to learn whether they load and what they offer. */
+  probeModules(): void {
+    for (const name of [...this.#modules.keys()]) if (!this.#loaded.modules.has(name)) this.#modules.delete(name);
+    for (const [name] of this.#loaded.modules) {
+      let file: { path: string; version: number };
+      try {
+        file = this.moduleFile(name);
+      } catch {
+        continue;
+      }
+      if (this.#modules.get(name)?.version === file.version) continue;
+      this.#modules.set(name, { name, file: file.path, ok: true, version: file.version });
+      this.#tasks.spawn(`inspect ${name}`, this.#pool.inspect(file.path, file.version).then(
+        ({ methods }) => {
+          this.#modules.set(name, { name, file: file.path, ok: true, methods, version: file.version });
+          this.events.emit({ type: "module-loaded", message: name });
+        },
+        (error: unknown) => {
+          const message = describeError(error);
+          this.#modules.set(name, { name, file: file.path, ok: false, error: message, version: file.version });
+          this.events.emit({ type: "module-failed", reason: message, message: name });
+          this.#log("warn", `ferry: module ${name}: ${message}`);
+        },
+      ));
+    }
+  }
+
+  // ------------------------------------------------------------------ acquiring
+
+  /** Shows why `name` is not here yet (ps lists it as starting with this reason). */
+  noteAcquiring(name: string, reason: string | null): void {
+    this.#table.acquire(name).reason = reason;
+  }
+
+  /** Announces (or withdraws) that this node is about to start `name` fresh. */
+  setCreating(name: string, creating: boolean): void {
+    if (creating) this.#table.acquire(name).creating = true;
+    else {
+      const entry = this.#table.acquiring(name);
+      if (entry) entry.creating = false;
+    }
+  }
+
+  stopAcquiring(name: string): void {
+    this.#table.stopAcquiring(name);
+  }
+
+  /** A reconcile of `name` failed; the reason shows in ps where the process is (or is awaited). */
+  noteError(name: string, error: unknown): void {
+    const message = describeError(error);
+    const held = this.#table.get(name);
+    if (held) {
+      held.error = message;
+      return;
+    }
+    const placed = this.desired(name)?.node;
+    if (placed === undefined || placed === this.node) this.#table.acquire(name).reason = message;
+  }
+
+  /** The reason shown for `name` is over (a later reconcile succeeded). */
+  clearError(name: string): void {
+    const acquiring = this.#table.acquiring(name);
+    if (acquiring) acquiring.reason = null;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /**
+   * Starts `name` fresh (generation 0) on this node: the caller has established that no node
+   * holds it. Failures to load are recorded on the process, not thrown.
+   */
+  async startFresh(name: string, spec: ProcessSpec): Promise<ProcessView> {
+    if (!(await this.#store.claimFresh(name))) {
+      throw new FerryError("conflict", `Another node claimed "${name}" first`);
+    }
+    const identity: ProcessIdentity = {
+      name,
+      module: spec.module,
+      args: spec.args,
+      generation: 0,
+      migrations: 0,
+      lastDowntimeMs: null,
+      ...(spec.limits?.memoryMb ? { memoryMb: spec.limits.memoryMb } : {}),
+    };
+    await this.#journal.append({ op: "own", ...identity });
+    const p = await this.#host(identity, undefined, { hold: false });
+    if (p.state === "failed") this.#log("error", `[${name}] cannot start: ${p.error}`);
+    else this.events.emit({ type: "started", process: name, generation: 0 });
+    return p;
+  }
+
+  /** A failed process restarts once its module file changed (the user fixed the bug). */
+  async retryFailed(name: string): Promise<boolean> {
+    const p = this.#table.get(name);
+    if (!p || p.state !== "failed") return false;
+    let version: number;
+    try {
+      version = this.moduleFile(p.module).version;
+    } catch {
+      return false;
+    }
+    if (version === p.moduleVersion) return false;
+    if (p.hosted) await this.#pool.request({ type: "discard", name }).catch(() => {});
+    this.#table.forget(p, "stopped");
+    const owned = this.#journal.state.owned.get(name);
+    const identity = owned ? identityOf(owned) : p.identity();
+    await this.#journal.append({ op: "own", ...identity });
+    await this.#restore(identity, "module changed");
+    return true;
+  }
+
+  /** Stops and forgets a process removed from cluster.yaml. */
+  async remove(name: string, reason: string): Promise<void> {
+    const p = this.#table.get(name);
+    if (p && (p.state === "starting" || p.state === "held")) {
+      // Being instantiated (its constructor may not have returned yet): stopped when it is.
+      p.stopRequested = reason;
+      return;
+    }
+    if (p) await this.#stopHosted(p, "stopped");
+    if (this.#journal.state.owned.has(name) || p) await this.#journal.append({ op: "removed", name });
+    this.#checkpoints.remove(name);
+    await this.#store.forget(name);
+    this.#table.stopAcquiring(name);
+    this.events.emit({ type: "stopped", process: name, reason });
+  }
+
+  /** Suspends (briefly) and discards a hosted process, forgetting it in `final` state. */
+  async #stopHosted(p: ManagedProcess, final: "stopped"): Promise<void> {
+    if (p.hosted) {
+      try {
+        await this.#pool.request({ type: "suspend", name: p.name, deadlineMs: this.settings.suspendDeadlineMs });
+      } catch (error) {
+        this.#log("warn", `[${p.name}] did not stop cleanly: ${describeError(error)}`);
+      }
+      await this.#pool.request({ type: "discard", name: p.name }).catch(() => {});
+    }
+    p.openGate();
+    this.#table.forget(p, final);
+  }
+
+  /** Instantiates a process in an executor and records it (failures are recorded, not thrown). */
+  async #host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean }): Promise<ManagedProcess> {
+    const p = new ManagedProcess(identity);
+    this.#table.add(p);
+    try {
+      const file = this.moduleFile(identity.module);
+      p.moduleVersion = file.version;
+      const started = await this.#pool.start({
+        name: identity.name,
+        modulePath: file.path,
+        moduleVersion: file.version,
+        args: identity.args,
+        ...(snapshot ? { snapshot } : {}),
+        generation: identity.generation,
+        hold: options.hold,
+      }, identity.memoryMb);
+      p.hosted = true;
+      p.methods = started.methods;
+      p.description = started.description;
+      if (p.state === "starting") p.moveTo(options.hold ? "held" : "running");
+    } catch (error) {
+      if (p.state !== "starting") return p; // lost meanwhile (executor died): already handled
+      p.moveTo("failed");
+      p.error = describeError(error);
+      this.events.emit({ type: "failed", process: identity.name, reason: p.error });
+    }
+    if (p.stopRequested !== undefined && this.#table.get(p.name) === p) {
+      const reason = p.stopRequested;
+      this.#tasks.spawn(`stop ${p.name}`, () => this.remove(p.name, reason));
+    }
+    return p;
+  }
+
+  /** Starts an owned process from its latest checkpoint (or fresh from its args when it has none). */
+  async #restore(identity: ProcessIdentity, reason: string, hold = false): Promise<ManagedProcess> {
+    let snapshot: Uint8Array | undefined;
+    try {
+      snapshot = this.#checkpoints.read(identity.name, identity.generation);
+    } catch (error) {
+      // A checkpoint the journal records but that is gone or corrupt: starting from the args
+      // would silently lose the state, so the process fails and says which file.
+      const p = new ManagedProcess(identity);
+      this.#table.add(p);
+      p.moveTo("failed");
+      p.error = describeError(error);
+      this.events.emit({ type: "failed", process: identity.name, generation: identity.generation, reason: p.error });
+      this.#log("error", `[${identity.name}] cannot be restored: ${p.error}`);
+      return p;
+    }
+    const p = await this.#host(identity, snapshot, { hold });
+    if (p.state !== "failed") {
+      this.events.emit({ type: snapshot ? "restored" : "started", process: identity.name, generation: identity.generation, ...(snapshot ? { reason } : {}) });
+    }
+    return p;
+  }
+
+  async #restoreOwned(): Promise<void> {
+    for (const warning of this.#journal.warnings) this.#log("warn", `ferry: ${warning}`);
+    for (const owned of this.#journal.state.owned.values()) {
+      if (owned.status === "prepared") continue; // in doubt: the reconciler asks the source first
+      const identity = identityOf(owned);
+      if (owned.status === "failed") {
+        const p = await this.#restore(identity, "daemon restarted", true);
+        if (p.state !== "failed") p.moveTo("failed");
+        p.error ??= owned.error ?? "failed before the daemon restarted";
+        continue;
+      }
+      const p = await this.#restore(identity, "daemon restarted", owned.status === "completed");
+      if (owned.status === "completed" && p.state === "held") p.moveTo("completed");
+    }
+  }
+
+  /** run() returned or threw: record it durably. */
+  async #onExit(name: string, outcome: "completed" | "failed", error?: WireError): Promise<void> {
+    const p = this.#table.get(name);
+    if (!p || p.state !== "running") return;
+    p.moveTo(outcome);
+    p.error = error ? error.message : null;
+    this.events.emit({ type: outcome, process: name, generation: p.generation, ...(error ? { reason: error.message } : {}) });
+    if (outcome === "failed") this.#log("error", `[${name}] failed: ${error?.message}`);
+    await this.#checkpoint(p, true);
+    await this.#journal.append(
+      outcome === "completed" ? { op: "completed", name, generation: p.generation } : { op: "failed", name, generation: p.generation, error: p.error ?? "" },
+    );
+  }
+
+  /** An executor died or stalled: its processes restart from their checkpoints, the culprit as failed. */
+  async #onLost(names: string[], reason: string, culprit?: string): Promise<void> {
+    if (this.closing) return;
+    this.events.emit({ type: "executor-restarted", reason, ...(culprit ? { process: culprit } : {}) });
+    for (const name of names) {
+      const p = this.#table.get(name);
+      const owned = this.#journal.state.owned.get(name);
+      if (!p) continue;
+      p.hosted = false;
+      p.openGate();
+      if (p.outgoing || p.incoming) {
+        // Mid-hand-off: the hand-off's own timeout or abort settles it; a lost instance cannot move.
+        p.error = `Lost: ${reason}`;
+        continue;
+      }
+      this.#table.forget(p, "stopped");
+      if (!owned || owned.status === "prepared") continue;
+      const blamed = culprit === name || (culprit === undefined && names.length === 1);
+      const restarted = await this.#restore(identityOf(owned), `lost: ${reason}`, blamed || owned.status !== "owned");
+      if (blamed) {
+        if (restarted.state !== "failed") restarted.moveTo("failed");
+        restarted.error = `Stopped: ${reason}`;
+        this.#log("error", `[${name}] stopped: ${reason}`);
+        await this.#journal.append({ op: "failed", name, generation: owned.generation, error: restarted.error });
+      } else if (owned.status === "completed" && restarted.state === "held") {
+        restarted.moveTo("completed");
+      } else if (owned.status === "failed" && restarted.state !== "failed") {
+        restarted.moveTo("failed");
+        restarted.error = owned.error ?? "failed";
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ fences and adoption
+
+  /**
+   * Another node adopted processes this node owned (it thought this node gone). Their copies here
+   * must never run another step: a copy whose executor is blocked on a lapsed lease is evicted
+   * with its executor (its pending continuations die with it); any other is stopped at once.
+   */
+  async applyFences(fences: readonly Fence[]): Promise<void> {
+    for (const fence of fences) {
+      const owned = this.#journal.state.owned.get(fence.name);
+      if (!owned || owned.status === "prepared" || owned.generation !== fence.generation) continue;
+      await this.#journal.append({ op: "released", name: fence.name, generation: fence.generation, to: fence.to, handoffId: fence.handoffId });
+      const p = this.#table.get(fence.name);
+      if (p) {
+        if (p.hosted && this.#pool.leaseWaiting(p.name)) {
+          this.#pool.evict([p.name], `process "${p.name}" was adopted by node "${fence.to}" while this node was unresponsive`);
+          p.hosted = false;
+        } else if (p.hosted) {
+          await this.#pool.request({ type: "discard", name: p.name }).catch(() => {});
+          p.hosted = false;
+        }
+        p.openGate({ movedTo: fence.to });
+        this.#table.forget(p, "stopped");
+      }
+      this.#checkpoints.remove(fence.name);
+      const reason = `node "${fence.to}" adopted it while this node seemed gone`;
+      this.events.emit({ type: "fenced", process: fence.name, to: fence.to, reason });
+      this.#log("warn", `[${fence.name}] stopped: ${reason}`);
+    }
+  }
+
+  /** Publishes the lease deadline to the executors: past it, no process runs a step. */
+  setLease(validUntil: number): void {
+    this.#pool.setLease(validUntil);
+  }
+
+  /**
+   * Runs a process of a gone node here, one generation on (the caller fenced it and waited).
+   * With `unreadable` (its checkpoint could not be read) it is recorded failed with that reason.
+   */
+  async adopt(owned: Readonly<OwnedProcess>, snapshot: Uint8Array | undefined, gone: string, unreadable?: unknown): Promise<void> {
+    const identity = { ...identityOf(owned), generation: owned.generation + 1, migrations: owned.migrations + 1 };
+    if (unreadable !== undefined) {
+      const error = `Adopted from "${gone}" without its state: ${describeError(unreadable)}`;
+      await this.#journal.append({ op: "own", ...identity }, { op: "failed", name: owned.name, generation: identity.generation, error });
+      const p = new ManagedProcess(identity);
+      this.#table.add(p);
+      p.moveTo("failed");
+      p.error = error;
+      this.events.emit({ type: "failed", process: owned.name, generation: identity.generation, reason: error });
+      return;
+    }
+    if (snapshot) await this.#checkpoints.save(owned.name, identity.generation, snapshot, { force: true });
+    await this.#journal.append({ op: "own", ...identity });
+    const p = await this.#restore(identity, `adopted from ${gone}`, owned.status === "completed");
+    if (owned.status === "completed" && p.state === "held") p.moveTo("completed");
+    this.events.emit({ type: "adopted", process: owned.name, from: gone, generation: identity.generation });
+  }
+
+  // ------------------------------------------------------------------ checkpoints
+
+  /** Captures a running process between two turns of its event loop and stores it durably. */
+  async #checkpoint(p: ManagedProcess, force = false): Promise<void> {
+    if (!p.hosted || p.gate || p.outgoing) return;
+    try {
+      const { snapshot } = await this.#pool.request({ type: "capture", name: p.name });
+      if (this.#table.get(p.name) !== p || p.outgoing || p.gate) return;
+      await this.#checkpoints.save(p.name, p.generation, snapshot, { force });
+      if (p.error?.startsWith("Checkpoint failed")) p.error = null;
+    } catch (error) {
+      p.error = `Checkpoint failed: ${describeError(error)}`;
+    }
+  }
+
+  /** One round: captures run in parallel and their journal appends share fsyncs. */
+  async checkpointAll(): Promise<void> {
+    if (this.#checkpointing || this.closing) return;
+    this.#checkpointing = true;
+    try {
+      const running = [...this.#table.values()].filter((p) => p.state === "running");
+      for (let i = 0; i < running.length; i += 256) {
+        await Promise.all(running.slice(i, i + 256).map((p) => this.#checkpoint(p)));
+      }
+    } finally {
+      this.#checkpointing = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ calls
+
+  /**
+   * Invokes `method` on a process held here. During a hand-off the call waits and is delivered
+   * where the process resumes; it fails only when the hand-off outlasts `timeoutMs`.
+   */
+  call(name: string, method: string, args: string[], timeoutMs: number) {
+    return callProcess({
+      node: this.node,
+      get: (n) => this.#table.get(n),
+      peer: (n) => this.#peers.get(n),
+      request: (req) => this.#pool.request(req),
+    }, name, method, args, timeoutMs);
+  }
+
+  // ------------------------------------------------------------------ shutdown
+
+  /** Stops gracefully: every process is suspended at a safe point and checkpointed. Idempotent. */
+  close(): Promise<void> {
+    this.#stopping = true;
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#table.values()].map(async (p) => {
+        if (p.outgoing || p.incoming) return; // the journal says who owns it; a restart resolves it
+        if (!p.hosted || p.gate || (p.state !== "running" && p.state !== "completed")) return;
+        try {
+          const { snapshot } = await this.#pool.request({ type: "suspend", name: p.name, deadlineMs: this.settings.suspendDeadlineMs });
+          await this.#checkpoints.save(p.name, p.generation, snapshot, { force: true });
+        } catch (error) {
+          this.#log("warn", `[${p.name}] not checkpointed at stop: ${describeError(error)}`);
+        }
+      }));
+      this.events.emit({ type: "daemon-stopped" });
+      await this.#tasks.drain();
+      await this.#pool.close();
+      this.#journal.close();
+    })();
+    return this.#closing;
+  }
+}
