@@ -55,6 +55,8 @@ export function createHandler(ctx: RouteContext): Handler {
       if (type === "events" && req.method === "GET") return routes.events(ctx, url.searchParams.get("follow") === "1", req.signal);
       if (req.method !== "POST" || !isMessageType(type)) throw new FerryError("not_found", `No endpoint ${req.method} ${url.pathname}`);
       const body = validateRequest(type, await readJson(req));
+      const name = (body as { name?: unknown }).name;
+      if (typeof name === "string") ctx.node.trace.mark("api", type, name);
       const handler = routes.messages[type] as (ctx: RouteContext, body: unknown, signal: AbortSignal) => Promise<unknown>;
       const result = await handler(ctx, body, req.signal);
       return result instanceof Response ? result : Response.json(result);

@@ -8,6 +8,7 @@ import type { EventLog } from "../events.ts";
 import type { Incoming } from "../node/incoming.ts";
 import type { Outgoing } from "../node/outgoing.ts";
 import type { ClusterSettings } from "../../schemas/cluster.schema.ts";
+import type { Trace } from "../trace.ts";
 
 /** The settings a hand-off reads. */
 export type HandoffSettings = Pick<ClusterSettings, "handoffTimeoutMs" | "suspendDeadlineMs" | "stallMs" | "maxTransferMb">;
@@ -20,6 +21,7 @@ export interface SourcePort {
   readonly settings: HandoffSettings;
   readonly outgoing: Pick<Outgoing, "facts" | "suspend" | "saveAtSuspend" | "meta" | "release" | "journalAborted" | "resume" | "status" | "released">;
   readonly events: Pick<EventLog, "emit">;
+  readonly trace: Pick<Trace, "mark">;
   reloadConfig(): Promise<void>;
 }
 
@@ -28,6 +30,7 @@ export interface DestinationPort {
   readonly node: string;
   readonly settings: HandoffSettings;
   readonly incoming: Pick<Incoming, "hold" | "prepare" | "activate" | "drop" | "inDoubt" | "progress" | "clearProgress">;
+  readonly trace: Pick<Trace, "mark">;
   peer(node: string): PeerPort | undefined;
   noteAcquiring(name: string, reason: string | null): void;
 }

@@ -130,6 +130,7 @@ class PullSession {
   }
 
   async #perform(effect: DestinationEffect): Promise<DestinationInput> {
+    this.node.trace.mark("handoff", effect.type, this.name);
     switch (effect.type) {
       case "request-begin": {
         const s = this.node.settings;

@@ -145,6 +145,7 @@ export class SourceHandoffs {
 
   async #perform(session: Session, effect: SourceEffect): Promise<SourceInput> {
     const { name, request } = session;
+    this.#node.trace.mark("handoff", effect.type, name);
     switch (effect.type) {
       case "reload-config":
         await this.#node.reloadConfig();

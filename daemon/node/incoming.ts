@@ -65,6 +65,7 @@ export class Incoming {
     // one is journalled together with `prepared`, sharing one fsync.
     const small = size <= INLINE_MAX_BYTES;
     if (!small) await this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true });
+    this.#parts.trace.mark("executor", "instantiate held", arrival.name);
     const p = await this.#parts.host(identity, small ? bytes.slice() : bytes, { hold: true });
     p.incoming = { from: arrival.from, handoffId: arrival.handoffId, completed: arrival.meta.completed };
     p.lastTransferBytes = size;
@@ -86,6 +87,7 @@ export class Incoming {
     const p = this.#parts.table.get(arrival.name);
     if (!p || p.incoming?.handoffId !== arrival.handoffId) throw new FerryError("internal", `No copy of "${arrival.name}" is held for hand-off ${arrival.handoffId}`);
     const identity = this.#identity(arrival);
+    this.#parts.trace.mark("store", "prepared", arrival.name);
     const small = this.#pendingBytes.get(arrival.name);
     this.#pendingBytes.delete(arrival.name);
     await Promise.all([
@@ -117,6 +119,7 @@ export class Incoming {
     p.incoming = undefined;
     try {
       if (p.state === "failed") throw new FerryError("process_failed", p.error ?? "it failed to load");
+      this.#parts.trace.mark("executor", "activate", name);
       await this.#parts.pool.request({ type: "activate", name, generation: owned.generation, run });
       p.moveTo(run ? "running" : "completed");
       p.error = null;

@@ -69,6 +69,7 @@ export class Outgoing {
     p.outgoing = { handoffId: req.handoffId, to: req.to, suspendedAt: performance.now(), wasCompleted, saving: Promise.resolve() };
     try {
       await Promise.allSettled([...p.inflight]);
+      this.#parts.trace.mark("executor", "suspend", name);
       const { snapshot } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs });
       return snapshot;
     } catch (error) {
@@ -89,6 +90,7 @@ export class Outgoing {
   async saveAtSuspend(name: string, handoffId: string, snapshot: Uint8Array): Promise<void> {
     const p = this.#held(name, handoffId);
     const outgoing = p.outgoing!;
+    this.#parts.trace.mark("store", "checkpoint at suspend", name);
     const saving = this.#parts.checkpoints.save(name, p.generation, snapshot);
     if (snapshot.byteLength <= INLINE_MAX_BYTES) await saving;
     else {
@@ -130,6 +132,7 @@ export class Outgoing {
   async release(name: string, handoffId: string): Promise<void> {
     const p = this.#held(name, handoffId);
     const { to, saving, suspendedAt } = p.outgoing!;
+    this.#parts.trace.mark("store", "released", name);
     await this.#parts.store.transfer(name, p.generation, to, handoffId);
     await this.#parts.journal.append({ op: "released", name, generation: p.generation, to, handoffId });
     p.outgoing = undefined;

@@ -12,6 +12,7 @@ import type { ClusterStore } from "../store/cluster-store.ts";
 import type { ClusterSettings, ProcessSpec } from "../../schemas/cluster.schema.ts";
 import type { ManagedProcess, ProcessIdentity } from "./process.ts";
 import type { ProcessTable } from "./table.ts";
+import type { Trace } from "../trace.ts";
 
 export interface NodeParts {
   readonly node: string;
@@ -22,6 +23,7 @@ export interface NodeParts {
   readonly store: ClusterStore;
   readonly events: EventLog;
   readonly tasks: TaskGroup;
+  readonly trace: Trace;
   settings(): ClusterSettings;
   desired(name: string): ProcessSpec | undefined;
   host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean }): Promise<ManagedProcess>;

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import type { LoadedConfig } from "../config/mod.ts";
 import { describeError, FerryError } from "../errors.ts";
 import { EventLog } from "../events.ts";
+import { Trace } from "../trace.ts";
 import { ExecutorPool } from "../executor/mod.ts";
 import type { WireError } from "../executor/protocol.ts";
 import type { TaskGroup } from "../manager.ts";
@@ -61,6 +62,8 @@ export interface NodeStateOptions {
 export class NodeState {
   readonly node: string;
   readonly events: EventLog;
+  /** Steps taken per process, room by room (see trace.ts). */
+  readonly trace: Trace;
   readonly startedAt = Date.now();
   readonly outgoing: Outgoing;
   readonly incoming: Incoming;
@@ -95,6 +98,7 @@ export class NodeState {
     this.#reloadConfig = options.reloadConfig ?? (async () => {});
     this.#log = options.log ?? ((level, line) => (level === "info" ? console.log : console.error)(line));
     this.events = new EventLog(options.node);
+    this.trace = new Trace(options.node);
     this.#checkpoints = new CheckpointStore(journal, join(this.dataDir, "checkpoints"));
     const c = options.loaded.config.cluster;
     this.#pool = new ExecutorPool({ size: c.executors, memoryMb: c.executorMemoryMb, stallMs: c.stallMs }, {
@@ -111,6 +115,7 @@ export class NodeState {
       store: this.#store,
       events: this.events,
       tasks: this.#tasks,
+      trace: this.trace,
       settings: () => this.settings,
       desired: (name) => this.desired(name),
       host: (identity, snapshot, opts) => this.#host(identity, snapshot, opts),
@@ -243,6 +248,10 @@ export class NodeState {
 
   /** Takes a new good config: peers follow it and every process is looked at again. */
   updateConfig(loaded: LoadedConfig): void {
+    const before = this.#loaded.config.processes;
+    for (const [name, spec] of Object.entries(loaded.config.processes)) {
+      if (JSON.stringify(before[name]) !== JSON.stringify(spec)) this.trace.mark("config", "changed", name);
+    }
     this.#loaded = loaded;
     this.#configError = null;
     this.#setPeers();
@@ -576,7 +585,7 @@ export class NodeState {
       }
       this.#checkpoints.remove(fence.name);
       const reason = `node "${fence.to}" adopted it while this node seemed gone`;
-      this.events.emit({ type: "fenced", process: fence.name, to: fence.to, reason });
+      this.events.emit({ type: "fenced", process: fence.name, generation: fence.generation, to: fence.to, reason });
       this.#log("warn", `[${fence.name}] stopped: ${reason}`);
     }
   }

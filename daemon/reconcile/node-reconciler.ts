@@ -33,7 +33,10 @@ export class NodeReconciler implements Reconciler {
   async reconcile(name: string): Promise<ReconcileResult> {
     const node = this.#node;
     if (node.closing) return done();
-    if (node.incoming.inDoubt(name)) return outcomeOf(await resolveInDoubt(node, name));
+    if (node.incoming.inDoubt(name)) {
+      node.trace.mark("reconcile", "resolve in doubt", name);
+      return outcomeOf(await resolveInDoubt(node, name));
+    }
     const desired = node.desired(name);
     const held = node.get(name);
     if (held && (held.waiting || held.outgoing || held.incoming)) return requeueAfter(50);
@@ -62,12 +65,14 @@ export class NodeReconciler implements Reconciler {
     // of cluster.yaml) at least one sees the other; the lower node name goes ahead.
     node.setCreating(name, true);
     try {
+      node.trace.mark("reconcile", "locate", name);
       const found = await this.#locator.find(name);
       const placed = node.desired(name)?.node;
       if (node.get(name) || (placed !== undefined && placed !== node.node)) return done();
       if (found.holder) {
         if (placed === undefined) return requeueAfter(5000);
         node.setCreating(name, false);
+        node.trace.mark("reconcile", "pull", name);
         return outcomeOf(await pull(node, { name, from: found.holder.node, generation: found.holder.generation }));
       }
       const waiting = await this.#blocking(found.unreachable, name);
@@ -78,6 +83,7 @@ export class NodeReconciler implements Reconciler {
       }
       if (found.inDoubt) return requeueAfter(100);
       if (found.creating.some((peer) => peer < node.node)) return requeueAfter(50 + Math.random() * 100);
+      node.trace.mark("reconcile", "start fresh", name);
       await node.startFresh(name, spec);
       return done();
     } finally {

@@ -37,7 +37,7 @@ test("recent() returns the history oldest first, as a copy", () => {
 
 test("the history keeps only the last `limit` events, while seq keeps counting", () => {
   const log = new EventLog("alpha", 3);
-  for (let i = 0; i < 10; i++) log.emit({ type: "checkpointed", process: `p${i}` });
+  for (let i = 0; i < 10; i++) log.emit({ type: "restored", process: `p${i}` });
   const recent = log.recent();
   assert.equal(recent.map((e) => e.seq), [8, 9, 10]);
   assert.equal(recent.map((e) => e.process), ["p7", "p8", "p9"]);
@@ -45,7 +45,7 @@ test("the history keeps only the last `limit` events, while seq keeps counting",
 
 test("the default history limit bounds memory", () => {
   const log = new EventLog("alpha");
-  for (let i = 0; i < 2500; i++) log.emit({ type: "checkpointed" });
+  for (let i = 0; i < 2500; i++) log.emit({ type: "restored" });
   const recent = log.recent();
   assert.is(recent.length, 2000);
   assert.is(recent.at(-1)?.seq, 2500);
@@ -107,7 +107,7 @@ test("follow() delivers events emitted in a burst, in order, to every follower",
   };
   const consumers = [run(a), run(b)];
   await tick();
-  for (let i = 0; i < 50; i++) log.emit({ type: "checkpointed" });
+  for (let i = 0; i < 50; i++) log.emit({ type: "restored" });
   await tick();
   const expected = Array.from({ length: 50 }, (_, i) => i + 1);
   assert.equal(a, expected);

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import process from "node:process";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
 import { daemonCommandLine, findDeno } from "../../cli/daemon-command.ts";
+import { ApiClient, type JsonMessageType } from "../../daemon/api/client.ts";
 
 export const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const fixtures = join(repo, "test/fixtures/processes");
@@ -179,16 +180,14 @@ export class TestCluster {
     this.children.delete(node);
   }
 
+  /** The API client of `node` (the same one the CLI and the peers use). */
+  client(node: string, secret = SECRET): ApiClient {
+    return new ApiClient(node, this.url(node), secret);
+  }
+
+  /** Sends one API message through the shared client; failures are its FerryErrors. */
   async post<T = unknown>(node: string, type: string, body: unknown, secret = SECRET): Promise<T> {
-    const response = await fetch(`${this.url(node)}/v1/${type}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(30000),
-    });
-    const json = (await response.json()) as T & { error?: { message: string } };
-    if (!response.ok) throw Object.assign(new Error(json.error?.message ?? String(response.status)), { status: response.status, body: json });
-    return json;
+    return (await this.client(node, secret).post(type as JsonMessageType, body as never, { timeoutMs: 30000 })) as T;
   }
 
   /** Processes held (or being acquired) by every running node. */

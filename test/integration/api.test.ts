@@ -1,6 +1,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { TestCluster, until } from "../helpers/cluster.ts";
+import { SECRET, TestCluster, until } from "../helpers/cluster.ts";
+import { type FerryError, failureOf } from "../../daemon/errors.ts";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
 
 const api = suite("API over loopback");
@@ -13,24 +14,43 @@ api.before(async () => {
 });
 api.after(async () => c.close());
 
-const failure = async (promise: Promise<unknown>) => {
+const failure = async (promise: Promise<unknown>): Promise<FerryError> => {
   try {
     await promise;
   } catch (error) {
-    return error as Error & { status: number; body: { error: { code: string; message: string; hint?: string } } };
+    return error as FerryError;
   }
   throw new Error("expected a failure");
 };
 
+/** The HTTP status and error code on the wire, for the checks that are about the wire itself. */
+async function wire(type: string, body: unknown, secret = SECRET): Promise<[number, string]> {
+  const response = await fetch(`${c.url("alpha")}/v1/${type}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const json = (await response.json()) as { error?: { code: string } };
+  return [response.status, json.error?.code ?? ""];
+}
+
 for (const type of ["status", "ps", "call", "reconcile", "locate", "shutdown", "handoff.begin", "handoff.commit", "handoff.abort", "handoff.status"]) {
   api(`${type} answers 401 without the secret and with a wrong one`, async () => {
     for (const secret of ["", "wrong-secret"]) {
+      assert.equal(await wire(type, {}, secret), [401, "unauthorized"]);
       const e = await failure(c.post("alpha", type, {}, secret));
-      assert.is(e.status, 401);
-      assert.is(e.body.error.code, "unauthorized");
+      assert.is(e.code, "unauthorized");
     }
   });
 }
+
+api("error answers carry the failure table's HTTP status for their code", async () => {
+  for (const [type, body] of [["call", { name: "ghost", method: "get" }], ["call", { name: "tally" }], ["call", { name: "tally", method: "boom" }]] as const) {
+    const [status, code] = await wire(type, body);
+    assert.is(status, failureOf(code as FerryError["code"]).http, `${type} ${JSON.stringify(body)} answered ${status} ${code}`);
+  }
+  assert.equal(await wire("call", { name: "ghost", method: "get" }), [404, "process_not_found"]);
+});
 
 api("the event stream answers 401 without the secret", async () => {
   const response = await fetch(`${c.url("alpha")}/v1/events`);
@@ -51,35 +71,34 @@ api("call renders BigInt as a decimal string in JSON", async () => {
 
 api("call on an unknown process is a 404 naming it", async () => {
   const e = await failure(c.post("alpha", "call", { name: "ghost", method: "get" }));
-  assert.is(e.status, 404);
-  assert.is(e.body.error.code, "process_not_found");
-  assert.match(e.body.error.message, /"ghost"/);
+  assert.is(e.code, "process_not_found");
+  assert.match(e.message, /"ghost"/);
 });
 
 api("call of an unknown method names it and lists the callable ones", async () => {
   const e = await failure(c.post("alpha", "call", { name: "tally", method: "nope" }));
-  assert.is(e.body.error.code, "method_not_found");
-  assert.match(e.body.error.message, /no method "nope"/);
-  assert.match(e.body.error.hint ?? "", /get/);
+  assert.is(e.code, "method_not_found");
+  assert.match(e.message, /no method "nope"/);
+  assert.match(e.hint ?? "", /get/);
 });
 
 api("a lifecycle hook is not callable", async () => {
   const e = await failure(c.post("alpha", "call", { name: "tally", method: "run" }));
-  assert.is(e.body.error.code, "method_not_found");
+  assert.is(e.code, "method_not_found");
 });
 
 api("a method that throws is a clear error and the process keeps running", async () => {
   const e = await failure(c.post("alpha", "call", { name: "tally", method: "boom" }));
-  assert.is(e.body.error.code, "method_failed");
-  assert.match(e.body.error.message, /Tally\.boom\(\) threw: kaboom/);
+  assert.is(e.code, "method_failed");
+  assert.match(e.message, /Tally\.boom\(\) threw: kaboom/);
   const p = (await c.post<ProcessInfo[]>("alpha", "ps", {})).find((x) => x.name === "tally");
   assert.is(p?.state, "running");
 });
 
 api("a malformed request body is a 400 naming the problem", async () => {
   const e = await failure(c.post("alpha", "call", { name: "tally" }));
-  assert.is(e.status, 400);
-  assert.match(e.body.error.message, /method/);
+  assert.is(e.code, "bad_request");
+  assert.match(e.message, /method/);
   const bad = await fetch(`${c.url("alpha")}/v1/ps`, { method: "POST", headers: { authorization: "Bearer test-secret" }, body: "{nope" });
   assert.is(bad.status, 400);
 });
@@ -92,7 +111,7 @@ api("an oversized request body is refused with 413", async () => {
 
 api("an unknown endpoint is a 404", async () => {
   const e = await failure(c.post("alpha", "nope", {}));
-  assert.is(e.status, 404);
+  assert.is(e.code, "not_found");
 });
 
 api.run();

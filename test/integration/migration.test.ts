@@ -79,7 +79,7 @@ basic("calls made during a hand-off are each delivered exactly once, in order", 
           await c.post(node, "call", { name: "x", method: "note", args: [id] });
           break;
         } catch (error) {
-          if ((error as { status?: number }).status !== 404) throw error;
+          if ((error as { code?: string }).code !== "process_not_found") throw error;
           node = node === "beta" ? "gamma" : "beta";
         }
       }

@@ -104,6 +104,7 @@ const settings = { handoffTimeoutMs: 200, suspendDeadlineMs: 100, stallMs: 1000,
 class SimNode implements SourcePort, DestinationPort {
   readonly settings = settings;
   readonly events = { emit: () => ({}) as never };
+  readonly trace = { mark: () => {} };
   journal: Record[] = [];
   procs = new Map<string, Proc>();
   alive = true;
@@ -265,7 +266,7 @@ class SimNode implements SourcePort, DestinationPort {
       this.point("activate:before");
       const owned = this.owned().get(name)!;
       this.journal.push({ op: "own", name, generation: owned.generation });
-      const p = this.procs.get(name) ?? { state: "held", count: JSON.parse(this.checkpoint(name, owned.generation)!).count, generation: owned.generation, error: null };
+      const p: Proc = this.procs.get(name) ?? { state: "held", count: JSON.parse(this.checkpoint(name, owned.generation)!).count, generation: owned.generation, error: null };
       p.incoming = undefined;
       p.state = "running";
       this.set(name, p);
@@ -385,6 +386,7 @@ test("the destination cannot write its journal (disk full): it refuses to prepar
   const outcome = await pull(b, { name: "p", from: "alpha", generation: 0 });
   assert.match(outcome.phase === "rolled-back" ? outcome.reason : "", /cannot store it: .*ENOSPC/);
   await until(() => runsOn(world, "alpha", 7), "the rollback on alpha");
+  assert.match(a.procs.get("p")!.error ?? "", /ENOSPC/);
   assert.not.ok(b.procs.has("p"));
   assert.equal(world.violations, []);
 });
@@ -394,6 +396,7 @@ test("the destination crashes after prepared: the source rolls back on its timeo
   b.crashAt = "prepare:after";
   await pull(b, { name: "p", from: "alpha", generation: 0 }).catch((e) => assert.instance(e, Crash));
   await until(() => runsOn(world, "alpha", 7), "the timeout's rollback on alpha");
+  assert.ok(a.journal.some((r) => r.op === "aborted"), "the rollback was not journalled");
   b.restart();
   assert.ok(b.incoming.inDoubt("p"));
   const outcome = await resolveInDoubt(b, "p");
