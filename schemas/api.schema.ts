@@ -244,9 +244,11 @@ export const nodeStatusSchema = {
     balancer: {
       type: "object",
       additionalProperties: false,
-      required: ["policy", "loads", "decisions"],
+      required: ["policy", "loads", "decisions", "rounds"],
       properties: {
         policy: { type: "string" },
+        /** Balancer rounds completed since the daemon started. */
+        rounds: { type: "integer", minimum: 0 },
         loads: { type: "array", items: nodeLoadSchema },
         decisions: { type: "array", items: { type: "string" } },
       },

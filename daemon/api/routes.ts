@@ -15,7 +15,7 @@ import { faults } from "../faults.ts";
 export interface RouteContext {
   node: NodeState;
   handoffs: SourceHandoffs;
-  balancer: { readonly policyName: string; readonly loads: NodeLoad[]; readonly decisions: string[] };
+  balancer: { readonly policyName: string; readonly loads: NodeLoad[]; readonly decisions: string[]; readonly rounds: number };
   /** Asks the reconciler to look at these processes (all when absent) now. */
   reconcile(names?: string[]): void;
   platform: Pick<Platform, "name" | "version">;
@@ -47,7 +47,7 @@ const messages: MessageRoutes = {
       },
       configError: node.configError,
       storage: node.storageProblems,
-      balancer: { policy: balancer.policyName, loads: balancer.loads, decisions: [...balancer.decisions] },
+      balancer: { policy: balancer.policyName, loads: balancer.loads, decisions: [...balancer.decisions], rounds: balancer.rounds },
       modules: node.modules(),
       processes: ps,
     };

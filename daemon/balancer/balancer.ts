@@ -39,6 +39,8 @@ export class Balancer implements Runnable {
   /** Decisions shown by `ferry status`, newest last. */
   readonly decisions: string[] = [];
   loads: NodeLoad[] = [];
+  /** Rounds completed (shown in status; tests await rounds instead of sleeping). */
+  rounds = 0;
 
   constructor(node: NodeState, store: ClusterStore, liveness: PeerLiveness, report: FailureReporter) {
     this.#node = node;
@@ -121,6 +123,8 @@ export class Balancer implements Runnable {
       for (const move of moves) await this.#carryOut(move);
     } catch (error) {
       this.#decide(`error: ${describeError(error)}`);
+    } finally {
+      this.rounds++;
     }
   }
 

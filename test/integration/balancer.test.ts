@@ -2,8 +2,23 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
-import { repo, sleep, TestCluster, until } from "../helpers/cluster.ts";
-import type { NodeStatus, ProcessInfo } from "../../schemas/api.schema.ts";
+import { repo, TestCluster, until } from "../helpers/cluster.ts";
+import type { FerryEvent, NodeStatus, ProcessInfo } from "../../schemas/api.schema.ts";
+
+/** Waits until every node has run `n` more balancer rounds than now. */
+async function rounds(c: TestCluster, n: number, timeoutMs = 60000): Promise<void> {
+  const now = await Promise.all(NODES.map(async (node) => (await c.post<NodeStatus>(node, "status", {})).balancer.rounds));
+  await until(async () => {
+    const later = await Promise.all(NODES.map(async (node) => (await c.post<NodeStatus>(node, "status", {})).balancer.rounds));
+    return later.every((r, i) => r >= now[i]! + n);
+  }, `${n} balancer rounds on every node`, timeoutMs, 200);
+}
+
+async function eventsOf(c: TestCluster, node: string): Promise<FerryEvent[]> {
+  const out: FerryEvent[] = [];
+  for await (const e of c.client(node).events(false)) out.push(e);
+  return out;
+}
 
 const NODES = ["alpha", "beta", "gamma"];
 const burners = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`b${i}`, "module: Burner"]));
@@ -36,8 +51,7 @@ receiver("unpinned processes started on one node spread 4/4/4 (±1) once new dae
   assert.is(ps.find((p) => p.name === "pin1")?.placedBy, "config");
   await c.start("beta");
   await c.start("gamma");
-  const counts = await until(async () => { const s = await spread(c); return balanced(s) && s; }, "a 4/4/4 (±1) spread", 40000, 200);
-  assert.ok(balanced(counts), JSON.stringify(counts));
+  await until(async () => balanced(await spread(c)), "a 4/4/4 (±1) spread", 40000, 200);
   // Converged: no move for 3 s (within ±1 a last move may still even it out).
   const placement = async () => JSON.stringify((await c.ps()).map((p) => `${p.name}:${p.node}@${p.generation}`).sort());
   let last = await placement();
@@ -47,9 +61,11 @@ receiver("unpinned processes started on one node spread 4/4/4 (±1) once new dae
     if (now !== last) [last, since] = [now, Date.now()];
     return Date.now() - since > 3000;
   }, "placements to settle", 30000, 250);
-  assert.ok(balanced(await spread(c)));
+  const settled = await spread(c);
+  assert.ok(balanced(settled), JSON.stringify(settled));
   const generations = new Map((await c.ps()).map((p) => [p.name, `${p.node}@${p.generation}`]));
-  await sleep(10000);
+  // Stay put: every node's balancer looks again, many times over, and moves nothing.
+  await rounds(c, 25);
   const after = new Map((await c.ps()).map((p) => [p.name, `${p.node}@${p.generation}`]));
   assert.equal([...after].sort(), [...generations].sort(), "processes kept moving after the spread");
 });
@@ -65,8 +81,8 @@ receiver("status shows each node's load and the balancer's decisions; events rec
   assert.ok(status.balancer.loads.length === 3);
   const all = await Promise.all(NODES.map((n) => c.post<NodeStatus>(n, "status", {})));
   assert.ok(all.some((s) => s.balancer.decisions.some((d) => /receiver-initiated/.test(d))), "no decision recorded");
-  const events = await (await fetch(`${c.url("beta")}/v1/events`, { headers: { authorization: "Bearer test-secret" } })).text();
-  assert.match(events, /"balanced"/);
+  const events = (await Promise.all(NODES.map((n) => eventsOf(c, n)))).flat();
+  assert.ok(events.some((e) => e.type === "balanced" && /receiver-initiated/.test(e.message ?? "")), "no balanced event");
 });
 
 receiver("balancer placements survive a daemon restart", async () => {
@@ -91,13 +107,14 @@ receiver("a node that is gone has its unpinned processes adopted elsewhere from 
   const ps = await c.ps();
   for (const name of held) assert.is(ps.filter((p) => p.name === name && p.state === "running").length, 1, `${name} runs once`);
   await c.start("gamma");
-  await sleep(1500);
+  // The restarted gamma honours the fences at once: it restores none of the adopted processes.
+  await until(async () => (await c.post<NodeStatus>("gamma", "status", {})).balancer.rounds >= 2, "gamma's balancer to run");
   const all = await c.ps();
   for (const name of held) {
     const copies = all.filter((p) => p.name === name && p.state === "running");
     if (copies.length !== 1) {
-      const events = await Promise.all(NODES.map(async (n) => (await (await fetch(`${c.url(n)}/v1/events`, { headers: { authorization: "Bearer test-secret" } })).text()).split("\n").filter((l) => l.includes(`"${name}"`)).join("\n")));
-      console.error(`held by gamma: ${held}\n${name}: ${JSON.stringify(copies.map((p) => [p.node, p.generation]))}\n${events.join("\n")}\n${c.logs.gamma}`);
+      const events = (await Promise.all(NODES.map((n) => eventsOf(c, n)))).flat().filter((e) => e.process === name);
+      console.error(`held by gamma: ${held}\n${name}: ${JSON.stringify(copies.map((p) => [p.node, p.generation]))}\n${JSON.stringify(events)}\n${c.logs.gamma}`);
     }
     assert.is(copies.length, 1, `${name} runs once after gamma is back`);
   }

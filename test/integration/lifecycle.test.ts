@@ -40,7 +40,7 @@ lifecycle("a process removed from cluster.yaml stops", async () => {
 
 lifecycle("a module dropped into processes/ later is usable without a restart", async () => {
   writeFileSync(join(c.dir, "processes/Late.ts"), "export default class Late { constructor(a: string[]) {} async run(ctx: { sleep(ms: number): Promise<void>, signal: AbortSignal }) { while (!ctx.signal.aborted) await ctx.sleep(50); } hello() { return 'hi from Late'; } }\n");
-  await sleep(100);
+  await until(async () => (await c.post<{ modules: Array<{ name: string; ok: boolean }> }>("alpha", "status", {})).modules.some((m) => m.name === "Late" && m.ok), "Late to load");
   c.writeConfig({ tally: "module: Tally, node: alpha", late: "module: Late, node: alpha" });
   await until(async () => (await find("late"))?.state === "running", "late running", 5000);
   assert.is(await c.call("alpha", "late", "hello"), "hi from Late");
@@ -48,7 +48,7 @@ lifecycle("a module dropped into processes/ later is usable without a restart", 
 
 lifecycle("a module that fails to load is reported and affects nothing else", async () => {
   writeFileSync(join(c.dir, "processes/Broken.ts"), "export default class Broken {\n  run( {\n}\n");
-  await sleep(100);
+  await until(async () => (await c.post<{ modules: Array<{ name: string; ok: boolean }> }>("alpha", "status", {})).modules.some((m) => m.name === "Broken" && !m.ok), "Broken to be inspected");
   c.writeConfig({ tally: "module: Tally, node: alpha", broken: "module: Broken, node: alpha" });
   const p = await until(async () => { const b = await find("broken"); return b?.state === "failed" && b; }, "broken failed", 5000);
   assert.match(p.error ?? "", /Broken/);
