@@ -80,24 +80,33 @@ export function encodeState(state: ProcessState): Uint8Array {
   return out;
 }
 
-/** Decodes and verifies a snapshot; throws `snapshot_corrupt` on a bad magic, version, length or CRC. */
-export function decodeState(bytes: Uint8Array): ProcessState {
-  if (bytes.byteLength < HEADER_BYTES || MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw new FerryError("snapshot_corrupt", "Snapshot is not a Ferry snapshot (bad header)");
-  }
+/**
+ * What is wrong with a snapshot's envelope (magic, version, length, CRC-32 of the payload), or
+ * undefined when it is sound. Cheap next to decoding: a store can check what it reads back.
+ *
+ * @example
+ * ```ts
+ * envelopeProblem(new Uint8Array(3)); // "not a Ferry snapshot (bad header)"
+ * ```
+ */
+export function envelopeProblem(bytes: Uint8Array): string | undefined {
+  if (bytes.byteLength < HEADER_BYTES || MAGIC.some((b, i) => bytes[i] !== b)) return "not a Ferry snapshot (bad header)";
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint8(4);
-  if (version !== SNAPSHOT_VERSION) {
-    throw new FerryError("snapshot_corrupt", `Snapshot version ${version} is not supported (expected ${SNAPSHOT_VERSION})`);
-  }
+  if (version !== SNAPSHOT_VERSION) return `version ${version} is not supported (expected ${SNAPSHOT_VERSION})`;
   const length = Number(view.getBigUint64(16, true));
-  if (length !== bytes.byteLength - HEADER_BYTES) {
-    throw new FerryError("snapshot_corrupt", `Snapshot is truncated: ${bytes.byteLength - HEADER_BYTES} of ${length} payload bytes`);
-  }
+  const actual = bytes.byteLength - HEADER_BYTES;
+  if (length > actual) return `truncated: ${actual} of ${length} payload bytes`;
+  if (length < actual) return `length does not match: ${actual} payload bytes, the header says ${length}`;
+  if (crc32(bytes.subarray(HEADER_BYTES)) !== view.getUint32(8, true)) return "checksum does not match";
+  return undefined;
+}
+
+/** Decodes and verifies a snapshot; throws `snapshot_corrupt` on a bad magic, version, length or CRC. */
+export function decodeState(bytes: Uint8Array): ProcessState {
+  const problem = envelopeProblem(bytes);
+  if (problem) throw new FerryError("snapshot_corrupt", `Snapshot is corrupt: ${problem}`);
   const payload = bytes.subarray(HEADER_BYTES);
-  if (crc32(payload) !== view.getUint32(8, true)) {
-    throw new FerryError("snapshot_corrupt", "Snapshot checksum does not match; the transfer was corrupted");
-  }
   const [className, graph] = codec.decode(payload) as [string, Graph];
   const fields = fromGraph(graph) as Record<string, unknown>;
   return { className, fields };

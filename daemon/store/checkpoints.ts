@@ -6,38 +6,80 @@
  * cannot occur in a name) and the journal records only that it is there.
  * An unchanged snapshot (same generation, CRC and size) is not saved again.
  *
+ * Each checkpoint records when its state was taken, so a restore can say how old it is. Reading
+ * one back tells apart "none recorded" (undefined), "recorded but its file is gone"
+ * (`checkpoint_missing`) and "present but damaged" (`snapshot_corrupt`, from the envelope's
+ * magic, length and CRC): a process never silently restarts from zero because a file vanished.
+ *
  * @example
  * ```ts
  * const store = new CheckpointStore(journal, "/data/alpha/checkpoints");
  * await store.save("counter", 0, bytes);
- * store.read("counter", 0); // bytes
+ * store.readEntry("counter", 0); // { bytes, at: 1767225600000 }
  * ```
  * @module
  */
 import { Buffer } from "node:buffer";
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { open, rename } from "node:fs/promises";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { FerryError } from "../errors.ts";
+import { envelopeProblem } from "../snapshot/codec.ts";
+import { errorCodeOf, nodeStorageFs, storageFailed } from "./fs.ts";
+import type { StorageFs } from "./fs.ts";
 import { syncDir } from "./journal.ts";
 import type { Journal } from "./journal.ts";
 
 /** Snapshots up to this size live in the journal. */
 export const INLINE_MAX_BYTES = 16 * 1024;
 
+export interface CheckpointStoreOptions {
+  /**
+   * The file calls used for checkpoint files.
+   * @default nodeStorageFs
+   */
+  fs?: StorageFs;
+}
+
+export interface SaveOptions {
+  /** Save even when identical to the last save (e.g. its file may be gone). */
+  force?: boolean;
+  /**
+   * When the state was taken, ms since epoch (a hand-off's snapshot was taken on the source).
+   * @default Date.now()
+   */
+  at?: number;
+}
+
+/** A checkpoint read back and verified. */
+export interface Checkpoint {
+  bytes: Uint8Array;
+  /** When its state was taken, ms since epoch; absent for checkpoints recorded before it was kept. */
+  at?: number;
+  /** The snapshot file, for a checkpoint too large to live in the journal. */
+  file?: string;
+}
+
 export class CheckpointStore {
   readonly #journal: Journal;
   readonly #dir: string;
+  readonly #fs: StorageFs;
   readonly #saved = new Map<string, string>();
   /** Names that may have snapshot files, so inline saves need not list the directory. */
   readonly #withFiles = new Set<string>();
 
-  constructor(journal: Journal, dir: string) {
+  /** Throws `storage_failed` when `dir` cannot be created or listed. */
+  constructor(journal: Journal, dir: string, options: CheckpointStoreOptions = {}) {
     this.#journal = journal;
     this.#dir = dir;
-    mkdirSync(dir, { recursive: true });
-    for (const file of readdirSync(dir)) {
-      const at = file.lastIndexOf("@");
-      if (at > 0) this.#withFiles.add(file.slice(0, at));
+    this.#fs = options.fs ?? nodeStorageFs;
+    try {
+      mkdirSync(dir, { recursive: true });
+      for (const file of readdirSync(dir)) {
+        const at = file.lastIndexOf("@");
+        if (at > 0) this.#withFiles.add(file.slice(0, at));
+      }
+    } catch (cause) {
+      throw storageFailed(`Cannot open the checkpoint directory "${dir}"`, dir, cause, `check that "${dir}" is writable`);
     }
   }
 
@@ -46,57 +88,124 @@ export class CheckpointStore {
   }
 
   /**
-   * Saves durably unless identical to the last save; resolves with whether it saved. Call it in
-   * the same turn as a related `journal.append` to share one fsync.
+   * Saves durably unless identical to the last save; resolves with whether it saved, rejects
+   * with `storage_failed` naming the file or directory that refused it. Call it in the same turn
+   * as a related `journal.append` to share one fsync. The promise is marked handled, so a save
+   * nobody awaits cannot crash the daemon.
+   *
+   * @example
+   * ```ts
+   * await store.save("counter", 3, encodeState({ className: "Counter", fields: { count: 1 } }));
+   * ```
    */
-  save(name: string, generation: number, bytes: Uint8Array, options: { force?: boolean } = {}): Promise<boolean> {
+  save(name: string, generation: number, bytes: Uint8Array, options: SaveOptions = {}): Promise<boolean> {
     // The envelope header carries the payload's CRC-32 at byte 8.
     const crc = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
     const key = `${generation}:${crc}:${bytes.byteLength}`;
     if (!options.force && this.#saved.get(name) === key) return Promise.resolve(false);
+    const at = options.at ?? Date.now();
     const saved = () => {
       this.#saved.set(name, key);
       if (this.#withFiles.has(name)) this.#removeFiles(name, bytes.byteLength <= INLINE_MAX_BYTES ? -1 : generation);
       return true;
     };
+    let done: Promise<boolean>;
     if (bytes.byteLength <= INLINE_MAX_BYTES) {
       const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
-      return this.#journal.append({ op: "checkpoint", name, generation, data }).then(saved);
+      done = this.#journal.append({ op: "checkpoint", name, generation, data, at }).then(saved);
+    } else {
+      // Off the event loop: writing a large state must not stall the API or a transfer in flight.
+      // The caller must not transfer `bytes` to another thread until this resolves.
+      done = this.#writeFile(name, generation, bytes).then(() => this.#journal.append({ op: "checkpoint", name, generation, at })).then(saved);
     }
-    // Off the event loop: writing a large state must not stall the API or a transfer in flight.
-    // The caller must not transfer `bytes` to another thread until this resolves.
-    return this.#writeFile(name, generation, bytes).then(() => this.#journal.append({ op: "checkpoint", name, generation })).then(saved);
+    done.catch(() => {});
+    return done;
   }
 
   async #writeFile(name: string, generation: number, bytes: Uint8Array): Promise<void> {
     const file = this.#file(name, generation);
     const tmp = `${file}.tmp`;
-    const handle = await open(tmp, "w");
     try {
-      let offset = 0;
-      while (offset < bytes.byteLength) {
-        const { bytesWritten } = await handle.write(bytes, offset, Math.min(bytes.byteLength - offset, 1 << 24));
-        offset += bytesWritten;
+      const handle = await this.#fs.open(tmp, "w");
+      try {
+        let offset = 0;
+        while (offset < bytes.byteLength) {
+          const { bytesWritten } = await handle.write(bytes, offset, Math.min(bytes.byteLength - offset, 1 << 24));
+          offset += bytesWritten;
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
       }
-      await handle.sync();
-    } finally {
-      await handle.close();
+      await this.#fs.rename(tmp, file);
+    } catch (cause) {
+      try {
+        this.#fs.unlinkSync(tmp); // a partial copy would hold on to the very space that ran out
+      } catch {
+        // never created
+      }
+      throw storageFailed(`Cannot write the checkpoint "${file}"`, this.#dir, cause);
     }
-    await rename(tmp, file);
     syncDir(this.#dir);
     this.#withFiles.add(name);
   }
 
-  /** The checkpoint of `name` at `generation`, or undefined if there is none. */
-  read(name: string, generation: number): Uint8Array | undefined {
+  /**
+   * The checkpoint of `name` at `generation` with when it was taken, verified; undefined if none
+   * is recorded. Throws `checkpoint_missing` when one is recorded but its file is gone,
+   * `snapshot_corrupt` when it fails the envelope check, `storage_failed` when it cannot be read.
+   *
+   * @example
+   * ```ts
+   * const checkpoint = store.readEntry("counter", 3);
+   * if (checkpoint?.at) console.log(`state from ${new Date(checkpoint.at).toISOString()}`);
+   * ```
+   */
+  readEntry(name: string, generation: number): Checkpoint | undefined {
     const entry = this.#journal.state.checkpoints.get(name);
     if (!entry || entry.generation !== generation) return undefined;
-    if (entry.data) return new Uint8Array(Buffer.from(entry.data, "base64"));
+    const at = entry.at !== undefined ? { at: entry.at } : {};
+    if (entry.data) {
+      const bytes = new Uint8Array(Buffer.from(entry.data, "base64"));
+      this.#verify(name, this.#journal.file, bytes);
+      return { bytes, ...at };
+    }
+    const file = this.#file(name, generation);
+    let bytes: Uint8Array;
     try {
-      return new Uint8Array(readFileSync(this.#file(name, generation)));
-    } catch (error) {
-      if ((error as { code?: string }).code === "ENOENT") return undefined;
-      throw error;
+      bytes = this.#fs.readFileSync(file);
+    } catch (cause) {
+      if (errorCodeOf(cause) === "ENOENT") {
+        throw new FerryError("checkpoint_missing", `Checkpoint "${file}" of "${name}" is missing`, {
+          hint: "restore the file; only removing and creating the process again starts it afresh from its args",
+          cause,
+        });
+      }
+      throw storageFailed(`Cannot read the checkpoint "${file}" of "${name}"`, this.#dir, cause, `check the disk holding "${this.#dir}"`);
+    }
+    this.#verify(name, file, bytes);
+    // A copy of its own, as before: callers may transfer it to a worker thread.
+    return { bytes: new Uint8Array(bytes), ...at, file };
+  }
+
+  /**
+   * The bytes of {@link readEntry}: undefined if no checkpoint is recorded; throws the same errors.
+   *
+   * @example
+   * ```ts
+   * const bytes = store.read("counter", 3);
+   * ```
+   */
+  read(name: string, generation: number): Uint8Array | undefined {
+    return this.readEntry(name, generation)?.bytes;
+  }
+
+  #verify(name: string, where: string, bytes: Uint8Array): void {
+    const problem = envelopeProblem(bytes);
+    if (problem) {
+      throw new FerryError("snapshot_corrupt", `Checkpoint "${where}" of "${name}" is corrupt: ${problem}`, {
+        hint: "the disk damaged it; only removing and creating the process again starts it afresh from its args",
+      });
     }
   }
 
@@ -109,10 +218,15 @@ export class CheckpointStore {
   #removeFiles(name: string, keep: number): void {
     if (keep < 0) this.#withFiles.delete(name);
     const prefix = `${name}@`;
-    for (const file of readdirSync(this.#dir)) {
-      if (!file.startsWith(prefix) || !file.endsWith(".snap")) continue;
-      const generation = Number(file.slice(prefix.length, -".snap".length));
-      if (Number.isInteger(generation) && generation !== keep) rmSync(join(this.#dir, file), { force: true });
+    try {
+      for (const file of readdirSync(this.#dir)) {
+        if (!file.startsWith(prefix) || !file.endsWith(".snap")) continue;
+        const generation = Number(file.slice(prefix.length, -".snap".length));
+        if (Number.isInteger(generation) && generation !== keep) rmSync(join(this.#dir, file), { force: true });
+      }
+    } catch {
+      // Stale files only cost space; the journal says which one is current, and the next save retries.
+      if (keep < 0) this.#withFiles.add(name);
     }
   }
 }

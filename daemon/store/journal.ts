@@ -2,7 +2,16 @@
  * The node's durable journal: an append-only file of JSON lines, fsync'd before `append()`
  * resolves, so a daemon killed at any instant restarts knowing which processes it owns and at
  * which generation. Appends made in the same turn share one write and one fsync (group commit).
- * A torn last line (kill -9 mid-write) is ignored on replay; the file is compacted on open.
+ *
+ * `state` holds durable truth only: a record is applied once its fsync returned, so nothing is
+ * ever decided on a record that a full or failing disk then loses. When a write or fsync fails,
+ * the file is cut back to its last durable byte (no torn or phantom record stays in the middle),
+ * that flush's appends reject with `storage_failed`, `state` is unchanged and later appends try
+ * again; `healthy` and `lastError` tell the node to refuse new work meanwhile. If even the cut
+ * fails, the journal is broken and refuses every append until it is opened again.
+ *
+ * On open, the file is replayed (a torn last line is dropped, other unreadable lines are skipped
+ * and listed in `warnings`) and rewritten compacted; on a full disk it is opened as it is.
  *
  * @example
  * ```ts
@@ -12,231 +21,348 @@
  * ```
  * @module
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { FerryError } from "../errors.ts";
+import { describeIoError, errorCodeOf, nodeStorageFs, storageFailed, writeAllSync } from "./fs.ts";
+import type { StorageFs } from "./fs.ts";
+import { applyRecord, snapshotRecords } from "./records.ts";
+import type { JournalRecord, JournalState } from "./records.ts";
+import { replayJournal } from "./replay.ts";
 
-/** What a node knows about one process it holds or is receiving. */
-export interface OwnedProcess {
-  name: string;
-  module: string;
-  args: string[];
-  generation: number;
-  migrations: number;
-  lastDowntimeMs: number | null;
-  /** `prepared`: an incoming hand-off is stored here but not yet known to be committed. */
-  status: "owned" | "prepared" | "completed" | "failed";
-  error?: string;
-  /** For `prepared`: where it comes from and the hand-off's id. */
-  from?: string;
-  handoffId?: string;
-  memoryMb?: number;
+export { applyRecord } from "./records.ts";
+export type { CheckpointEntry, JournalRecord, JournalState, OwnedProcess, Release } from "./records.ts";
+
+/** The journal's file name inside the node's data directory. */
+export const JOURNAL_FILE = "journal.ndjson";
+
+/** A long-running journal compacts itself once it has at least this many lines. */
+const COMPACT_MIN_LINES = 1000;
+/** `warnings` keeps this many; a disk that keeps refusing compaction must not grow it for ever. */
+const MAX_WARNINGS = 100;
+/** What {@link Journal.probe} writes: a page, the least a record can need on most filesystems. */
+const PROBE_BYTES = 4096;
+
+export interface JournalOptions {
+  /**
+   * The file calls used for the journal's data.
+   * @default nodeStorageFs
+   */
+  fs?: StorageFs;
 }
 
-export type JournalRecord =
-  | ({ op: "own" } & Omit<OwnedProcess, "status" | "from" | "handoffId">)
-  | ({ op: "prepared"; from: string; handoffId: string } & Omit<OwnedProcess, "status" | "from" | "handoffId">)
-  | { op: "released"; name: string; generation: number; to: string; handoffId: string }
-  | { op: "aborted"; name: string; generation: number; handoffId: string }
-  | { op: "completed"; name: string; generation: number }
-  | { op: "failed"; name: string; generation: number; error: string }
-  | { op: "removed"; name: string }
-  /** Latest checkpoint: inline (base64) when small, else in `checkpoints/<name>@<generation>.snap`. */
-  | { op: "checkpoint"; name: string; generation: number; data?: string };
-
-/** The outcome of a hand-off this node sent, kept so the receiver can ask after a crash. */
-export interface Release {
-  generation: number;
-  to: string;
-  handoffId: string;
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
 }
 
-export interface CheckpointEntry {
-  generation: number;
-  /** base64 snapshot; absent when it is in a file. */
-  data?: string;
-}
-
-export interface JournalState {
-  owned: Map<string, OwnedProcess>;
-  checkpoints: Map<string, CheckpointEntry>;
-  released: Map<string, Release>;
-  aborted: Set<string>;
-}
-
-/** Folds a record into the state; replay and live appends share it so they cannot disagree. */
-export function applyRecord(state: JournalState, record: JournalRecord): void {
-  switch (record.op) {
-    case "own": {
-      const { op: _op, ...rest } = record;
-      state.owned.set(record.name, { ...rest, status: "owned" });
-      state.released.delete(record.name);
-      return;
-    }
-    case "prepared": {
-      const { op: _op, ...rest } = record;
-      state.owned.set(record.name, { ...rest, status: "prepared" });
-      return;
-    }
-    case "checkpoint":
-      state.checkpoints.set(record.name, { generation: record.generation, ...(record.data ? { data: record.data } : {}) });
-      return;
-    case "released":
-      state.owned.delete(record.name);
-      state.checkpoints.delete(record.name);
-      state.released.set(record.name, { generation: record.generation, to: record.to, handoffId: record.handoffId });
-      return;
-    case "aborted": {
-      state.aborted.add(record.handoffId);
-      const owned = state.owned.get(record.name);
-      if (owned?.status === "prepared" && owned.handoffId === record.handoffId) {
-        state.owned.delete(record.name);
-        state.checkpoints.delete(record.name);
-      }
-      return;
-    }
-    case "completed":
-    case "failed": {
-      const owned = state.owned.get(record.name);
-      if (owned) {
-        owned.status = record.op;
-        owned.generation = record.generation;
-        if (record.op === "failed") owned.error = record.error;
-      }
-      return;
-    }
-    case "removed":
-      state.owned.delete(record.name);
-      state.checkpoints.delete(record.name);
-      state.released.delete(record.name);
-      return;
-  }
-}
-
-function snapshotRecords(state: JournalState): JournalRecord[] {
-  const out: JournalRecord[] = [];
-  for (const p of state.owned.values()) {
-    const { status, error, from, handoffId, ...base } = p;
-    if (status === "prepared") out.push({ op: "prepared", ...base, from: from!, handoffId: handoffId! });
-    else out.push({ op: "own", ...base });
-    if (status === "completed") out.push({ op: "completed", name: p.name, generation: p.generation });
-    if (status === "failed") out.push({ op: "failed", name: p.name, generation: p.generation, error: error ?? "" });
-    const checkpoint = state.checkpoints.get(p.name);
-    if (checkpoint) out.push({ op: "checkpoint", name: p.name, ...checkpoint });
-  }
-  for (const [name, r] of state.released) out.push({ op: "released", name, ...r });
-  // Kept so `handoff.status` can still say "aborted"; the most recent ones are enough.
-  for (const handoffId of [...state.aborted].slice(-1000)) out.push({ op: "aborted", name: "", generation: 0, handoffId });
-  return out;
-}
+const encoder = new TextEncoder();
 
 export class Journal {
+  /** Durable truth: every record whose append resolved, and nothing else. */
   readonly state: JournalState;
-  readonly #file: string;
+  /** The node's data directory. */
+  readonly dir: string;
+  /** The journal file (`<dir>/journal.ndjson`). */
+  readonly file: string;
+  readonly #warnings: string[];
+  readonly #fs: StorageFs;
   #fd: number;
-  #pending: string[] = [];
-  #waiters: Array<{ resolve(): void; reject(e: unknown): void }> = [];
-  #scheduled = false;
+  /** Bytes of the file known to be on disk; a failed flush cuts the file back to this. */
+  #size: number;
   #lines: number;
+  #compactAt = COMPACT_MIN_LINES;
+  #pending: string[] = [];
+  #records: JournalRecord[] = [];
+  #waiters: Waiter[] = [];
+  #scheduled = false;
   #closed = false;
+  #lastError: FerryError | undefined;
+  #broken: FerryError | undefined;
 
-  private constructor(file: string, fd: number, state: JournalState, lines: number) {
-    this.#file = file;
+  private constructor(dir: string, storage: StorageFs, fd: number, state: JournalState, size: number, lines: number, warnings: string[]) {
+    this.dir = dir;
+    this.file = join(dir, JOURNAL_FILE);
+    this.#fs = storage;
     this.#fd = fd;
     this.state = state;
+    this.#size = size;
     this.#lines = lines;
+    this.#warnings = warnings;
   }
 
-  /** Opens (creating) the journal in `dir`, replays it and rewrites it compacted. */
-  static async open(dir: string): Promise<Journal> {
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, "journal.ndjson");
-    const state: JournalState = { owned: new Map(), checkpoints: new Map(), released: new Map(), aborted: new Set() };
-    let text = "";
+  /**
+   * Opens (creating) the journal in `dir`, replays it and rewrites it compacted. Throws
+   * `storage_failed` only when the file cannot be read or opened for appending at all.
+   *
+   * @example
+   * ```ts
+   * const journal = await Journal.open("/data/alpha");
+   * for (const warning of journal.warnings) console.warn(warning);
+   * ```
+   */
+  static async open(dir: string, options: JournalOptions = {}): Promise<Journal> {
+    const storage = options.fs ?? nodeStorageFs;
+    const file = join(dir, JOURNAL_FILE);
+    const cannotOpen = `Cannot open the journal in "${dir}"`;
+    const hint = `check that "${dir}" is writable and has free space`;
     try {
-      text = readFileSync(file, "utf8");
-    } catch (error) {
-      if ((error as { code?: string }).code !== "ENOENT") throw error;
+      mkdirSync(dir, { recursive: true });
+    } catch (cause) {
+      throw storageFailed(cannotOpen, dir, cause, hint);
     }
-    for (const line of text.split("\n")) {
-      if (!line) continue;
-      try {
-        applyRecord(state, JSON.parse(line) as JournalRecord);
-      } catch {
-        // A torn line can only be the last one written before a crash; its append never resolved.
-      }
+    let bytes: Uint8Array = new Uint8Array(0);
+    try {
+      bytes = storage.readFileSync(file);
+    } catch (cause) {
+      if (errorCodeOf(cause) !== "ENOENT") throw storageFailed(cannotOpen, dir, cause, hint);
     }
+    const replayed = replayJournal(bytes, file);
+    const { state } = replayed;
     for (const fence of readFences(dir)) applyFence(state, fence);
+    const warnings = replayed.warnings.slice(0, MAX_WARNINGS);
     const records = snapshotRecords(state);
-    const tmp = `${file}.tmp`;
-    const tmpFd = openSync(tmp, "w");
-    writeSync(tmpFd, records.map((r) => JSON.stringify(r) + "\n").join(""));
-    fsyncSync(tmpFd);
-    closeSync(tmpFd);
-    renameSync(tmp, file);
-    syncDir(dir);
-    return new Journal(file, openSync(file, "a"), state, records.length);
+    try {
+      const compacted = writeCompacted(storage, dir, file, records);
+      return new Journal(dir, storage, compacted.fd, state, compacted.size, records.length, warnings);
+    } catch (cause) {
+      warnings.push(`Cannot compact the journal in "${dir}" (${describeIoError(cause)}); appending to it as it is`);
+    }
+    // Appending to the file as it is: what it holds replays to `state` (fences are re-applied at
+    // every open), once a torn tail is cut off so that the next record starts on a line of its own.
+    let fd: number | undefined;
+    try {
+      fd = storage.openSync(file, "a");
+      if (replayed.validBytes < bytes.byteLength) {
+        storage.ftruncateSync(fd, replayed.validBytes);
+        storage.fsyncSync(fd);
+      }
+    } catch (cause) {
+      if (fd !== undefined) closeQuietly(storage, fd);
+      throw storageFailed(cannotOpen, dir, cause, hint);
+    }
+    return new Journal(dir, storage, fd, state, replayed.validBytes, replayed.records, warnings);
   }
 
-  /** Applies `records` and resolves once they are on disk. */
+  /** What open and compaction could not do, one line each; the journal works regardless. */
+  get warnings(): readonly string[] {
+    return this.#warnings;
+  }
+
+  /**
+   * False while the data directory refuses writes (the last flush failed, or the journal is
+   * broken): the node should take on no new work (a hand-off to prepare, a process to create)
+   * until {@link probe} or a successful append says it can write again. What it runs keeps running.
+   */
+  get healthy(): boolean {
+    return !this.#broken && !this.#lastError;
+  }
+
+  /** Why the journal is not healthy; undefined once an append succeeds again. */
+  get lastError(): FerryError | undefined {
+    return this.#broken ?? this.#lastError;
+  }
+
+  /**
+   * Resolves once `records` are on disk, and only then applies them to `state`; rejects with
+   * `storage_failed` if they could not be written, leaving `state` and the file as they were.
+   * The promise is marked handled, so an append nobody awaits cannot crash the daemon; its
+   * failure still shows in `healthy` and `lastError`.
+   *
+   * @example
+   * ```ts
+   * await journal.append({ op: "removed", name: "counter" });
+   * ```
+   */
   append(...records: JournalRecord[]): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error("journal is closed"));
-    for (const r of records) {
-      applyRecord(this.state, r);
-      this.#pending.push(JSON.stringify(r) + "\n");
+    if (this.#closed) {
+      return handled(Promise.reject(new FerryError("unavailable", `Cannot append to the journal in "${this.dir}": it is closed`, { hint: "the node is stopping" })));
     }
-    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    let lines: string[];
+    try {
+      lines = records.map((r) => JSON.stringify(r) + "\n");
+    } catch (cause) {
+      return handled(Promise.reject(new FerryError("internal", `Cannot journal a record: ${(cause as Error).message}`, { cause })));
+    }
+    this.#pending.push(...lines);
+    this.#records.push(...records);
+    const done = handled(new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject })));
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(() => {
+        if (!this.#closed) this.#flush();
+      });
     }
     return done;
   }
 
   /**
-   * Resolves once everything appended so far is on disk; at once when nothing is pending, so a
-   * reader that must answer only from durable state costs no fsync of its own.
+   * Resolves once every append made so far has settled (written or failed), at once when none
+   * is pending; `state` then holds exactly what is durable, at no fsync of the caller's own.
+   *
+   * @example
+   * ```ts
+   * await journal.durable();
+   * journal.state.released.get("counter");
+   * ```
    */
   durable(): Promise<void> {
-    if (!this.#pending.length) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    if (!this.#waiters.length) return Promise.resolve();
+    return new Promise<void>((resolve) => this.#waiters.push({ resolve, reject: () => resolve() }));
+  }
+
+  /**
+   * When unhealthy, checks whether the data directory takes writes again (a page written,
+   * fsync'd and removed beside the journal) and if so becomes healthy. Returns `healthy`.
+   *
+   * @example
+   * ```ts
+   * if (!journal.healthy && !journal.probe()) throw journal.lastError;
+   * ```
+   */
+  probe(): boolean {
+    if (this.#closed || this.#broken) return false;
+    if (!this.#lastError) return true;
+    const file = join(this.dir, "journal.probe");
+    let fd: number | undefined;
+    try {
+      fd = this.#fs.openSync(file, "w");
+      writeAllSync(this.#fs, fd, new Uint8Array(PROBE_BYTES));
+      this.#fs.fsyncSync(fd);
+    } catch {
+      return false;
+    } finally {
+      if (fd !== undefined) closeQuietly(this.#fs, fd);
+      try {
+        this.#fs.unlinkSync(file);
+      } catch {
+        // never created, or the next probe overwrites it
+      }
+    }
+    this.#lastError = undefined;
+    return true;
   }
 
   #flush(): void {
     this.#scheduled = false;
     const lines = this.#pending;
+    const records = this.#records;
     const waiters = this.#waiters;
     this.#pending = [];
+    this.#records = [];
     this.#waiters = [];
-    try {
-      writeSync(this.#fd, lines.join(""));
-      fsyncSync(this.#fd);
-      this.#lines += lines.length;
-      for (const w of waiters) w.resolve();
-    } catch (error) {
-      for (const w of waiters) w.reject(error);
+    if (this.#broken) {
+      for (const w of waiters) w.reject(this.#broken);
+      return;
     }
-    if (this.#lines > 1000 && this.#lines > 8 * (2 * this.state.owned.size + this.state.released.size)) this.#compact();
+    if (lines.length) {
+      const data = encoder.encode(lines.join(""));
+      try {
+        writeAllSync(this.#fs, this.#fd, data);
+        this.#fs.fsyncSync(this.#fd);
+      } catch (cause) {
+        const error = this.#failed(cause);
+        for (const w of waiters) w.reject(error);
+        return;
+      }
+      this.#size += data.byteLength;
+      this.#lines += lines.length;
+      this.#lastError = undefined;
+      for (const r of records) applyRecord(this.state, r);
+    }
+    for (const w of waiters) w.resolve();
+    if (this.#lines > this.#compactAt && this.#lines > 8 * (2 * this.state.owned.size + this.state.released.size)) this.#compact();
+  }
+
+  /** Cuts the file back to its durable length after a failed flush; returns the error to report. */
+  #failed(cause: unknown): FerryError {
+    const action = `Cannot write the journal in "${this.dir}"`;
+    try {
+      this.#fs.ftruncateSync(this.#fd, this.#size);
+      this.#fs.fsyncSync(this.#fd);
+    } catch (truncateCause) {
+      // What part of the failed write reached the disk is unknown, so no later record may follow it.
+      this.#broken = new FerryError("storage_failed", `${action}: ${describeIoError(cause)}, and cannot cut it back to its last durable record (${describeIoError(truncateCause)})`, {
+        hint: `free space in "${this.dir}", then restart the node; it keeps running what it has`,
+        cause,
+      });
+      return this.#broken;
+    }
+    this.#lastError = storageFailed(action, this.dir, cause);
+    return this.#lastError;
   }
 
   #compact(): void {
+    let compacted: { fd: number; size: number };
     const records = snapshotRecords(this.state);
-    const tmp = `${this.#file}.tmp`;
-    const fd = openSync(tmp, "w");
-    writeSync(fd, records.map((r) => JSON.stringify(r) + "\n").join(""));
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, this.#file);
-    closeSync(this.#fd);
-    this.#fd = openSync(this.#file, "a");
+    try {
+      compacted = writeCompacted(this.#fs, this.dir, this.file, records);
+    } catch (cause) {
+      this.#warn(`Cannot compact the journal in "${this.dir}" (${describeIoError(cause)}); appending to it as it is`);
+      this.#compactAt = 2 * this.#lines;
+      return;
+    }
+    closeQuietly(this.#fs, this.#fd);
+    this.#fd = compacted.fd;
+    this.#size = compacted.size;
     this.#lines = records.length;
+    this.#compactAt = COMPACT_MIN_LINES;
   }
 
+  #warn(line: string): void {
+    if (this.#warnings.length < MAX_WARNINGS) this.#warnings.push(line);
+  }
+
+  /** Writes what is pending (a failure rejects those appends) and closes the file; idempotent. */
   close(): void {
     if (this.#closed) return;
-    if (this.#pending.length) this.#flush();
+    if (this.#waiters.length) this.#flush();
     this.#closed = true;
-    closeSync(this.#fd);
+    closeQuietly(this.#fs, this.#fd);
   }
+}
+
+/**
+ * Writes `records` to a new file and renames it over the journal. The descriptor it wrote with
+ * becomes the journal's (it follows the rename), so no step after the rename can fail.
+ */
+function writeCompacted(storage: StorageFs, dir: string, file: string, records: JournalRecord[]): { fd: number; size: number } {
+  const tmp = `${file}.tmp`;
+  unlinkQuietly(storage, tmp); // left over by a crash or a failed compaction; "a" must start empty
+  const data = encoder.encode(records.map((r) => JSON.stringify(r) + "\n").join(""));
+  const fd = storage.openSync(tmp, "a");
+  try {
+    writeAllSync(storage, fd, data);
+    storage.fsyncSync(fd);
+    storage.renameSync(tmp, file);
+  } catch (error) {
+    closeQuietly(storage, fd);
+    unlinkQuietly(storage, tmp); // a partial copy would hold on to the very space that ran out
+    throw error;
+  }
+  syncDir(dir);
+  return { fd, size: data.byteLength };
+}
+
+function closeQuietly(storage: StorageFs, fd: number): void {
+  try {
+    storage.closeSync(fd);
+  } catch {
+    // the descriptor is gone either way
+  }
+}
+
+function unlinkQuietly(storage: StorageFs, path: string): void {
+  try {
+    storage.unlinkSync(path);
+  } catch {
+    // absent already
+  }
+}
+
+function handled<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
 }
 
 /** Makes a rename durable: the directory entry itself must reach the disk. */

@@ -1,11 +1,15 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { Buffer } from "node:buffer";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CheckpointStore, INLINE_MAX_BYTES } from "../../../daemon/store/checkpoints.ts";
 import { Journal, type JournalRecord } from "../../../daemon/store/journal.ts";
 import { decodeState, encodeState } from "../../../daemon/snapshot/mod.ts";
+import { smallDisk } from "./small-disk.ts";
+import { isFerryError } from "../../../daemon/errors.ts";
+import type { FerryError } from "../../../daemon/errors.ts";
 
 let root = "";
 let dataDir = "";
@@ -43,6 +47,18 @@ function large(count: number, size = INLINE_MAX_BYTES + 1024): Uint8Array {
 function countOf(bytes: Uint8Array | undefined): bigint {
   assert.ok(bytes, "no checkpoint");
   return decodeState(bytes!).fields.count as bigint;
+}
+
+/** The FerryError `fn` throws. */
+function thrown(fn: () => unknown): FerryError {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(isFerryError(error), `expected a FerryError, got ${String(error)}`);
+    return error as FerryError;
+  }
+  assert.unreachable("expected an error, none was thrown");
+  throw new Error("unreachable");
 }
 
 function files(): string[] {
@@ -116,7 +132,7 @@ test("a large checkpoint is a <name>@<generation>.snap file; a small one is not 
 test("save() with force rewrites a large checkpoint whose file went missing", async () => {
   await store.save("counter", 0, large(1));
   rmSync(join(dir, "counter@0.snap"));
-  assert.is(store.read("counter", 0), undefined);
+  assert.is(thrown(() => store.read("counter", 0)).code, "checkpoint_missing");
   assert.is(await store.save("counter", 0, large(1), { force: true }), true);
   assert.is(countOf(store.read("counter", 0)), 1n);
 });
@@ -146,13 +162,9 @@ test("save() leaves no temp file behind", async () => {
 test("a save that failed is not remembered as saved: the next identical save writes", async () => {
   const bytes = large(7);
   rmSync(dir, { recursive: true, force: true });
-  let failed = false;
-  try {
-    await store.save("counter", 0, bytes);
-  } catch {
-    failed = true;
-  }
-  assert.ok(failed, "save() into a missing directory succeeded");
+  const error = await store.save("counter", 0, bytes).then(() => undefined, (e: unknown) => e as FerryError);
+  assert.is(error?.code, "storage_failed", "save() into a missing directory did not fail as storage_failed");
+  assert.match(error!.message, `Cannot write the checkpoint "${join(dir, "counter@0.snap")}": ENOENT: no such file or directory`);
   mkdirSync(dir, { recursive: true });
   assert.is(await store.save("counter", 0, bytes), true, "the retry was skipped as unchanged although nothing was saved");
   assert.is(countOf(store.read("counter", 0)), 7n);
@@ -200,6 +212,102 @@ test("a multi-megabyte snapshot is saved and read back whole", async () => {
   const blob = decodeState(store.read("big", 0)!).fields.blob as Uint8Array;
   assert.is(blob.byteLength, 3 * 1024 * 1024);
   assert.is(blob[blob.length - 1], 7);
+});
+
+for (const [kind, make] of [["small (inline)", small], ["large (file)", large]] as const) {
+  test(`readEntry() returns the bytes with the time the checkpoint was taken, also after a restart: ${kind}`, async () => {
+    const before = Date.now();
+    const bytes = make(4);
+    await journal.append(own("counter", 2));
+    await store.save("counter", 2, bytes);
+    const after = Date.now();
+    const entry = store.readEntry("counter", 2);
+    assert.ok(entry);
+    assert.equal([...entry!.bytes], [...bytes]);
+    assert.ok(entry!.at !== undefined && entry!.at >= before && entry!.at <= after, `at ${entry!.at} outside ${before}..${after}`);
+    if (bytes.byteLength > INLINE_MAX_BYTES) assert.is(entry!.file, join(dir, "counter@2.snap"));
+    else assert.is(entry!.file, undefined);
+    const at = entry!.at;
+    await restart();
+    assert.is(store.readEntry("counter", 2)?.at, at);
+    assert.is(store.readEntry("counter", 3), undefined);
+  });
+
+  test(`save() records the time given for a state taken earlier: ${kind}`, async () => {
+    await store.save("counter", 0, make(1), { at: 1767225600000 });
+    assert.is(store.readEntry("counter", 0)?.at, 1767225600000);
+  });
+}
+
+test("reading a checkpoint whose file is gone throws checkpoint_missing naming the file and the process", async () => {
+  await journal.append(own("counter", 1));
+  await store.save("counter", 1, large(3));
+  const file = join(dir, "counter@1.snap");
+  rmSync(file);
+  await restart();
+  const error = thrown(() => store.readEntry("counter", 1));
+  assert.is(error.code, "checkpoint_missing");
+  assert.is(error.message, `Checkpoint "${file}" of "counter" is missing`);
+  assert.is(thrown(() => store.read("counter", 1)).code, "checkpoint_missing", "read() hid the missing file");
+  assert.is(store.read("counter", 0), undefined, "another generation is simply not recorded");
+});
+
+test("reading a checkpoint file with a flipped byte throws snapshot_corrupt naming the file and what is wrong", async () => {
+  await journal.append(own("counter", 1));
+  await store.save("counter", 1, large(3));
+  const file = join(dir, "counter@1.snap");
+  const bytes = readFileSync(file);
+  bytes[bytes.byteLength - 100]! ^= 0x01;
+  writeFileSync(file, bytes);
+  const error = thrown(() => store.read("counter", 1));
+  assert.is(error.code, "snapshot_corrupt");
+  assert.is(error.message, `Checkpoint "${file}" of "counter" is corrupt: checksum does not match`);
+});
+
+test("reading a truncated checkpoint file throws snapshot_corrupt saying it is truncated", async () => {
+  await store.save("counter", 1, large(3));
+  const file = join(dir, "counter@1.snap");
+  truncateSync(file, 4096);
+  const error = thrown(() => store.read("counter", 1));
+  assert.is(error.code, "snapshot_corrupt");
+  assert.match(error.message, `Checkpoint "${file}" of "counter" is corrupt: truncated: ${4096 - 24} of `);
+});
+
+test("an inline checkpoint damaged in the journal throws snapshot_corrupt naming the journal", async () => {
+  await journal.append(own("counter", 1), { op: "checkpoint", name: "counter", generation: 1, data: Buffer.from("not a snapshot at all, just text").toString("base64"), at: 1 });
+  const error = thrown(() => store.read("counter", 1));
+  assert.is(error.code, "snapshot_corrupt");
+  assert.is(error.message, `Checkpoint "${journal.file}" of "counter" is corrupt: not a Ferry snapshot (bad header)`);
+});
+
+test("on a full disk, saving a large checkpoint rejects with storage_failed naming the file, leaves no temp file, and the last one still reads back", async () => {
+  const disk = smallDisk();
+  const options = disk.fs ? { fs: disk.fs } : {};
+  const fullJournal = await Journal.open(disk.dir, options);
+  try {
+    const snapshots = join(disk.dir, "checkpoints");
+    const onDisk = new CheckpointStore(fullJournal, snapshots, options);
+    await onDisk.save("counter", 0, large(1));
+    disk.fill();
+    const error = await onDisk.save("counter", 0, large(2)).then(() => undefined, (e: unknown) => e as FerryError);
+    assert.is(error?.code, "storage_failed");
+    assert.is(error!.message, `Cannot write the checkpoint "${join(snapshots, "counter@0.snap")}": ENOSPC: no space left on device`);
+    assert.is(error!.hint, `free space in "${snapshots}"; the node keeps running what it has`);
+    assert.equal(readdirSync(snapshots), ["counter@0.snap"], "the failed save left a temp file taking space");
+    assert.is(countOf(onDisk.read("counter", 0)), 1n);
+    // Inline, yet larger than the slack a full disk leaves in the journal's last page.
+    const inlineBytes = encodeState({ className: "Counter", fields: { count: 3n, blob: new Uint8Array(10_000) } });
+    assert.ok(inlineBytes.byteLength <= INLINE_MAX_BYTES);
+    const inline = await onDisk.save("counter", 0, inlineBytes).then(() => undefined, (e: unknown) => e as FerryError);
+    assert.is(inline?.code, "storage_failed", "an inline save on a full disk did not fail");
+    assert.is(countOf(onDisk.read("counter", 0)), 1n, "the refused inline checkpoint replaced the last good one");
+    disk.free();
+    assert.is(await onDisk.save("counter", 0, large(2)), true);
+    assert.is(countOf(onDisk.read("counter", 0)), 2n);
+  } finally {
+    fullJournal.close();
+    disk.close();
+  }
 });
 
 test.run();

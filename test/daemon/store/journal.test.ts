@@ -3,6 +3,7 @@ import * as assert from "uvu/assert";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nodeStorageFs, type StorageFs } from "../../../daemon/store/fs.ts";
 import { Journal, type JournalRecord } from "../../../daemon/store/journal.ts";
 
 let dir = "";
@@ -49,16 +50,35 @@ test("Journal.open() starts empty in a new directory and creates the file", asyn
   assert.equal(lines(), []);
 });
 
-test("append() applies records at once and reopen replays owned processes", async () => {
+test("append() applies records to state only once they are durable, and reopen replays them", async () => {
   let journal = await openJournal();
   const done = journal.append(own("counter", 2, { memoryMb: 64, lastDowntimeMs: 12.5 }), own("sorter"));
-  assert.is(journal.state.owned.get("counter")?.status, "owned", "state not applied before the write resolved");
+  assert.not.ok(journal.state.owned.has("counter"), "state showed a record before it was on disk");
   await done;
+  assert.is(journal.state.owned.get("counter")?.status, "owned");
   journal = await reopen(journal);
   assert.equal(journal.state.owned.get("counter"), {
     name: "counter", module: "Counter", args: ["a"], generation: 2, migrations: 2, lastDowntimeMs: 12.5, memoryMb: 64, status: "owned",
   });
   assert.equal([...journal.state.owned.keys()].sort(), ["counter", "sorter"]);
+});
+
+test("durable() resolves once pending appends are on disk, at once when none are", async () => {
+  const journal = await openJournal();
+  await journal.durable();
+  void journal.append(own("counter", 3));
+  assert.not.ok(journal.state.owned.has("counter"));
+  await journal.durable();
+  assert.is(journal.state.owned.get("counter")?.generation, 3);
+  assert.is(lines().length, 1);
+});
+
+test("a checkpoint record keeps the time it was taken through compaction and reopen", async () => {
+  let journal = await openJournal();
+  await journal.append(own("counter", 1), { op: "checkpoint", name: "counter", generation: 1, data: "AAAA", at: 1767225600123 });
+  journal = await reopen(journal);
+  journal = await reopen(journal);
+  assert.equal(journal.state.checkpoints.get("counter"), { generation: 1, data: "AAAA", at: 1767225600123 });
 });
 
 test("a later own record of the same name replaces the earlier one", async () => {
@@ -165,7 +185,7 @@ test("removed forgets both the process and its tombstone", async () => {
   assert.is(journal.state.released.size, 0);
 });
 
-test("Journal.open() ignores a torn last line and later appends still survive", async () => {
+test("Journal.open() ignores a torn last line without a warning and later appends still survive", async () => {
   let journal = await openJournal();
   await journal.append(own("counter", 4));
   journal.close();
@@ -173,9 +193,39 @@ test("Journal.open() ignores a torn last line and later appends still survive", 
   journal = await openJournal();
   assert.is(journal.state.owned.get("counter")?.generation, 4);
   assert.not.ok(journal.state.owned.has("ghost"));
+  assert.equal(journal.warnings, []);
   await journal.append(own("after", 0));
   journal = await reopen(journal);
   assert.equal([...journal.state.owned.keys()].sort(), ["after", "counter"]);
+});
+
+test("Journal.open() ignores a complete record whose line was never ended (its write did not finish)", async () => {
+  let journal = await openJournal();
+  await journal.append(own("counter", 4));
+  journal.close();
+  appendFileSync(join(dir, "journal.ndjson"), JSON.stringify(own("unfinished")));
+  journal = await openJournal();
+  assert.not.ok(journal.state.owned.has("unfinished"));
+  assert.ok(journal.state.owned.has("counter"));
+});
+
+test("Journal.open() skips an unreadable line in the middle, reports it with its line number and keeps the records after it", async () => {
+  let journal = await openJournal();
+  await journal.append(own("first"), own("second"));
+  journal.close();
+  const file = join(dir, "journal.ndjson");
+  appendFileSync(file, "this is not json\n");
+  appendFileSync(file, "null\n");
+  appendFileSync(file, JSON.stringify(own("after-garbage")) + "\n");
+  journal = await openJournal();
+  assert.equal([...journal.state.owned.keys()].sort(), ["after-garbage", "first", "second"]);
+  assert.is(journal.warnings.length, 2, journal.warnings.join("\n"));
+  assert.ok(journal.warnings[0]!.startsWith(`${file}:3: unreadable record skipped (`), journal.warnings[0]);
+  assert.match(journal.warnings[0]!, /JSON\)$/, "the reason is JSON.parse's");
+  assert.ok(journal.warnings[1]!.startsWith(`${file}:4: unreadable record skipped (not a journal record)`), journal.warnings[1]);
+  journal = await reopen(journal);
+  assert.equal(journal.warnings, [], "the compacted journal still has the unreadable lines");
+  assert.is(journal.state.owned.size, 3);
 });
 
 test("Journal.open() compacts the file to the current state", async () => {
@@ -218,6 +268,23 @@ test("append() calls made in one turn resolve together (group commit) and all su
   assert.is(journal.state.owned.get("p199")?.generation, 199);
 });
 
+test("1000 appends made in one turn cost one write and one fsync", async () => {
+  const calls = { write: 0, fsync: 0 };
+  const counting: StorageFs = {
+    ...nodeStorageFs,
+    writeSync: (...args) => (calls.write++, nodeStorageFs.writeSync(...args)),
+    fsyncSync: (fd) => (calls.fsync++, nodeStorageFs.fsyncSync(fd)),
+  };
+  const journal = await Journal.open(dir, { fs: counting });
+  open.push(journal);
+  calls.write = calls.fsync = 0;
+  const writes: Promise<void>[] = [];
+  for (let i = 0; i < 1000; i++) writes.push(journal.append(own(`p${i % 10}`, i)));
+  await Promise.all(writes);
+  assert.equal(calls, { write: 1, fsync: 1 });
+  assert.is(journal.state.owned.get("p9")?.generation, 999);
+});
+
 test("append() with no records resolves once earlier appends are on disk", async () => {
   const journal = await openJournal();
   void journal.append(own("counter"));
@@ -232,8 +299,8 @@ test("close() flushes pending appends; append() after close() rejects", async ()
   await pending;
   journal.close();
   let rejected = false;
-  await journal.append(own("late")).catch(() => (rejected = true));
-  assert.ok(rejected, "append() after close() resolved");
+  await journal.append(own("late")).catch((error) => (rejected = error.code === "unavailable"));
+  assert.ok(rejected, "append() after close() did not reject as unavailable");
   journal = await openJournal();
   assert.is(journal.state.owned.get("counter")?.generation, 7);
   assert.not.ok(journal.state.owned.has("late"));
