@@ -84,6 +84,9 @@ export class Incoming {
 
   /** Durable before the commit: once the source releases it, this copy is the only one. */
   async prepare(arrival: Arrival): Promise<void> {
+    if (!this.#parts.journal.healthy && !this.#parts.journal.probe()) {
+      throw this.#parts.journal.lastError ?? new FerryError("storage_failed", `The journal of node "${this.#parts.node}" cannot be written`);
+    }
     const p = this.#parts.table.get(arrival.name);
     if (!p || p.incoming?.handoffId !== arrival.handoffId) throw new FerryError("internal", `No copy of "${arrival.name}" is held for hand-off ${arrival.handoffId}`);
     const identity = this.#identity(arrival);

@@ -189,7 +189,17 @@ export class NodeState {
 
   /** Problems with the data directory that an operator should know about. */
   get storageProblems(): string[] {
-    return [...this.#journal.warnings];
+    const problems = [...this.#journal.warnings];
+    if (!this.#journal.healthy) problems.push(`the journal cannot be written: ${this.#journal.lastError?.message ?? "unknown error"}`);
+    return problems;
+  }
+
+  /**
+   * Whether this node can take on a process now: its journal writes (checked again, cheaply,
+   * while it was failing). A node that cannot journal must not prepare a hand-off or start one.
+   */
+  storageWritable(): boolean {
+    return this.#journal.healthy || this.#journal.probe();
   }
 
   /** Modules found in the processes folder, and whether each loads. */
@@ -476,8 +486,11 @@ export class NodeState {
   /** Starts an owned process from its latest checkpoint (or fresh from its args when it has none). */
   async #restore(identity: ProcessIdentity, reason: string, hold = false): Promise<ManagedProcess> {
     let snapshot: Uint8Array | undefined;
+    let takenAt: number | undefined;
     try {
-      snapshot = this.#checkpoints.read(identity.name, identity.generation);
+      const entry = this.#checkpoints.readEntry(identity.name, identity.generation);
+      snapshot = entry?.bytes;
+      takenAt = entry?.at;
     } catch (error) {
       // A checkpoint the journal records but that is gone or corrupt: starting from the args
       // would silently lose the state, so the process fails and says which file.
@@ -491,7 +504,13 @@ export class NodeState {
     }
     const p = await this.#host(identity, snapshot, { hold });
     if (p.state !== "failed") {
-      this.events.emit({ type: snapshot ? "restored" : "started", process: identity.name, generation: identity.generation, ...(snapshot ? { reason } : {}) });
+      // Say how old the restored state is: a node whose checkpoints failed for a while (a full
+      // disk) restores older state, and that must not pass silently.
+      const age = takenAt !== undefined ? `; checkpoint taken ${formatAge(Date.now() - takenAt)} ago` : "";
+      this.events.emit({ type: snapshot ? "restored" : "started", process: identity.name, generation: identity.generation, ...(snapshot ? { reason: `${reason}${age}` } : {}) });
+      if (snapshot && takenAt !== undefined && Date.now() - takenAt > 3 * this.settings.checkpointIntervalMs + 5000) {
+        this.#log("warn", `[${identity.name}] restored from a checkpoint taken ${formatAge(Date.now() - takenAt)} ago (${reason})`);
+      }
     }
     return p;
   }
@@ -685,4 +704,11 @@ export class NodeState {
     })();
     return this.#closing;
   }
+}
+
+/** "1.2 s", "3 min", "2 h": how long ago, for humans. */
+function formatAge(ms: number): string {
+  if (ms < 60_000) return `${(Math.max(0, ms) / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
 }
