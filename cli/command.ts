@@ -1,6 +1,7 @@
 /**
  * What every command shares: the global options, the command module type, loading cluster.yaml
- * and telling the daemons that it changed.
+ * (strictly for commands that edit it or start daemons from it, leniently for those that only
+ * read the cluster or call into it) and telling the daemons that it changed.
  *
  * @example
  * ```ts
@@ -9,8 +10,10 @@
  * @module
  */
 import type { CommandModule } from "yargs";
-import { resolve } from "node:path";
-import { type LoadedConfig, loadClusterConfig } from "../daemon/config/mod.ts";
+import { relative, resolve } from "node:path";
+import process from "node:process";
+import { type ClusterTarget, type LoadedConfig, loadClusterConfig, loadClusterTarget, parseClusterConfig } from "../daemon/config/mod.ts";
+import type { ClusterConfig } from "../schemas/cluster.schema.ts";
 import { ClusterClient } from "./client.ts";
 import { note, warn } from "./output.ts";
 
@@ -44,6 +47,47 @@ export interface Cluster {
 export async function openCluster(args: Pick<GlobalArgs, "config">): Promise<Cluster> {
   const loaded = await loadClusterConfig(args.config);
   return { loaded, cluster: new ClusterClient(loaded) };
+}
+
+/** A client of the cluster's nodes, and what could be read of cluster.yaml. */
+export interface ClusterView {
+  target: ClusterTarget;
+  cluster: ClusterClient;
+}
+
+/**
+ * Opens the cluster for a command that only reads it or calls into it: such a command works
+ * whenever the node URLs and the secret can be read, even while cluster.yaml has errors, because
+ * the daemons keep running the last good config. A broken file is then mentioned once on stderr,
+ * followed by `fallback` (what the command does about it); `target.loaded` is null, and whatever
+ * the command took from the YAML it takes from the daemons' answers instead. Throws the config
+ * error as {@link openCluster} does when not even the nodes can be read.
+ *
+ * @example
+ * ```ts
+ * const { target, cluster } = await openClusterLenient(args, "showing the cluster as its daemons run it");
+ * const desiredFromYaml = target.loaded?.config ?? null;
+ * ```
+ */
+export async function openClusterLenient(args: Pick<GlobalArgs, "config">, fallback: string): Promise<ClusterView> {
+  const target = await loadClusterTarget(args.config);
+  if (target.loaded) return { target, cluster: new ClusterClient(target.loaded) };
+  const shown = relative(process.cwd(), target.file) || target.file;
+  warn(`${shown} has errors (see \`ferry validate\`); ${fallback}`);
+  return { target, cluster: new ClusterClient({ config: nodesOnly(target, target.error), secret: target.secret }) };
+}
+
+/**
+ * The client takes a whole config but uses only its nodes: one of just those, validated by the
+ * same parser. The loader kept only nodes that fit the schema, so this fails on nothing it read.
+ */
+function nodesOnly(target: ClusterTarget, error: Error): ClusterConfig {
+  const text = JSON.stringify({ cluster: { name: target.name ?? "cluster", secret: target.secret }, nodes: target.nodes });
+  try {
+    return parseClusterConfig(text, target.file);
+  } catch {
+    throw error;
+  }
 }
 
 /** The absolute path of the config file named by `--config`. */

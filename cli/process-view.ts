@@ -28,7 +28,9 @@ const rank: Record<ProcessStateName, number> = {
 
 /**
  * Merges per-node process lists into one entry per process, sorted by name. `desired` is taken
- * from `config` (the YAML as the CLI just read it), null for processes no longer in it.
+ * from `config` (the YAML as the CLI just read it), null for processes no longer in it. Without
+ * a config (cluster.yaml has errors) each entry keeps the `desired` its holder reported, from the
+ * last good config the daemons run, and only reported processes are listed.
  *
  * @example
  * ```ts

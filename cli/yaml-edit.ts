@@ -20,6 +20,7 @@ import { isMap, isScalar, LineCounter, type Node, type Pair, parseDocument, Scal
 import { modulePattern, namePattern } from "../schemas/cluster.schema.ts";
 import { ConfigError, FerryError, isFerryError } from "../daemon/errors.ts";
 import type { LoadedConfig } from "../daemon/config/mod.ts";
+import { withFileLock } from "./file-lock.ts";
 
 /** A process entry for {@link addProcess}. */
 export interface NewProcess {
@@ -196,7 +197,7 @@ export function defaultNode(text: string): string {
  * Replaces the config file with `text` after validating it with the daemon's own loader; a text
  * with problems is not written and its `ConfigError` is thrown (positions refer to `file`). The
  * write is atomic (temporary file in the same folder, then rename), so a daemon watching the file
- * never reads half of it.
+ * never reads half of it, and made under the file's lock (see {@link editConfigFile}).
  *
  * @example
  * ```ts
@@ -204,12 +205,14 @@ export function defaultNode(text: string): string {
  * ```
  */
 export async function writeConfigText(file: string, text: string): Promise<LoadedConfig> {
-  return await replaceConfig(file, text, undefined);
+  return await withFileLock(file, () => replaceConfig(file, text, undefined));
 }
 
 /**
- * Reads the config file, applies `edit` and writes the result with {@link writeConfigText}. If
- * the file changed on disk meanwhile (another `ferry` or an editor), the edit is applied again to
+ * Reads the config file, applies `edit` and writes the result with {@link writeConfigText}, all
+ * under the file's lock (`.cluster.yaml.lock` next to it), so that several `ferry` commands
+ * editing at once take turns and each edit applies to the text the previous one wrote. An editor
+ * knows nothing of the lock: if the file changed on disk meanwhile, the edit is applied again to
  * the new text rather than overwriting that change.
  *
  * @example
@@ -218,17 +221,19 @@ export async function writeConfigText(file: string, text: string): Promise<Loade
  * ```
  */
 export async function editConfigFile(file: string, edit: (text: string) => string): Promise<{ changed: boolean; text: string }> {
-  for (let attempt = 0; ; attempt++) {
-    const before = await readConfig(file);
-    const after = edit(before);
-    if (after === before) return { changed: false, text: before };
-    try {
-      await replaceConfig(file, after, before);
-      return { changed: true, text: after };
-    } catch (error) {
-      if (!(error instanceof ConcurrentEdit) || attempt >= 4) throw error;
+  return await withFileLock(file, async () => {
+    for (let attempt = 0; ; attempt++) {
+      const before = await readConfig(file);
+      const after = edit(before);
+      if (after === before) return { changed: false, text: before };
+      try {
+        await replaceConfig(file, after, before);
+        return { changed: true, text: after };
+      } catch (error) {
+        if (!(error instanceof ConcurrentEdit) || attempt >= 4) throw error;
+      }
     }
-  }
+  });
 }
 
 // --- Writing -----------------------------------------------------------------------------------

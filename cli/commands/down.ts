@@ -1,7 +1,8 @@
 /**
  * `ferry down`: asks every daemon of the cluster to stop gracefully (processes checkpointed) and
  * waits until each has let go of its address, so that `ferry down && ferry up` just works.
- * Daemons that are not running are fine: the goal is "none running".
+ * Daemons that are not running are fine: the goal is "none running". Works while cluster.yaml
+ * has errors, as long as the node addresses can be read: stopping needs nothing else.
  *
  * @example
  * ```sh
@@ -11,7 +12,7 @@
  */
 import { FerryError, isFerryError } from "../../daemon/errors.ts";
 import type { NodeClient } from "../client.ts";
-import { type Command, type GlobalArgs, openCluster, sleep } from "../command.ts";
+import { type Command, type GlobalArgs, openClusterLenient, sleep } from "../command.ts";
 import { print, printJson } from "../output.ts";
 
 /** How long a daemon may take to checkpoint its processes and exit. */
@@ -31,7 +32,7 @@ export const downCommand: Command<GlobalArgs> = {
   command: "down",
   describe: "Stop every daemon of the cluster gracefully",
   handler: async (args) => {
-    const { cluster } = await openCluster(args);
+    const { cluster } = await openClusterLenient(args, "stopping the daemons of the nodes it names");
     const results = await cluster.each(async (node): Promise<Outcome> => {
       try {
         await node.post("shutdown", {}, { timeoutMs: 5_000 });

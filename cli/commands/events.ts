@@ -4,7 +4,8 @@
  * Each node streams its own events; with `--follow` they are held back for a moment and
  * released in time order, so that a hand-off reads in order (suspended on the source before
  * resumed on the destination) even though two connections deliver it. A node that goes away
- * while following is reconnected; events seen before are not printed twice.
+ * while following is reconnected; events seen before are not printed twice. An answer that no
+ * retry can change (a wrong secret) ends the command instead. Works while cluster.yaml has errors.
  *
  * @example
  * ```sh
@@ -15,10 +16,10 @@
  */
 import process from "node:process";
 import type { Argv } from "yargs";
-import { describeError } from "../../daemon/errors.ts";
+import { describeError, isRetryable } from "../../daemon/errors.ts";
 import type { FerryEvent } from "../../schemas/api.schema.ts";
 import type { NodeClient } from "../client.ts";
-import { type Command, type GlobalArgs, openCluster, sleep } from "../command.ts";
+import { type Command, type GlobalArgs, openClusterLenient, sleep } from "../command.ts";
 import { formatBytes, formatMs } from "../format.ts";
 import { print, printJson, warn } from "../output.ts";
 
@@ -43,7 +44,7 @@ export const eventsCommand: Command<EventsArgs> = {
   builder: (y: Argv<GlobalArgs>) =>
     y.option("follow", { alias: "f", type: "boolean", default: false, describe: "Keep streaming new events until Ctrl-C" }) as Argv<EventsArgs>,
   handler: async (args) => {
-    const { cluster } = await openCluster(args);
+    const { cluster } = await openClusterLenient(args, "showing the events of the daemons it names");
     const width = Math.max(...cluster.nodes.map((n) => n.name.length));
     const show = (event: FerryEvent) => (args.json ? printJson(event, { compact: true }) : print(formatEvent(event, width)));
 
@@ -74,7 +75,12 @@ export const eventsCommand: Command<EventsArgs> = {
     };
     const timer = setInterval(() => flush(false), reorderMs / 3);
     try {
-      await Promise.all(cluster.nodes.map((node) => follow(node, stop.signal, (event) => pending.push({ event, arrived: Date.now() }))));
+      await Promise.all(cluster.nodes.map((node) =>
+        follow(node, stop.signal, (event) => pending.push({ event, arrived: Date.now() })).catch((error: unknown) => {
+          stop.abort(); // the other nodes' streams end with this one
+          throw error;
+        })
+      ));
     } finally {
       clearInterval(timer);
       flush(true);
@@ -109,6 +115,7 @@ async function follow(node: NodeClient, signal: AbortSignal, emit: (event: Ferry
       }
     } catch (error) {
       if (signal.aborted) break;
+      if (!isRetryable(error)) throw error;
       if (!down) warn(`${describeError(error)}; retrying`);
       down = true;
     }

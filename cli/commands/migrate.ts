@@ -5,6 +5,9 @@
  *
  * A hand-off that rolls back is retried by the daemons while the YAML asks for it, so a rollback
  * is not a failure here: the command keeps waiting and only reports the last error at timeout.
+ * What does end the wait is a later edit of cluster.yaml sending the process elsewhere (another
+ * `ferry migrate`, an editor): the daemons follow the last edit, so this command fails with a
+ * conflict naming where the process went instead of reporting a move that will not stand.
  *
  * @example
  * ```sh
@@ -14,7 +17,9 @@
  * @module
  */
 import type { Argv } from "yargs";
-import { describeError, FerryError, isFerryError } from "../../daemon/errors.ts";
+import { readFile } from "node:fs/promises";
+import { loadClusterConfig } from "../../daemon/config/mod.ts";
+import { describeError, FerryError, isFerryError, isRetryable } from "../../daemon/errors.ts";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
 import process from "node:process";
 import type { ClusterClient, Location, NodeClient } from "../client.ts";
@@ -89,7 +94,8 @@ export const migrateCommand: Command<MigrateArgs> = {
       return;
     }
 
-    const arrived = await waitUntilRunning(cluster, target, name, before?.generation ?? -1, args.timeout);
+    const placement = new PlacementWatch(args.config, name, to);
+    const arrived = await waitUntilRunning(cluster, target, name, before?.generation ?? -1, args.timeout, placement);
     const result: MigrateResult = {
       process: name,
       from,
@@ -127,9 +133,18 @@ export function describeMigration(r: MigrateResult): string {
 /**
  * Polls the destination every ~5 ms until it holds `name` running with a generation above
  * `generation`; meanwhile watches the cluster-wide `error` of the process so that a timeout can
- * say why (a rollback, an unreachable node...). Returns the destination's view of the process.
+ * say why (a rollback, an unreachable node...), and cluster.yaml, which a later edit may have
+ * pointed elsewhere. An answer of the destination that no retry can change (a wrong secret) ends
+ * the wait at once. Returns the destination's view of the process.
  */
-async function waitUntilRunning(cluster: ClusterClient, target: NodeClient, name: string, generation: number, timeoutMs: number): Promise<ProcessInfo> {
+async function waitUntilRunning(
+  cluster: ClusterClient,
+  target: NodeClient,
+  name: string,
+  generation: number,
+  timeoutMs: number,
+  placement: PlacementWatch,
+): Promise<ProcessInfo> {
   const deadline = Date.now() + timeoutMs;
   const progress = new ProgressBar(`${name} → ${target.name}`);
   try {
@@ -146,12 +161,18 @@ async function waitUntilRunning(cluster: ClusterClient, target: NodeClient, name
         const here = await target.post("locate", { name }, { timeoutMs: 2_000 });
         if (here.holds && !here.inDoubt && (here.state === "running" || here.state === "completed") && (here.generation ?? 0) > generation) {
           const info = (await target.post("ps", {}, { timeoutMs: 2_000 })).find((p) => p.name === name);
-          if (info) return info;
+          // Arrived, but maybe only on its way elsewhere: success only while the YAML still says so.
+          if (info) {
+            await placement.check(true);
+            return info;
+          }
         }
       } catch (error) {
+        if (!isRetryable(error)) throw error;
         // Without its hint: the timeout message below brings its own.
         lastError = isFerryError(error) ? error.message : describeError(error);
       }
+      await placement.check(false);
       // The error field lives on whichever node holds the process: sampled now and then, in the
       // background, so that the 5 ms cadence on the destination is kept.
       if (!watching && Date.now() >= nextWatch) {
@@ -171,6 +192,40 @@ async function waitUntilRunning(cluster: ClusterClient, target: NodeClient, name
       }
       await sleep(5);
     }
+  }
+}
+
+/**
+ * Where cluster.yaml places the process now, re-read while waiting: a later edit that sends it
+ * to another node (or removes it) supersedes this migration. Only a valid file counts, as for the
+ * daemons, which keep the last good config; the file is re-parsed only when its text changed.
+ */
+class PlacementWatch {
+  #text: string | undefined;
+  #nextMs = 0;
+  constructor(readonly file: string, readonly name: string, readonly to: string) {}
+
+  /** Throws a conflict when the file no longer asks for `to`; at most every 100 ms unless `now`. */
+  async check(now: boolean): Promise<void> {
+    if (!now && Date.now() < this.#nextMs) return;
+    this.#nextMs = Date.now() + 100;
+    const text = await readFile(this.file, "utf8").catch(() => undefined);
+    if (text === undefined || text === this.#text) return;
+    this.#text = text;
+    const config = await loadClusterConfig(this.file).then((l) => l.config, () => undefined);
+    if (!config) return;
+    const spec = config.processes[this.name];
+    if (spec?.node === this.to) return;
+    const what = !spec
+      ? `was removed from cluster.yaml by a later edit; it will not run on "${this.to}"`
+      : spec.node === undefined
+      ? `was left to the balancer by a later edit of cluster.yaml; it may not run on "${this.to}"`
+      : `was sent to "${spec.node}" by a later edit of cluster.yaml; it will not run on "${this.to}"`;
+    // A conflict that waiting cannot resolve: the later edit stands.
+    throw new FerryError("conflict", `Process "${this.name}" ${what}`, {
+      hint: `see \`ferry ps\`; \`ferry migrate ${this.name} ${this.to}\` asks for it again`,
+      retryable: false,
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 /**
  * `ferry status`: each node (reachable, runtime, load, config problems), then the processes.
+ * Works while cluster.yaml has errors: the cluster is then shown as its daemons run it.
  *
  * @example
  * ```sh
@@ -8,7 +9,7 @@
  * @module
  */
 import type { NodeStatus } from "../../schemas/api.schema.ts";
-import { type Command, type GlobalArgs, openCluster } from "../command.ts";
+import { type Command, type GlobalArgs, openClusterLenient } from "../command.ts";
 import { formatBytes, formatUptime, table } from "../format.ts";
 import { mergeProcesses, processTable } from "../process-view.ts";
 import { print, printJson } from "../output.ts";
@@ -32,7 +33,8 @@ export const statusCommand: Command<GlobalArgs> = {
   command: "status",
   describe: "Show the nodes (reachable, runtime, load) and the processes",
   handler: async (args) => {
-    const { loaded, cluster } = await openCluster(args);
+    const { target, cluster } = await openClusterLenient(args, "showing the cluster as its daemons run it");
+    const { loaded } = target;
     const results = await cluster.fanOut("status", {});
     const nodes: NodeReport[] = results.map((r) =>
       r.ok
@@ -44,14 +46,17 @@ export const statusCommand: Command<GlobalArgs> = {
           error: { code: r.error.code, message: r.error.message, ...(r.error.hint === undefined ? {} : { hint: r.error.hint }) },
         }
     );
-    const processes = mergeProcesses(results.flatMap((r) => (r.ok ? [r.value.processes] : [])), loaded.config);
+    const processes = mergeProcesses(results.flatMap((r) => (r.ok ? [r.value.processes] : [])), loaded?.config ?? null);
+    // From a broken file, the name the daemons run with is the more reliable one.
+    const name = loaded?.config.cluster.name ?? results.find((r) => r.ok)?.value?.cluster ?? target.name ?? "?";
+    const configError = target.error ? target.error.message : null;
 
     if (args.json) {
-      printJson({ cluster: loaded.config.cluster.name, nodes, processes });
+      printJson({ cluster: name, configError, nodes, processes });
     } else {
       const up = nodes.filter((n) => n.reachable).length;
-      const file = relative(process.cwd(), loaded.file) || loaded.file;
-      print(`Cluster "${loaded.config.cluster.name}" (${file}): ${nodes.length} nodes, ${up} reachable\n`);
+      const file = relative(process.cwd(), target.file) || target.file;
+      print(`Cluster "${name}" (${file}${configError ? ", has errors" : ""}): ${nodes.length} nodes, ${up} reachable\n`);
       const rows = nodes.map((n) =>
         n.reachable
           ? [n.node, n.url, "up", `${n.runtime} ${n.version}`, formatUptime(n.uptimeMs), String(n.load.processes), loadOf(n), String(n.load.executors), formatBytes(n.load.rssBytes), n.configError ? `config error: ${n.configError}` : ""]

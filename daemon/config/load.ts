@@ -3,6 +3,10 @@
  * processes folder (whose modules the config is checked against), the data folder, relative
  * paths in args, and the secret (`FERRY_SECRET` wins over the file).
  *
+ * Two loaders: {@link loadClusterConfig} accepts only a valid file (daemons, and commands that
+ * edit it); {@link loadClusterTarget} also reads what it can of a broken one, because the daemons
+ * keep running the last good config and a user who just broke the file still needs to see them.
+ *
  * @example
  * ```ts
  * const loaded = await loadClusterConfig("cluster.yaml");
@@ -13,9 +17,9 @@
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { parseDocument } from "yaml";
-import { type ClusterConfig, clusterSettingsSchema } from "../../schemas/cluster.schema.ts";
-import { FerryError } from "../errors.ts";
+import { isMap, isScalar, parseDocument } from "yaml";
+import { type ClusterConfig, clusterSettingsSchema, namePattern, nodeSchema, type NodeSpec } from "../../schemas/cluster.schema.ts";
+import { type ConfigError, FerryError, isFerryError } from "../errors.ts";
 import { listModules } from "../modules/inspect.ts";
 import { parseClusterConfig } from "./parse.ts";
 
@@ -81,6 +85,74 @@ export async function loadClusterConfig(
 }
 
 /**
+ * What a client needs to reach a cluster, read from cluster.yaml as far as the file allows:
+ * with the validated config when the file is valid, with its `ConfigError` when it is not.
+ */
+export type ClusterTarget = TargetFields & (
+  | { /** The validated config. */ loaded: LoadedConfig; error: null }
+  | { loaded: null; /** Why the file is invalid, every issue at its line and column. */ error: ConfigError }
+);
+
+/** The fields of a {@link ClusterTarget} that a broken file may still provide. */
+export interface TargetFields {
+  /** Absolute path of cluster.yaml. */
+  file: string;
+  /** Every node whose name and URL could be read: all of them when the file is valid. */
+  nodes: Readonly<Record<string, NodeSpec>>;
+  /** `FERRY_SECRET` when set, else `cluster.secret`. */
+  secret: string;
+  /** `cluster.name`, when it could be read. */
+  name: string | null;
+  /** The names under `processes:`, when that section could be read. */
+  processes: readonly string[] | null;
+}
+
+/**
+ * Loads cluster.yaml like {@link loadClusterConfig} when it is valid; when it is not, reads the
+ * node URLs, the secret, the cluster name and the process names from whatever the YAML parser
+ * could make of it (it recovers from most syntax errors) and returns them with the `ConfigError`.
+ * Nodes whose name or URL does not fit the schema are left out. Throws the `ConfigError` when no
+ * node or no secret can be read, and `FerryError("config_not_found")` when the file cannot be read.
+ *
+ * @example
+ * ```ts
+ * const target = await loadClusterTarget("cluster.yaml");
+ * if (target.error) console.warn(`cluster.yaml has errors: ${target.error.message}`);
+ * Object.keys(target.nodes); // ["alpha", "beta"]
+ * ```
+ */
+export async function loadClusterTarget(
+  file: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<ClusterTarget> {
+  let error: ConfigError;
+  try {
+    const loaded = await loadClusterConfig(file, env);
+    const { config } = loaded;
+    return {
+      file: loaded.file,
+      loaded,
+      error: null,
+      nodes: config.nodes,
+      secret: loaded.secret,
+      name: config.cluster.name,
+      processes: Object.keys(config.processes),
+    };
+  } catch (thrown) {
+    // Checked by shape: the parser's ConfigError may come from another module instance.
+    if (!isFerryError(thrown) || !("issues" in thrown) || !Array.isArray(thrown.issues)) throw thrown;
+    error = thrown as ConfigError;
+  }
+  const absolute = resolve(file);
+  const text = await readFile(absolute, "utf8").catch(() => undefined);
+  const found = text === undefined ? undefined : readTarget(text);
+  const fromEnv = env.FERRY_SECRET;
+  const secret = fromEnv !== undefined && fromEnv !== "" ? fromEnv : found?.secret;
+  if (!found || Object.keys(found.nodes).length === 0 || secret === undefined) throw error;
+  return { file: absolute, loaded: null, error, nodes: found.nodes, secret, name: found.name, processes: found.processes };
+}
+
+/**
  * Resolves a path from the config (an arg, an option) against the directory of cluster.yaml.
  *
  * @example
@@ -101,4 +173,33 @@ function peekProcessesDir(text: string): string {
   } catch {
     return fallback;
   }
+}
+
+const names = new RegExp(namePattern);
+const urls = new RegExp(nodeSchema.properties.url.pattern);
+const runtimes = nodeSchema.properties.runtime.enum;
+
+/** What can be read of a file that does not validate; fields that do not fit the schema are skipped. */
+function readTarget(text: string): Omit<TargetFields, "file" | "secret"> & { secret: string | undefined } {
+  const doc = parseDocument(text, { prettyErrors: false });
+  const nodes: Record<string, NodeSpec> = {};
+  const section = doc.get("nodes");
+  for (const pair of isMap(section) ? section.items : []) {
+    const name = isScalar(pair.key) ? String(pair.key.value) : "";
+    if (!names.test(name) || !isMap(pair.value) || Object.hasOwn(nodes, name)) continue;
+    const url = pair.value.get("url");
+    const runtime = pair.value.get("runtime");
+    if (typeof url !== "string" || !urls.test(url)) continue;
+    // The runtime only matters to `ferry up`, which needs a valid file anyway.
+    nodes[name] = { url, runtime: runtimes.find((r) => r === runtime) ?? nodeSchema.properties.runtime.default };
+  }
+  const processes = doc.get("processes");
+  const secret = doc.getIn(["cluster", "secret"]);
+  const name = doc.getIn(["cluster", "name"]);
+  return {
+    nodes,
+    secret: typeof secret === "string" && secret !== "" ? secret : undefined,
+    name: typeof name === "string" && names.test(name) ? name : null,
+    processes: isMap(processes) ? processes.items.flatMap((p) => (isScalar(p.key) ? [String(p.key.value)] : [])) : null,
+  };
 }

@@ -177,12 +177,43 @@ test("call of a process cluster.yaml does not declare is `not found` (exit 4) ev
   assert.equal(lines(r.stderr), ['ferry: No process named "ghost" in cluster.yaml (known processes: counter)']);
 });
 
+test("ps with a broken cluster.yaml warns once, then asks the nodes it can still read", async () => {
+  await writeFile(join(dir, "cluster.yaml"), yaml.replace("module: Counter", "module: Nope"));
+  const r = await run(["ps"]);
+  assert.is(r.code, 3);
+  assert.equal(lines(r.stderr), [
+    "ferry: warning: cluster.yaml has errors (see `ferry validate`); showing the cluster as its daemons run it",
+    `ferry: Cannot reach node "alpha" at ${/http:\/\/127\.0\.0\.1:\d+/.exec(yaml)?.[0]} (is its daemon running? start it with \`ferry up\`)`,
+  ]);
+});
+
+test("ps, status and call fail with the config error when no node of a broken cluster.yaml can be read", async () => {
+  await writeFile(join(dir, "cluster.yaml"), yaml.replace(/url: http/g, "url: ftp"));
+  for (const command of [["ps"], ["status"], ["call", "counter", "get"]]) {
+    const r = await run(command);
+    assert.is(r.code, 2, command.join(" "));
+    assert.match(r.stderr, /^ferry: \.\/cluster\.yaml:6:17: Field "url" of node "alpha" must be a URL/, command.join(" "));
+  }
+});
+
+test("migrate, create and rm refuse a broken cluster.yaml with its file:line:col and leave it alone", async () => {
+  const broken = yaml.replace("  beta:  { url:", "  beta:  { url: [,");
+  await writeFile(join(dir, "cluster.yaml"), broken);
+  for (const command of [["migrate", "counter", "beta", "--no-wait"], ["create", "x", "Counter"], ["rm", "counter"]]) {
+    const r = await run(command);
+    assert.is(r.code, 2, command.join(" "));
+    assert.match(r.stderr, /^ferry: \.\/cluster\.yaml:7:\d+: /, command.join(" "));
+    assert.not.match(r.stderr, /warning/);
+  }
+  assert.is(await readFile(join(dir, "cluster.yaml"), "utf8"), broken);
+});
+
 test("--config and FERRY_CONFIG pick the file; a missing one is a one-line error", async () => {
   await writeFile(join(dir, "other.yaml"), yaml);
   assert.is((await run(["validate", "--config", "other.yaml"])).code, 0);
   assert.is((await run(["validate"], { FERRY_CONFIG: "other.yaml" })).stdout, "other.yaml is valid: 2 nodes, 1 process, 1 module\n");
   const missing = await run(["ps", "--config", "nope.yaml"]);
-  assert.is(missing.code, 1);
+  assert.is(missing.code, 2);
   assert.equal(lines(missing.stderr), ['ferry: Cannot read config "nope.yaml" (Pass --config <file> or set FERRY_CONFIG)']);
 });
 
@@ -222,7 +253,7 @@ test("create refuses an unknown module and an existing name without touching the
   assert.is(module.code, 1);
   assert.equal(lines(module.stderr), ['ferry: No module named "Nope" in processes (known modules: Counter)']);
   const taken = await run(["create", "counter", "Counter"]);
-  assert.is(taken.code, 1);
+  assert.is(taken.code, 7);
   assert.match(taken.stderr, /^ferry: Process "counter" already exists in cluster\.yaml/);
   assert.is(await readFile(join(dir, "cluster.yaml"), "utf8"), yaml);
 });

@@ -275,4 +275,13 @@ test("editConfigFile() applies an edit to the file on disk and reports whether i
   assert.not.ok(again.changed);
 });
 
+test("editConfigFile() run many times at once lands every edit and leaves no lock behind", async () => {
+  const file = await project(original);
+  const names = Array.from({ length: 8 }, (_, i) => `extra${i}`);
+  await Promise.all(names.map((name) => editConfigFile(file, (text) => addProcess(text, name, { module: "Tally", node: "beta" }))));
+  const processes = processesOf(await readFile(file, "utf8"));
+  for (const name of names) assert.equal(processes[name], { module: "Tally", args: [], node: "beta" }, name);
+  assert.equal(await readdir(dir), ["cluster.yaml", "package.json", "processes"]);
+});
+
 test.run();

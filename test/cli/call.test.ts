@@ -1,0 +1,114 @@
+// callAnywhere() against real HTTP servers on 127.0.0.1 that answer the daemon API the way a
+// node holding a moving process does: which answers are retried, and what it says when it gives up.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { createServer, type Server } from "node:http";
+import { callAnywhere } from "../../cli/commands/call.ts";
+import { ClusterClient } from "../../cli/client.ts";
+import { parseClusterConfig } from "../../daemon/config/parse.ts";
+import { isFerryError } from "../../daemon/errors.ts";
+
+/** One fake node: `holds()` answers locate, `call()` answers call with a status and a body. */
+interface FakeNode {
+  holds: () => boolean;
+  call: () => { status: number; body: unknown };
+  calls: number;
+}
+
+let servers: Server[] = [];
+
+test.after.each(async () => {
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  servers = [];
+});
+
+async function serve(node: FakeNode): Promise<string> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      let answer: { status: number; body: unknown };
+      if (req.url === "/v1/locate") {
+        answer = { status: 200, body: node.holds() ? { holds: true, generation: 1, state: "running" } : { holds: false } };
+      } else if (req.url === "/v1/call") {
+        node.calls++;
+        answer = node.call();
+      } else {
+        answer = { status: 404, body: { error: { code: "not_found", message: `No route ${req.url}` } } };
+      }
+      res.writeHead(answer.status, { "content-type": "application/json" });
+      res.end(JSON.stringify(answer.body));
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+}
+
+async function clusterOf(nodes: Record<string, FakeNode>): Promise<ClusterClient> {
+  const specs: Record<string, { url: string }> = {};
+  for (const [name, node] of Object.entries(nodes)) specs[name] = { url: await serve(node) };
+  const config = parseClusterConfig(JSON.stringify({ cluster: { name: "test", secret: "s" }, nodes: specs }), "cluster.yaml");
+  return new ClusterClient({ config, secret: "s" });
+}
+
+const moving = { status: 503, body: { error: { code: "unavailable", message: 'Process "x" is moving to "beta"' } } };
+const ok = (node: string) => ({ status: 200, body: { value: 7, text: "7", node } });
+
+async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string; hint?: string | undefined }> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(isFerryError(error), `expected a FerryError, got ${String(error)}`);
+    return error;
+  }
+  assert.unreachable("did not throw");
+  throw new Error("unreachable");
+}
+
+test("callAnywhere() retries while the holder answers a retryable error, then returns the answer", async () => {
+  const alpha: FakeNode = { holds: () => true, call: () => (alpha.calls <= 3 ? moving : ok("alpha")), calls: 0 };
+  const cluster = await clusterOf({ alpha });
+  const response = await callAnywhere(cluster, "x", "get", [], 10_000, ["x"]);
+  assert.equal(response, { value: 7, text: "7", node: "alpha" });
+  assert.is(alpha.calls, 4);
+});
+
+test("callAnywhere() follows the process to the node that holds it next", async () => {
+  let moved = false;
+  const alpha: FakeNode = { holds: () => !moved, call: () => ((moved = true), moving), calls: 0 };
+  const beta: FakeNode = { holds: () => moved, call: () => ok("beta"), calls: 0 };
+  const response = await callAnywhere(await clusterOf({ alpha, beta }), "x", "get", [], 10_000, ["x"]);
+  assert.is(response.node, "beta");
+  assert.is(alpha.calls, 1);
+});
+
+test("callAnywhere() gives up at its deadline saying the process kept moving, with the last answer", async () => {
+  let holder = "alpha";
+  const flip = (to: string) => () => ((holder = to), moving);
+  const alpha: FakeNode = { holds: () => holder === "alpha", call: flip("beta"), calls: 0 };
+  const beta: FakeNode = { holds: () => holder === "beta", call: flip("alpha"), calls: 0 };
+  const error = await rejection(callAnywhere(await clusterOf({ alpha, beta }), "x", "get", [], 500, ["x"]));
+  assert.is(error.code, "timeout");
+  assert.is(error.message, 'Process "x" kept moving between nodes ("alpha", "beta") for 500 ms; last answer: Process "x" is moving to "beta"');
+  assert.ok(alpha.calls > 1 && beta.calls > 1);
+});
+
+test("callAnywhere() takes an answer that retrying cannot change as final, at once", async () => {
+  const failed = { status: 422, body: { error: { code: "method_failed", message: 'Method "get" of "x" threw: kaboom' } } };
+  const alpha: FakeNode = { holds: () => true, call: () => failed, calls: 0 };
+  const error = await rejection(callAnywhere(await clusterOf({ alpha }), "x", "get", [], 10_000, ["x"]));
+  assert.is(error.code, "method_failed");
+  assert.is(error.message, 'Method "get" of "x" threw: kaboom');
+  assert.is(alpha.calls, 1);
+});
+
+test("callAnywhere() of a name cluster.yaml does not declare fails at once when no node holds it", async () => {
+  const alpha: FakeNode = { holds: () => false, call: () => ok("alpha"), calls: 0 };
+  const error = await rejection(callAnywhere(await clusterOf({ alpha }), "ghost", "get", [], 10_000, ["x"]));
+  assert.is(error.code, "process_not_found");
+  assert.is(error.message, 'No process named "ghost" in cluster.yaml');
+  assert.is(error.hint, "known processes: x");
+});
+
+test.run();
