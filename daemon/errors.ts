@@ -49,6 +49,8 @@ const failures = {
   fenced: { http: 503, exit: 3, retryable: true },
   unreachable: { http: 502, exit: 3, retryable: true },
   timeout: { http: 504, exit: 5, retryable: true },
+  /** The client did not send its request in time (a stalled or too slow sender). */
+  request_timeout: { http: 408, exit: 5, retryable: true },
   executor_failed: { http: 500, exit: 1, retryable: true },
   /** The node's data directory refused a write (disk full, read-only, I/O error). */
   storage_failed: { http: 507, exit: 1, retryable: true },

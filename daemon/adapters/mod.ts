@@ -10,7 +10,9 @@
  */
 import type { Platform } from "./platform.ts";
 export type { Platform, Server, ServeOptions } from "./platform.ts";
+export { DEFAULT_LIMITS } from "./limits.ts";
 
+/** The adapter of the runtime this process runs on (Deno when `Deno` is global, else Node). */
 export async function currentPlatform(): Promise<Platform> {
   if ("Deno" in globalThis) return (await import("./deno.ts")).denoPlatform;
   return (await import("./node.ts")).nodePlatform;

@@ -12,9 +12,38 @@ export interface Server {
   close(): Promise<void>;
 }
 
+/**
+ * Where to listen and how long a client may hold a connection without progress. The limits bound
+ * what an unauthenticated client can tie up: the secret is only checked once a request's headers
+ * are in, so everything before that (and any body the handler never reads) is bounded here.
+ * Response bodies are never bounded: a hand-off streams large snapshots and `handoff.begin` may
+ * answer late.
+ */
 export interface ServeOptions {
   hostname: string;
   port: number;
+  /**
+   * Time a client has to send a request's complete headers, counted from the connection (or from
+   * the first byte of a later request on a kept-alive one); past it the connection is closed.
+   * @default {10_000}
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Time a request body has to arrive in full once the headers are in; past it the request is
+   * answered 408 and the connection closed. The API's bodies are JSON of at most 1 MiB.
+   * @default {30_000}
+   */
+  bodyTimeoutMs?: number;
+  /**
+   * How long a kept-alive connection may stay idle between requests before it is closed.
+   * @default {5_000}
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Most connections open at once; a connection beyond it is closed as soon as it is accepted.
+   * @default {1024}
+   */
+  maxConnections?: number;
 }
 
 export interface Platform {

@@ -1,0 +1,126 @@
+/**
+ * Serves a web-standard handler with `node:http`, bounding what a client can hold without
+ * progress: complete headers within `headersTimeoutMs` (else the connection is closed), the whole
+ * body within `bodyTimeoutMs` (else 408 and close), `idleTimeoutMs` between kept-alive requests,
+ * and at most `maxConnections` at once (the rest are closed on accept).
+ *
+ * The handler gets the body as a stream and reads it only after checking the secret; a response
+ * sent before its request's body fully arrived carries `Connection: close`, so an unread body
+ * never keeps a connection open. Deno (since 2.7.13) implements `node:http` with the same parser
+ * and the same timeouts, so both runtimes serve through this module.
+ * @module
+ */
+import { createServer } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { FerryError } from "../errors.ts";
+import { resolveServeOptions } from "./limits.ts";
+import type { ServeLimits } from "./limits.ts";
+import type { Server, ServeOptions } from "./platform.ts";
+import { ExchangeRequest } from "./exchange-request.ts";
+import { requestBody } from "./request-body.ts";
+import { sendResponse } from "./send-response.ts";
+
+type Handler = (req: Request) => Promise<Response>;
+
+/** The request's headers, read once from the raw list (`req.headers` would build a second copy). */
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  return headers;
+}
+
+function hasBody(method: string, headers: Headers): boolean {
+  if (method === "GET" || method === "HEAD") return false;
+  return headers.has("transfer-encoding") || Number(headers.get("content-length")) > 0;
+}
+
+function errorBody(error: FerryError): string {
+  return JSON.stringify({ error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) } });
+}
+
+/** Answers with `error` and closes the connection, unless an answer has already begun. */
+function refuse(res: ServerResponse, status: number, error: FerryError): void {
+  if (res.headersSent) return void res.destroy();
+  res.shouldKeepAlive = false;
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(errorBody(error));
+}
+
+function exchange(handler: Handler, limits: ServeLimits, req: IncomingMessage, res: ServerResponse): void {
+  let timedOut = false;
+  const method = req.method ?? "GET";
+  const headers = headersOf(req);
+  const body = hasBody(method, headers)
+    ? requestBody(req, limits.bodyTimeoutMs, (error) => {
+        timedOut = true;
+        refuse(res, 408, error);
+      })
+    : undefined;
+  let request: ExchangeRequest;
+  try {
+    request = new ExchangeRequest(`http://${headers.get("host") ?? "localhost"}${req.url ?? "/"}`, {
+      method,
+      headers,
+      ...(body ? { body: body.stream, duplex: "half" } : {}),
+    } as RequestInit);
+  } catch (error) {
+    body?.dispose();
+    return refuse(res, 400, new FerryError("bad_request", `Cannot read request "${req.method} ${req.url}": ${(error as Error).message}`));
+  }
+  res.once("close", () => {
+    body?.dispose();
+    request.exchangeOver();
+  });
+  handler(request).then(
+    (response) => {
+      if (timedOut || res.writableEnded) return void response.body?.cancel().catch(() => {});
+      // An unread or partly sent body would otherwise be drained to keep the connection alive.
+      if (!req.complete) res.shouldKeepAlive = false;
+      return sendResponse(res, response);
+    },
+    () => res.destroy(),
+  );
+}
+
+/**
+ * Listens on `options.hostname:options.port` and serves `handler` until `close()`.
+ *
+ * @example
+ * ```ts
+ * const server = await serveNodeHttp(handler, { hostname: "127.0.0.1", port: 0, headersTimeoutMs: 5_000 });
+ * await server.close();
+ * ```
+ */
+export function serveNodeHttp(handler: Handler, options: ServeOptions): Promise<Server> {
+  const limits = resolveServeOptions(options);
+  const server = createServer({
+    headersTimeout: limits.headersTimeoutMs,
+    // A backstop for the body deadline above, which answers earlier and with a JSON error.
+    requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs,
+    // How often expired headers are looked for: the timeout is honoured within a tenth of itself.
+    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 10))),
+    keepAliveTimeout: limits.idleTimeoutMs,
+    noDelay: true,
+  }, (req, res) => exchange(handler, limits, req, res));
+  server.keepAliveTimeout = limits.idleTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  let closing: Promise<void> | undefined;
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(limits.port, limits.hostname, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolve({
+        port: typeof address === "object" && address ? address.port : limits.port,
+        close() {
+          closing ??= new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          });
+          return closing;
+        },
+      });
+    });
+  });
+}

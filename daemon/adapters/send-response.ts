@@ -1,0 +1,56 @@
+/**
+ * Writes a web `Response` to a node:http `ServerResponse`. A body that is complete at once (every
+ * JSON answer) goes out in a single write with a Content-Length; other bodies (snapshots, event
+ * streams) are streamed as they come, with backpressure, and cancelled if the client goes away.
+ * @module
+ */
+import type { ServerResponse } from "node:http";
+import { setImmediate } from "node:timers";
+
+type Chunk = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
+
+/** Resolves after the pending I/O callbacks: a body still open by then is a stream. */
+const nextTurn = () => new Promise<undefined>((resolve) => setImmediate(() => resolve(undefined)));
+
+/**
+ * Sends `response` on `res`; resolves once it is written or the connection is gone.
+ *
+ * @example
+ * ```ts
+ * await sendResponse(res, Response.json({ ok: true }));
+ * ```
+ */
+export async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, key) => (headers[key] = value));
+  if (!response.body) return void res.writeHead(response.status, headers).end();
+  const reader = response.body.getReader();
+  let finished = false;
+  const closed = new Promise<void>((resolve) => res.once("close", resolve));
+  void closed.then(() => {
+    if (!finished) reader.cancel().catch(() => {});
+  });
+  try {
+    const first = await reader.read();
+    if (first.done) return void ((finished = true), res.writeHead(response.status, headers).end());
+    const pending = reader.read();
+    const second = await Promise.race([pending, nextTurn()]);
+    if (second?.done) {
+      finished = true;
+      headers["content-length"] = String(first.value.byteLength);
+      return void res.writeHead(response.status, headers).end(first.value);
+    }
+    res.writeHead(response.status, headers);
+    res.write(first.value);
+    for (let chunk: Chunk = second ?? (await pending); !chunk.done; chunk = await reader.read()) {
+      if (!res.write(chunk.value)) {
+        await Promise.race([new Promise((resolve) => res.once("drain", resolve)), closed]);
+        if (res.destroyed) return;
+      }
+    }
+    finished = true;
+    res.end();
+  } catch {
+    res.destroy();
+  }
+}
