@@ -53,6 +53,7 @@ export class Balancer implements Runnable {
   }
 
   async start(signal: AbortSignal): Promise<void> {
+    this.#adoption.resumeUnfinished();
     while (!signal.aborted) {
       await delay(this.#node.settings.balancer.intervalMs, signal);
       if (signal.aborted) break;

@@ -615,8 +615,51 @@ export class NodeState {
   }
 
   /**
-   * Runs a process of a gone node here, one generation on (the caller fenced it and waited).
-   * With `unreadable` (its checkpoint could not be read) it is recorded failed with that reason.
+   * Adoption, first step: the gone node's latest state is stored here, one generation on, as an
+   * incoming copy that does not run (`prepared`, with a hand-off id starting with `adopt-`). A
+   * restart finds it and finishes the adoption; a peer asking `locate` hears it is in doubt, so
+   * nobody starts it fresh meanwhile.
+   */
+  async prepareAdoption(owned: Readonly<OwnedProcess>, snapshot: Uint8Array | undefined, gone: string, handoffId: string): Promise<void> {
+    const identity = { ...identityOf(owned), generation: owned.generation + 1, migrations: owned.migrations + 1 };
+    await Promise.all([
+      snapshot ? this.#checkpoints.save(owned.name, identity.generation, snapshot, { force: true }) : Promise.resolve(false),
+      this.#journal.append({ op: "prepared", ...identity, from: gone, handoffId }),
+    ]);
+    this.#table.acquire(owned.name).reason = `Adopting it from node "${gone}", which is gone (waiting out its lease)`;
+  }
+
+  /** Adoption, last step (the fence is written and the gone node's lease is over): run it here. */
+  async completeAdoption(name: string): Promise<void> {
+    const owned = this.#journal.state.owned.get(name);
+    if (owned?.status !== "prepared" || !owned.handoffId?.startsWith("adopt-")) return;
+    const identity = identityOf(owned);
+    await this.#journal.append({ op: "own", ...identity });
+    await this.#restore(identity, `adopted from ${owned.from}`);
+    this.events.emit({ type: "adopted", process: name, from: owned.from ?? "?", generation: identity.generation });
+  }
+
+  /** Another node won the claim: forget the stored copy. */
+  async dropAdoption(name: string, handoffId: string): Promise<void> {
+    await this.incoming.drop(name, handoffId, true);
+    this.#table.stopAcquiring(name);
+  }
+
+  /** Adoptions this node began and has not finished (after a restart). */
+  adoptionsInProgress(): Array<{ name: string; from: string; handoffId: string; generation: number }> {
+    const out: Array<{ name: string; from: string; handoffId: string; generation: number }> = [];
+    for (const owned of this.#journal.state.owned.values()) {
+      if (owned.status === "prepared" && owned.from && owned.handoffId?.startsWith("adopt-")) {
+        out.push({ name: owned.name, from: owned.from, handoffId: owned.handoffId, generation: owned.generation });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Runs a process of a gone node here at once, one generation on: one that had completed (it
+   * runs nothing), or — with `unreadable` — one whose checkpoint could not be read, recorded
+   * failed with that reason rather than silently restarted from its args.
    */
   async adopt(owned: Readonly<OwnedProcess>, snapshot: Uint8Array | undefined, gone: string, unreadable?: unknown): Promise<void> {
     const identity = { ...identityOf(owned), generation: owned.generation + 1, migrations: owned.migrations + 1 };

@@ -33,7 +33,9 @@ export class NodeReconciler implements Reconciler {
   async reconcile(name: string): Promise<ReconcileResult> {
     const node = this.#node;
     if (node.closing) return done();
-    if (node.incoming.inDoubt(name)) {
+    const doubt = node.incoming.inDoubt(name);
+    if (doubt?.handoffId.startsWith("adopt-")) return requeueAfter(1000); // the balancer's adoption finishes it
+    if (doubt) {
       node.trace.mark("reconcile", "resolve in doubt", name);
       return outcomeOf(await resolveInDoubt(node, name));
     }
