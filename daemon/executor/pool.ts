@@ -286,8 +286,16 @@ export class ExecutorPool {
    * and so that a process arriving in a hand-off does not wait for its module to load.
    */
   async inspect(modulePath: string, moduleVersion: number, options: RequestOptions = {}): Promise<ReplyValue["inspect"]> {
-    const results = await Promise.all(this.#pooled.map((e) => this.#send(e, { type: "inspect", modulePath, moduleVersion }, options.timeoutMs)));
-    return results[0] as ReplyValue["inspect"];
+    for (let attempt = 1; ; attempt++) {
+      const results = await Promise.allSettled(this.#pooled.map((e) => this.#send(e, { type: "inspect", modulePath, moduleVersion }, options.timeoutMs)));
+      // A worker lost meanwhile (another process stalled it) says nothing about the module: ask
+      // the others, or once more the replacements.
+      const failure = results.find((r) => r.status === "rejected" && (r.reason as FerryError).code !== "executor_failed");
+      if (failure) throw (failure as PromiseRejectedResult).reason;
+      const answer = results.find((r) => r.status === "fulfilled");
+      if (answer) return answer.value as ReplyValue["inspect"];
+      if (attempt === 2 || this.#closed) throw (results[0] as PromiseRejectedResult).reason;
+    }
   }
 
   /**

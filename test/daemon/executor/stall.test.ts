@@ -40,8 +40,10 @@ test("a run() that spins from its first line on a fresh worker is caught after s
   // Both queued before the worker has booted: it spins before its first timer-driven heartbeat.
   const counter = pool.start(startReq(modules.path("Counter"), "counter"));
   const busy = pool.start(startReq(modules.path("Busy"), "busy"));
-  await counter;
   await busy; // run() starts after the reply, so the start itself succeeds
+  // The counter's start may or may not finish before the spin: either way it is not left hanging,
+  // and the counter is among the lost (to be started again by the node).
+  await counter.catch((error: { code: string }) => assert.is(error.code, "executor_failed"));
   await until(() => made.seen.lost.length, "the lost event", 15_000);
   const [report] = made.seen.lost;
   assert.equal(report!.names.sort(), ["busy", "counter"]);
@@ -92,6 +94,15 @@ test("a resume() that never returns on activate is blamed on resume(), and the p
   assert.equal(made.seen.lost[0]!.names, ["resumer"]);
   assert.is(made.seen.lost[0]!.culprit, "resumer");
   assert.match(made.seen.lost[0]!.reason, /never returned from resume\(\)/);
+});
+
+test("inspect() answers for its module even when the worker it asked is lost to another process's stall", async () => {
+  const made = recordingPool({ stallMs: 300 });
+  pool = made.pool;
+  const stuck = rejection(pool.start(startReq(modules.path("BusyCtor"), "stuck")));
+  const inspected = pool.inspect(modules.path("Counter"), 1);
+  assert.is((await stuck).code, "process_failed");
+  assert.equal((await inspected).methods, ["get"]);
 });
 
 test("close() returns within its bound while a worker spins", async () => {
