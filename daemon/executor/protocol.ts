@@ -4,6 +4,17 @@
  * @module
  */
 
+import type { LogLimits } from "./log-limit.ts";
+
+/** What the pool hands each executor worker as its `workerData`. */
+export interface ExecutorData {
+  /** This worker's own slots ({@link SHARED_BYTES}). */
+  shared: SharedArrayBuffer;
+  /** The node's lease cell, shared by every worker of the pool (see lease.ts). */
+  lease: SharedArrayBuffer;
+  log: LogLimits;
+}
+
 /** A failure that crossed the worker boundary: enough to rebuild a FerryError. */
 export interface WireError {
   code: string;
@@ -24,6 +35,12 @@ export type Request =
     snapshot?: Uint8Array;
     generation: number;
     hold: boolean;
+    /**
+     * One Int32, 0 until decided: the worker compare-and-swaps it to {@link CLAIM_STARTED} before
+     * it replies (and before run() may begin), the main thread to {@link CLAIM_TIMED_OUT} when it
+     * gives up. Whoever comes second yields, so a timed-out start never runs a step.
+     */
+    claim: SharedArrayBuffer;
   }
   /** Run a held or suspended process: resume() hook, then run() (unless it had completed). */
   | { type: "activate"; name: string; generation: number; run: boolean }
@@ -50,6 +67,11 @@ export type ReplyValue = {
 export type ToWorker = Request & { id: number };
 
 export type FromWorker =
+  /**
+   * The worker listens now. Deno can drop a message that reaches a worker before its listener is
+   * attached (while its entry module still awaits imports), so the pool sends nothing before this.
+   */
+  | { type: "ready" }
   | { type: "reply"; id: number; ok: true; value: unknown }
   | { type: "reply"; id: number; ok: false; error: WireError }
   | { type: "exit"; name: string; outcome: "completed" | "failed"; error?: WireError }
@@ -85,7 +107,15 @@ export function unpackBytes<T>(fields: T): T {
   return out as T;
 }
 
-/** Layout of the SharedArrayBuffer each worker shares with the main thread. */
+/** Values of a start request's claim cell. */
+export const CLAIM_STARTED = 1;
+export const CLAIM_TIMED_OUT = 2;
+
+/**
+ * Layout of the SharedArrayBuffer each worker shares with the main thread: Int32 slots, then one
+ * Float64. Heartbeat counter; 0 until the worker has booted, so the main thread can tell a worker
+ * still loading its code from one that stopped beating.
+ */
 export const BEAT = 0;
 /** Index (in the worker's slot table) of the process whose code runs now, or -1. */
 export const CURRENT = 1;
@@ -96,5 +126,48 @@ export const CURRENT = 1;
  * nor emits an error; the main thread then ends it.
  */
 export const OUT_OF_MEMORY = 2;
-/** Int32 slots in the shared buffer. */
-export const SHARED_SLOTS = 3;
+/** What the CURRENT process is doing ({@link Activity}), so a stall can say where it got stuck. */
+export const ACTIVITY = 3;
+/** 1 while the worker is blocked because the node's lease may have lapsed: not a stall. */
+export const LEASE_WAIT = 4;
+/** Set by the main thread: the worker must never run process code again, only end. */
+export const EVICTED = 5;
+/** Float64 index: the lease deadline the worker last blocked under (-Infinity: never). */
+export const WAITED_UNDER = 3;
+/** Bytes of the shared buffer: six Int32 slots (bytes 0-23), then the Float64 (bytes 24-31). */
+export const SHARED_BYTES = 32;
+
+/** What a process's code is doing while it holds CURRENT. */
+export const Activity = {
+  none: 0,
+  construct: 1,
+  decode: 2,
+  resume: 3,
+  suspend: 4,
+  run: 5,
+  call: 6,
+  describe: 7,
+} as const;
+export type Activity = (typeof Activity)[keyof typeof Activity];
+
+const stuckIn: Record<number, string> = {
+  [Activity.construct]: "never returned from its constructor",
+  [Activity.decode]: "never finished decoding its snapshot",
+  [Activity.resume]: "never returned from resume()",
+  [Activity.suspend]: "never returned from suspend()",
+  [Activity.run]: "ran run() without yielding",
+  [Activity.call]: "ran a method call without yielding",
+  [Activity.describe]: "never returned from toString()",
+};
+
+/**
+ * Completes a stall reason with where the culprit got stuck.
+ *
+ * @example
+ * ```ts
+ * stallDetail("busy", Activity.construct); // 'process "busy" never returned from its constructor'
+ * ```
+ */
+export function stallDetail(name: string, activity: number): string {
+  return `process "${name}" ${stuckIn[activity] ?? "did not yield"}`;
+}

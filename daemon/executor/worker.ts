@@ -3,15 +3,25 @@
  * process that throws, rejects or busy-loops cannot stall the daemon's API. The main thread
  * drives it with {@link Request}s; the worker reports exits and log lines.
  *
- * A heartbeat counter and the slot of the process whose code runs now live in a
- * SharedArrayBuffer, so the main thread can tell a stalled worker, and which process stalled it,
- * even while this thread never yields.
+ * A heartbeat counter, the slot of the process whose code runs now and what that code is doing
+ * live in a SharedArrayBuffer, so the main thread can tell a stalled worker, which process stalled
+ * it and where, even while this thread never yields. Every turn of process code first passes the
+ * lease {@link Fence} (self-fencing), and console output is rate-limited per process here, before
+ * it costs a message.
+ *
+ * Turns are seen two ways: explicitly (construction, snapshot decoding, run() start, ctx.sleep()
+ * wake-ups, hooks, calls) and, for every other callback of a process's async context, through
+ * `async_hooks.createHook({ before })`. Node calls `before` for timers, I/O and promise reactions;
+ * Deno only for timers, so there a process's promise continuations already queued when the lease
+ * lapses finish their turn, and a busy loop reached after a non-timer await may be blamed on no
+ * one.
  * @module
  */
 import { parentPort, resourceLimits, workerData } from "node:worker_threads";
 import { AsyncLocalStorage, createHook } from "node:async_hooks";
 import process from "node:process";
-import { inspect } from "node:util";
+import { setImmediate } from "node:timers";
+import { formatWithOptions, inspect } from "node:util";
 import { getHeapSpaceStatistics, getHeapStatistics } from "node:v8";
 import { describeError, FerryError, isFerryError } from "../errors.ts";
 import { callableMethods, loadProcessClass } from "../modules/inspect.ts";
@@ -19,8 +29,11 @@ import type { ProcessClass } from "../modules/inspect.ts";
 import { assertPortable, decodeState, encodeState, encodeValue } from "../snapshot/mod.ts";
 import "../io/mod.ts"; // registers the file streams with the codec before any snapshot is decoded
 import type { ProcessContext, ProcessInstance } from "../sdk/context.ts";
-import { BEAT, CURRENT, OUT_OF_MEMORY, packBytes, unpackBytes } from "./protocol.ts";
-import type { FromWorker, ToWorker, WireError } from "./protocol.ts";
+import { Activity, ACTIVITY, BEAT, CLAIM_STARTED, CURRENT, OUT_OF_MEMORY, packBytes, unpackBytes } from "./protocol.ts";
+import type { ExecutorData, FromWorker, ToWorker, WireError } from "./protocol.ts";
+import { Fence } from "./fence.ts";
+import { LeaseCell } from "./lease.ts";
+import { LogBucket } from "./log-limit.ts";
 
 type Phase = "held" | "running" | "suspended" | "completed" | "failed";
 
@@ -38,10 +51,22 @@ interface Hosted {
   runError?: unknown;
 }
 
+/** Whose code a callback runs, and doing what: the async context every process callback carries. */
+interface Turn {
+  name: string;
+  slot: number;
+  activity: Activity;
+}
+
 const port = parentPort!;
-const shared = new Int32Array((workerData as { shared: SharedArrayBuffer }).shared);
+const data = workerData as ExecutorData;
+const shared = new Int32Array(data.shared);
 const hosted = new Map<string, Hosted>();
-const owner = new AsyncLocalStorage<string>();
+/** Starts in progress, so a discard that overtakes one cancels it instead of leaving an orphan. */
+const starting = new Map<string, { cancelled: boolean }>();
+const owner = new AsyncLocalStorage<Turn>();
+// process.exit() in a worker ends only this thread, on Node and on Deno.
+const fence = new Fence(new LeaseCell(data.lease), data.shared, () => process.exit(0));
 
 const heapLimit = getHeapStatistics().heap_size_limit;
 const oldGenerationLimit = (resourceLimits.maxOldGenerationSizeMb ?? 0) * 1024 * 1024;
@@ -71,38 +96,90 @@ function toWire(error: unknown): WireError {
   return { code: "process_failed", message: describeError(error) };
 }
 
-function enter(h: Hosted): void {
-  Atomics.store(shared, CURRENT, h.slot);
+function turnOf(h: { name: string; slot: number }, activity: Activity): Turn {
+  return { name: h.name, slot: h.slot, activity };
+}
+
+function enter(turn: Turn): void {
+  Atomics.store(shared, CURRENT, turn.slot);
+  Atomics.store(shared, ACTIVITY, turn.activity);
 }
 function leave(): void {
   Atomics.store(shared, CURRENT, -1);
+  Atomics.store(shared, ACTIVITY, Activity.none);
 }
 
-// Before every callback (timer, promise reaction, I/O) record whose async context it runs in, so a
-// busy loop is blamed on the process that spins even if it got there after a plain `await`.
-// Runtimes without async hooks (Deno) fall back to the marks set by run(), sleep() and calls.
-const slots = new Map<string, number>();
+/** Before a turn of process code: wait out a lapsed lease, then mark whose code runs. */
+function step(turn: Turn): void {
+  fence.pass();
+  enter(turn);
+}
+
+/** Runs `fn` synchronously as a turn of `turn`'s process. */
+function runTurn<T>(turn: Turn, fn: () => T): T {
+  return owner.run(turn, () => {
+    step(turn);
+    try {
+      return fn();
+    } finally {
+      leave();
+    }
+  });
+}
+
+// Before every callback (timer, promise reaction, I/O) in a process's async context: fence it, and
+// record whose code runs, so a busy loop is blamed on the process that spins even if it got there
+// after a plain `await`.
 try {
   createHook({
     before() {
-      const name = owner.getStore();
-      Atomics.store(shared, CURRENT, name === undefined ? -1 : (slots.get(name) ?? -1));
+      const turn = owner.getStore();
+      if (turn) step(turn);
+      else leave();
     },
   }).enable();
 } catch {
-  // not supported here
+  // not supported here: the explicit turns still apply
 }
 
-// Console output of process code is prefixed with the process name by the main thread.
-for (const [method, stream] of [["log", "out"], ["info", "out"], ["debug", "out"], ["warn", "err"], ["error", "err"]] as const) {
-  const original = console[method].bind(console);
+// Console output of process code goes to the main thread (which prefixes the process name),
+// within the process's log rate limits.
+const buckets = new Map<string, LogBucket>();
+const formatOptions = { depth: 4, breakLength: Infinity };
+const consoleMethods = {
+  log: "out",
+  info: "out",
+  debug: "out",
+  warn: "err",
+  error: "err",
+  trace: "err",
+  dir: "out",
+} as const;
+for (const [method, stream] of Object.entries(consoleMethods) as [keyof typeof consoleMethods, "out" | "err"][]) {
+  const original = console[method].bind(console) as (...parts: unknown[]) => void;
   console[method] = (...parts: unknown[]) => {
-    const name = owner.getStore();
-    if (!name) return original(...parts);
-    const text = parts.map((p) => (typeof p === "string" ? p : inspect(p, { depth: 4, breakLength: Infinity }))).join(" ");
-    post({ type: "log", name, stream, text });
+    const turn = owner.getStore();
+    if (!turn) return original(...parts);
+    let bucket = buckets.get(turn.name);
+    if (!bucket) buckets.set(turn.name, (bucket = new LogBucket(data.log)));
+    const text = bucket.admit(() => formatConsole(method, parts));
+    if (text !== undefined) post({ type: "log", name: turn.name, stream, text });
   };
 }
+function formatConsole(method: keyof typeof consoleMethods, parts: unknown[]): string {
+  if (method === "dir") return inspect(parts[0], { ...formatOptions, ...(parts[1] as object | undefined) });
+  const text = formatWithOptions(formatOptions, ...parts);
+  if (method !== "trace") return text;
+  const stack = (new Error().stack ?? "").split("\n").slice(3).join("\n");
+  return `Trace: ${text}\n${stack}`;
+}
+// What was dropped is reported once per interval, outside the limits it reports on.
+setInterval(() => {
+  for (const [name, bucket] of buckets) {
+    const text = bucket.report();
+    if (text) post({ type: "log", name, stream: "err", text });
+  }
+}, 1000);
 
 function fail(h: Hosted, error: unknown): void {
   if (h.phase === "failed") return;
@@ -115,9 +192,9 @@ function fail(h: Hosted, error: unknown): void {
 process.on("unhandledRejection", (reason: unknown) => blame(reason));
 process.on("uncaughtException", (error: unknown) => blame(error));
 function blame(error: unknown): void {
-  const name = owner.getStore();
-  const h = name ? hosted.get(name) : undefined;
-  if (h) fail(h, error);
+  const turn = owner.getStore();
+  const h = turn ? hosted.get(turn.name) : undefined;
+  if (h && h.slot === turn!.slot) fail(h, error);
   else console.error("executor: unhandled error outside any process:", describeError(error));
 }
 
@@ -133,11 +210,12 @@ function contextFor(h: Hosted): ProcessContext {
       return new Promise<void>((resolve) => {
         const signal = h.controller.signal;
         if (signal.aborted) return resolve();
+        const turn = owner.getStore() ?? turnOf(h, Activity.run);
         leave();
         const done = () => {
           clearTimeout(timer);
           signal.removeEventListener("abort", done);
-          enter(h);
+          step(turn);
           resolve();
         };
         const timer = setTimeout(done, Math.max(0, ms));
@@ -152,8 +230,14 @@ function beginRun(h: Hosted): void {
   h.phase = "running";
   h.runError = undefined;
   const ctx = contextFor(h);
-  h.running = owner.run(h.name, async () => {
-    enter(h);
+  const turn = turnOf(h, Activity.run);
+  const signal = h.controller.signal;
+  h.running = owner.run(turn, async () => {
+    // Not before the reply to the request that started it has gone: a run() that spins from its
+    // first line must not take that reply hostage (the stall watch blames it either way).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (signal.aborted) return "returned" as const;
+    step(turn);
     try {
       await h.instance.run(ctx);
       return "returned" as const;
@@ -176,8 +260,9 @@ function beginRun(h: Hosted): void {
 async function callHook(h: Hosted, hook: "suspend" | "resume"): Promise<void> {
   const fn = h.instance[hook];
   if (typeof fn !== "function") return;
-  await owner.run(h.name, async () => {
-    enter(h);
+  const turn = turnOf(h, hook === "suspend" ? Activity.suspend : Activity.resume);
+  await owner.run(turn, async () => {
+    step(turn);
     try {
       await fn.call(h.instance);
     } finally {
@@ -220,38 +305,55 @@ const timedOut = Symbol("timedOut");
 const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>) => Promise<unknown> } = {
   async start(req) {
     if (hosted.has(req.name)) throw new FerryError("conflict", `Process "${req.name}" is already hosted here`);
-    const cls = await classOf(req.modulePath, req.moduleVersion);
-    let instance: ProcessInstance & Record<string, unknown>;
-    if (req.snapshot) {
-      const state = decodeState(req.snapshot);
-      instance = Object.assign(Object.create(cls.prototype) as object, state.fields) as typeof instance;
-    } else {
-      try {
-        instance = owner.run(req.name, () => new cls(req.args)) as typeof instance;
-      } catch (error) {
-        throw new FerryError("process_failed", `Constructor of ${cls.name} threw: ${describeError(error)}`);
-      }
-    }
-    if (typeof instance.run !== "function") {
-      throw new FerryError("module_invalid", `${cls.name} has no run(ctx) method`, { hint: "a process class needs async run(ctx)" });
-    }
-    const h: Hosted = {
-      name: req.name,
-      slot: req.slot,
-      cls,
-      instance,
-      controller: new AbortController(),
-      generation: req.generation,
-      phase: "held",
-      stopping: false,
+    const ticket = { cancelled: false };
+    starting.set(req.name, ticket);
+    const stillWanted = () => {
+      if (ticket.cancelled) throw new FerryError("process_not_found", `Process "${req.name}" was discarded while it was starting`);
     };
-    hosted.set(req.name, h);
-    slots.set(req.name, req.slot);
-    if (!req.hold) {
-      if (req.snapshot) await callHook(h, "resume");
-      beginRun(h);
+    try {
+      const cls = await classOf(req.modulePath, req.moduleVersion);
+      stillWanted();
+      let instance: ProcessInstance & Record<string, unknown>;
+      const snapshot = req.snapshot;
+      if (snapshot) {
+        instance = runTurn(turnOf(req, Activity.decode), () => {
+          const state = decodeState(snapshot);
+          return Object.assign(Object.create(cls.prototype) as object, state.fields) as typeof instance;
+        });
+      } else {
+        try {
+          instance = runTurn(turnOf(req, Activity.construct), () => new cls(req.args) as typeof instance);
+        } catch (error) {
+          throw new FerryError("process_failed", `Constructor of ${cls.name} threw: ${describeError(error)}`);
+        }
+      }
+      if (typeof instance.run !== "function") {
+        throw new FerryError("module_invalid", `${cls.name} has no run(ctx) method`, { hint: "a process class needs async run(ctx)" });
+      }
+      const h: Hosted = {
+        name: req.name,
+        slot: req.slot,
+        cls,
+        instance,
+        controller: new AbortController(),
+        generation: req.generation,
+        phase: "held",
+        stopping: false,
+      };
+      hosted.set(req.name, h);
+      if (!req.hold && snapshot) await callHook(h, "resume");
+      stillWanted();
+      const reply = { methods: callableMethods(cls), description: describeInstance(h) };
+      if (Atomics.compareExchange(new Int32Array(req.claim), 0, 0, CLAIM_STARTED) !== 0) {
+        // The main thread gave up on this start and forgot the process: so does this worker.
+        if (hosted.get(req.name) === h) hosted.delete(req.name);
+        throw new FerryError("timeout", `Process "${req.name}" started after its start request had timed out`);
+      }
+      if (!req.hold) beginRun(h);
+      return reply;
+    } finally {
+      if (starting.get(req.name) === ticket) starting.delete(req.name);
     }
-    return { methods: callableMethods(cls), description: describeInstance(h) };
   },
 
   async activate(req) {
@@ -263,6 +365,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       return null;
     }
     await callHook(h, "resume");
+    if (hosted.get(req.name) !== h) throw new FerryError("process_not_found", `Process "${req.name}" was discarded while it resumed`);
     beginRun(h);
     return null;
   },
@@ -306,10 +409,12 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
   },
 
   async discard(req) {
+    const ticket = starting.get(req.name);
+    if (ticket) ticket.cancelled = true;
+    buckets.delete(req.name);
     const h = hosted.get(req.name);
     if (!h) return null;
     hosted.delete(req.name);
-    slots.delete(req.name);
     h.stopping = true;
     h.controller.abort();
     return null;
@@ -325,9 +430,10 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
     }
     const method = h.instance[req.method] as (args: string[]) => unknown;
     let value: unknown;
+    const turn = turnOf(h, Activity.call);
     try {
-      value = await owner.run(h.name, async () => {
-        enter(h);
+      value = await owner.run(turn, async () => {
+        step(turn);
         try {
           return await method.call(h.instance, req.args);
         } finally {
@@ -350,7 +456,7 @@ function describeInstance(h: Hosted): string {
   const own = h.instance.toString;
   if (typeof own === "function" && own !== Object.prototype.toString) {
     try {
-      return String(own.call(h.instance));
+      return runTurn(turnOf(h, Activity.describe), () => String(own.call(h.instance)));
     } catch {
       // fall through to the class name
     }
@@ -358,6 +464,9 @@ function describeInstance(h: Hosted): string {
   return h.cls.name;
 }
 
+// Booted: from now on the main thread expects a heartbeat at least every stallMs. Set before any
+// request is handled, so a process that spins at once is still caught by the missing next beat.
+Atomics.add(shared, BEAT, 1);
 port.on("message", (wire: ToWorker) => {
   const message = unpackBytes(wire);
   const handler = handlers[message.type] as (req: ToWorker) => Promise<unknown>;
@@ -369,3 +478,4 @@ port.on("message", (wire: ToWorker) => {
     (error: unknown) => post({ type: "reply", id: message.id, ok: false, error: toWire(error) }),
   );
 });
+post({ type: "ready" });
