@@ -101,20 +101,24 @@ class PullSession {
     return end as PullOutcome;
   }
 
+  /**
+   * Backstops: the client's request timeouts, the executor's and the journal's own limits end an
+   * effect first and clean up after it; the runner's limit only keeps a pull from hanging on a bug.
+   */
   #policy(effect: DestinationEffect): EffectPolicy {
     const s = this.node.settings;
     switch (effect.type) {
       case "request-begin":
       case "request-commit":
-        return { timeoutMs: s.handoffTimeoutMs + 1000 };
+        return { timeoutMs: s.handoffTimeoutMs + 5000 };
       case "request-status":
-        return { timeoutMs: 3000 };
+        return { timeoutMs: 10_000 };
       case "hold":
       case "activate":
-        return { timeoutMs: s.stallMs + s.suspendDeadlineMs + 5000 };
+        return { timeoutMs: s.stallMs + s.suspendDeadlineMs + 120_000 };
       case "prepare":
       case "drop":
-        return { timeoutMs: 60_000 };
+        return { timeoutMs: 120_000 };
     }
   }
 

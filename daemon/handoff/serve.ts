@@ -127,19 +127,24 @@ export class SourceHandoffs {
     );
   }
 
+  /**
+   * Backstops: each effect's own component bounds it first (the executor's request timeouts, the
+   * journal's fsync), and cleans up after itself; the runner's limit only keeps a hand-off from
+   * hanging on a bug, so it is longer than theirs.
+   */
   #policy(effect: SourceEffect): EffectPolicy {
     const s = this.#node.settings;
     switch (effect.type) {
       case "suspend":
-        return { timeoutMs: s.suspendDeadlineMs + s.stallMs + 5000 };
+        return { timeoutMs: s.suspendDeadlineMs + s.stallMs + 60_000 };
       case "resume":
-        return { timeoutMs: s.stallMs + 5000 };
+        return { timeoutMs: s.stallMs + 60_000 };
       case "reload-config":
-        return { timeoutMs: 10_000 };
+        return { timeoutMs: 30_000 };
       case "save-checkpoint":
       case "journal-released":
       case "journal-aborted":
-        return { timeoutMs: 60_000 };
+        return { timeoutMs: 120_000 };
     }
   }
 

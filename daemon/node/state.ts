@@ -340,7 +340,9 @@ export class NodeState {
 
   /** Shows why `name` is not here yet (ps lists it as starting with this reason). */
   noteAcquiring(name: string, reason: string | null): void {
-    this.#table.acquire(name).reason = reason;
+    const held = this.#table.get(name);
+    if (held) held.error = reason; // a copy held for a hand-off: its row shows why it waits
+    else this.#table.acquire(name).reason = reason;
   }
 
   /** Announces (or withdraws) that this node is about to start `name` fresh. */

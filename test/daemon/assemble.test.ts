@@ -23,7 +23,8 @@ path("from the YAML edit to run() on the destination, each step is taken once, i
   for (const node of c.nodes.values()) node.state.trace.clear();
   c.writeConfig({ t: "module: Tally, node: beta" });
   await c.applyConfig();
-  await until(async () => (await c.client("beta").post("locate", { name: "t" })).state === "running", "t running on beta");
+  // Polled with ps, which names no process: the trace holds only the migration's own steps.
+  await until(async () => (await c.client("beta").post("ps", {})).some((p) => p.name === "t" && p.state === "running"), "t running on beta");
   const marks = [...c.nodes.values()].flatMap((n) => n.state.trace.of("t")).sort((a, b) => a.at - b.at);
   assert.equal(marks.map((m) => `${m.node} ${m.room}: ${m.step}`), [
     "alpha config: changed",

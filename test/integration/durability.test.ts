@@ -106,6 +106,8 @@ durability("an unreadable journal line in the middle is skipped and reported in 
 
 durability("a restart says how old the state it restored is", async () => {
   const c = await tally();
+  await c.call("alpha", "tally", "note", ["aged"]);
+  await checkpointed(c, "aged");
   await c.stop("alpha", "SIGKILL");
   await c.start("alpha");
   await until(async () => (await find(c, "tally"))?.state === "running", "tally resumed");
