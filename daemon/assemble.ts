@@ -103,7 +103,8 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   });
   manager.add(every("resync", 2000, () => {
     state.probeModules();
-    enqueueAll();
+    // Level-triggered safety net; a name backing off after an error keeps its backoff.
+    for (const name of state.names()) queue!.nudge(name);
   }, report));
   manager.add(every("checkpoints", () => settings().checkpointIntervalMs, () => state.checkpointAll(), report));
   manager.add(leaseRenewal(state, store, () => Math.max(50, Math.min(1000, settings().balancer.goneAfterMs / 4)), report));

@@ -81,6 +81,15 @@ export class WorkQueue {
     this.#pump();
   }
 
+  /**
+   * Enqueues `name` unless it already waits on a timer (a requeue or an error's backoff): what a
+   * periodic resync uses, so that it never cuts a backoff short.
+   */
+  nudge(name: string): void {
+    if (this.#timers.has(name)) return;
+    this.add(name);
+  }
+
   /** True when nothing is queued, running or waiting on a timer. */
   get idle(): boolean {
     return !this.#ready.size && !this.#active.size && !this.#timers.size;

@@ -30,7 +30,7 @@ big("destination killed mid-transfer of a 256 MiB state: the source resumes it i
   assert.match(p.error ?? "", /rolled back/);
   assert.is(await c.call("alpha", "big", "verify"), SIZE);
   await c.start("beta");
-  const moved = await c.waitRunningOn("big", "beta", 60000);
+  const moved = await c.waitRunningOn("big", "beta", 60000).catch(async (e) => { console.log(JSON.stringify(await c.ps()), c.logs.alpha, c.logs.beta); throw e; });
   assert.is(moved.generation, 1);
   assert.is(moved.lastTransferBytes! > SIZE, true);
   assert.is(await c.call("beta", "big", "verify"), SIZE);

@@ -290,6 +290,27 @@ test("close() lets a running reconcile finish without re-running it", async () =
   assert.ok(q.idle);
 });
 
+test("nudge() enqueues an idle name at once but never cuts a pending backoff or requeue short", async () => {
+  const times: number[] = [];
+  const q = queue(async (name) => {
+    times.push(Date.now());
+    if (name === "failing" && times.length === 1) throw new FerryError("unreachable", "down");
+    return done;
+  }, { baseBackoffMs: 150 });
+  q.add("failing");
+  await until(() => times.length === 1, "the first attempt");
+  q.nudge("failing");
+  await until(() => times.length === 2, "the retry after its backoff");
+  assert.ok(times[1]! - times[0]! >= 145, `the nudge cut the backoff to ${times[1]! - times[0]!} ms`);
+  let idleRuns = 0;
+  const r = queue(async () => {
+    idleRuns++;
+    return done;
+  });
+  r.nudge("idle");
+  await until(() => idleRuns === 1, "a nudge of an idle name to run");
+});
+
 test("a reconcile returning requeueNow() runs again at once (a zero delay is not lost)", async () => {
   let calls = 0;
   const q = queue(async () => (++calls < 3 ? requeueNow() : done));
