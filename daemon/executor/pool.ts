@@ -27,6 +27,7 @@ import { defaultLogLimits } from "./log-limit.ts";
 import type { LogLimits } from "./log-limit.ts";
 import {
   ACTIVITY,
+  Activity,
   BEAT,
   CLAIM_TIMED_OUT,
   CURRENT,
@@ -480,6 +481,8 @@ export class ExecutorPool {
         executor.lastBeatAt = now;
       } else if (Atomics.load(executor.view, LEASE_WAIT)) {
         executor.lastBeatAt = now; // blocked on the lease on purpose, not stalled
+      } else if (Atomics.load(executor.view, ACTIVITY) === Activity.serialize) {
+        executor.lastBeatAt = now; // encoding or decoding a large snapshot: Ferry's work, it ends
       } else if (beat === 0) {
         // Not booted yet: no process code has run there, so only a generous limit applies.
         if (now - executor.lastBeatAt > this.#settings.bootMs) this.#lose(executor, `its executor did not start within ${this.#settings.bootMs} ms`);

@@ -147,6 +147,11 @@ export const Activity = {
   run: 5,
   call: 6,
   describe: 7,
+  /**
+   * Ferry's own codec encoding or decoding a snapshot: no process code runs and it always ends,
+   * but a state of hundreds of MiB keeps the thread busy for seconds. Not a stall.
+   */
+  serialize: 8,
 } as const;
 export type Activity = (typeof Activity)[keyof typeof Activity];
 

@@ -274,7 +274,21 @@ async function callHook(h: Hosted, hook: "suspend" | "resume"): Promise<void> {
 function capture(h: Hosted): Uint8Array {
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(h.instance)) fields[key] = h.instance[key];
-  return encodeState({ className: h.cls.name, fields });
+  return serializing(() => encodeState({ className: h.cls.name, fields }));
+}
+
+/**
+ * Runs Ferry's codec with the stall watch told so: a large state may keep this thread busy for
+ * longer than `stallMs`, and that is not the process's fault. What was marked before is restored.
+ */
+function serializing<T>(fn: () => T): T {
+  const activity = Atomics.load(shared, ACTIVITY);
+  Atomics.store(shared, ACTIVITY, Activity.serialize);
+  try {
+    return fn();
+  } finally {
+    Atomics.store(shared, ACTIVITY, activity);
+  }
 }
 
 const classes = new Map<string, Promise<ProcessClass>>();
@@ -317,7 +331,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       const snapshot = req.snapshot;
       if (snapshot) {
         instance = runTurn(turnOf(req, Activity.decode), () => {
-          const state = decodeState(snapshot);
+          const state = serializing(() => decodeState(snapshot));
           return Object.assign(Object.create(cls.prototype) as object, state.fields) as typeof instance;
         });
       } else {

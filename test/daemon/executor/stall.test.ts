@@ -16,6 +16,13 @@ export default class BusyResume {
   resume() { for (;;) {} }
   async run(ctx: { signal: AbortSignal; sleep(ms: number): Promise<void> }) { while (!ctx.signal.aborted) await ctx.sleep(10); }
 }`,
+  "Big.ts": `
+export default class Big {
+  rows: number[][] = [];
+  constructor(_a: string[]) {}
+  async run(ctx: { signal: AbortSignal; sleep(ms: number): Promise<void> }) { while (!ctx.signal.aborted) await ctx.sleep(10); }
+  size() { return this.rows.length; }
+}`,
   "Counter.ts": `
 export default class Counter {
   count = 0;
@@ -54,6 +61,24 @@ test("a run() that spins from its first line on a fresh worker is caught after s
   await pool.start(startReq(modules.path("Counter"), "counter"));
   await until(async () => (await call<number>(pool!, "counter", "get")) >= 2, "the counter to count on the replacement worker");
   assert.is(made.seen.lost.length, 1, "reported lost more than once");
+});
+
+test("encoding and decoding a large state takes longer than stallMs without counting as a stall", async () => {
+  const made = recordingPool({ stallMs: 100 });
+  pool = made.pool;
+  // Built here, so the only heavy work in the worker is Ferry's codec: decode, then encode.
+  const rows = Array.from({ length: 400000 }, (_, i) => [i, i * 2, i * 3]);
+  await pool.start(startReq(modules.path("Big"), "big", { snapshot: encodeState({ className: "Big", fields: { rows } }) }));
+  const started = performance.now();
+  const { snapshot } = await pool.request({ type: "suspend", name: "big", deadlineMs: 5000 });
+  const encodeMs = performance.now() - started;
+  await pool.request({ type: "discard", name: "big" });
+  const again = performance.now();
+  await pool.start(startReq(modules.path("Big"), "big", { snapshot }));
+  const decodeMs = performance.now() - again;
+  assert.ok(Math.max(encodeMs, decodeMs) > 100, `the state was too small to prove anything (${encodeMs.toFixed(0)} / ${decodeMs.toFixed(0)} ms)`);
+  assert.is(await call<number>(pool, "big", "size"), 400000);
+  assert.equal(made.seen.lost, []);
 });
 
 test("a constructor that never returns fails its own start with the reason and is not reported lost; its neighbour is", async () => {
