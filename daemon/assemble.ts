@@ -109,6 +109,10 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   manager.add(every("checkpoints", () => settings().checkpointIntervalMs, () => state.checkpointAll(), report));
   manager.add(leaseRenewal(state, store, () => Math.max(50, Math.min(1000, settings().balancer.goneAfterMs / 4)), report));
   manager.add(balancer);
+  manager.add({
+    name: "hand-off sessions",
+    start: (signal) => new Promise<void>((resolve) => signal.addEventListener("abort", () => (handoffs.close(), resolve()), { once: true })),
+  });
   manager.start();
   const handler = createHandler({
     node: state,

@@ -16,7 +16,7 @@
  */
 import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { isMap, isScalar, parseDocument } from "yaml";
 import { type ClusterConfig, clusterSettingsSchema, namePattern, nodeSchema, type NodeSpec } from "../../schemas/cluster.schema.ts";
 import { type ConfigError, FerryError, isFerryError } from "../errors.ts";
@@ -150,19 +150,6 @@ export async function loadClusterTarget(
   const secret = fromEnv !== undefined && fromEnv !== "" ? fromEnv : found?.secret;
   if (!found || Object.keys(found.nodes).length === 0 || secret === undefined) throw error;
   return { file: absolute, loaded: null, error, nodes: found.nodes, secret, name: found.name, processes: found.processes };
-}
-
-/**
- * Resolves a path from the config (an arg, an option) against the directory of cluster.yaml.
- *
- * @example
- * ```ts
- * resolveArgPath(loaded, "data/input.txt"); // "/abs/dir/data/input.txt"
- * resolveArgPath(loaded, "/tmp/x");         // "/tmp/x"
- * ```
- */
-export function resolveArgPath(loaded: Pick<LoadedConfig, "dir">, p: string): string {
-  return isAbsolute(p) ? p : resolve(loaded.dir, p);
 }
 
 function peekProcessesDir(text: string): string {

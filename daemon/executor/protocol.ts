@@ -52,8 +52,6 @@ export type Request =
   | { type: "call"; name: string; method: string; args: string[] }
   | { type: "inspect"; modulePath: string; moduleVersion: number };
 
-export type RequestType = Request["type"];
-
 export type ReplyValue = {
   start: { methods: string[]; description: string };
   activate: null;

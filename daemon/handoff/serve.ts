@@ -30,9 +30,19 @@ interface Session {
 export class SourceHandoffs {
   readonly #node: SourcePort;
   readonly #sessions = new Map<string, Session>();
+  #closed = false;
 
   constructor(node: SourcePort) {
     this.#node = node;
+  }
+
+  /**
+   * The node is stopping: pending hand-offs are left to the journal (the process is still owned
+   * here, and the restart resolves it with the destination), so their timers stop.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const session of this.#sessions.values()) clearTimeout(session.timer);
   }
 
   /** Suspends the process for `req.to` and returns its snapshot; throws why when it cannot. */
@@ -93,7 +103,7 @@ export class SourceHandoffs {
    */
   #deliver(name: string, handoffId: string, input: SourceInput): Promise<SourcePhase | undefined> {
     const session = this.#sessions.get(name);
-    if (!session || session.request.handoffId !== handoffId) return Promise.resolve(undefined);
+    if (this.#closed || !session || session.request.handoffId !== handoffId) return Promise.resolve(undefined);
     const result = session.queue.then(async () => {
       if (!awaitsOutcome(session.phase)) return undefined;
       clearTimeout(session.timer);

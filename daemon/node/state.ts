@@ -440,6 +440,8 @@ export class NodeState {
 
   /** Suspends (briefly) and discards a hosted process, forgetting it in `final` state. */
   async #stopHosted(p: ManagedProcess, final: "stopped"): Promise<void> {
+    // Shown as stopped from now on: it will not run again, whatever the executor says.
+    p.moveTo(final);
     if (p.hosted) {
       try {
         await this.#pool.request({ type: "suspend", name: p.name, deadlineMs: this.settings.suspendDeadlineMs });

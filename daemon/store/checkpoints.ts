@@ -59,6 +59,19 @@ export interface Checkpoint {
   file?: string;
 }
 
+/**
+ * The file a large checkpoint lives in, within a node's `checkpoints/` folder (`@` cannot occur
+ * in a process name).
+ *
+ * @example
+ * ```ts
+ * checkpointFileName("counter", 3); // "counter@3.snap"
+ * ```
+ */
+export function checkpointFileName(name: string, generation: number): string {
+  return `${name}@${generation}.snap`;
+}
+
 export class CheckpointStore {
   readonly #journal: Journal;
   readonly #dir: string;
@@ -84,7 +97,7 @@ export class CheckpointStore {
   }
 
   #file(name: string, generation: number): string {
-    return join(this.#dir, `${name}@${generation}.snap`);
+    return join(this.#dir, checkpointFileName(name, generation));
   }
 
   /**

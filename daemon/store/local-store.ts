@@ -26,8 +26,11 @@ import { join } from "node:path";
 import process from "node:process";
 import { FerryError } from "../errors.ts";
 import type { AdoptableProcess, ClusterStore, Fence, LeaseRenewal } from "./cluster-store.ts";
-import { applyRecord, readFences, writeFence } from "./journal.ts";
-import type { JournalRecord, JournalState, OwnedProcess } from "./journal.ts";
+import { JOURNAL_FILE, readFences, writeFence } from "./journal.ts";
+import type { JournalState, OwnedProcess } from "./journal.ts";
+import { replayJournal } from "./replay.ts";
+import { checkpointFileName } from "./checkpoints.ts";
+import { envelopeProblem } from "../snapshot/codec.ts";
 
 export interface LocalStoreOptions {
   /** The cluster's data directory; each node has a subdirectory named after it. */
@@ -124,13 +127,19 @@ export class LocalStore implements ClusterStore {
   async adoptableCheckpoint(gone: string, name: string, generation: number): Promise<Uint8Array | undefined> {
     const entry = this.#state(gone)?.checkpoints.get(name);
     if (!entry || entry.generation !== generation) return undefined;
-    if (entry.data) return new Uint8Array(Buffer.from(entry.data, "base64"));
-    const file = join(this.#dir(gone), "checkpoints", `${name}@${generation}.snap`);
-    try {
-      return new Uint8Array(readFileSync(file));
-    } catch (cause) {
-      throw new FerryError("checkpoint_missing", `Checkpoint "${file}" of "${name}" is missing`, { cause });
+    let bytes: Uint8Array;
+    const file = entry.data ? join(this.#dir(gone), JOURNAL_FILE) : join(this.#dir(gone), "checkpoints", checkpointFileName(name, generation));
+    if (entry.data) bytes = new Uint8Array(Buffer.from(entry.data, "base64"));
+    else {
+      try {
+        bytes = new Uint8Array(readFileSync(file));
+      } catch (cause) {
+        throw new FerryError("checkpoint_missing", `Checkpoint "${file}" of "${name}" is missing`, { cause });
+      }
     }
+    const problem = envelopeProblem(bytes);
+    if (problem) throw new FerryError("snapshot_corrupt", `Checkpoint "${file}" of "${name}" is corrupt: ${problem}`);
+    return bytes;
   }
 
   async claimFresh(_name: string): Promise<boolean> {
@@ -149,7 +158,7 @@ export class LocalStore implements ClusterStore {
 
   /** Another node's journal, replayed with its fences applied (cached until the file changes). */
   #state(node: string): JournalState | undefined {
-    const file = join(this.#dir(node), "journal.ndjson");
+    const file = join(this.#dir(node), JOURNAL_FILE);
     let stat;
     try {
       stat = statSync(file);
@@ -158,15 +167,8 @@ export class LocalStore implements ClusterStore {
     }
     const cached = this.#journals.get(node);
     if (cached && cached.mtime === stat.mtimeMs && cached.size === stat.size) return cached.state;
-    const state: JournalState = { owned: new Map(), checkpoints: new Map(), released: new Map(), aborted: new Set() };
-    for (const line of readFileSync(file, "utf8").split("\n")) {
-      if (!line) continue;
-      try {
-        applyRecord(state, JSON.parse(line) as JournalRecord);
-      } catch {
-        // A line another node is writing right now, or a torn one: its owner reports it.
-      }
-    }
+    // A line another node is writing right now reads as torn; its owner reports real damage.
+    const { state } = replayJournal(new Uint8Array(readFileSync(file)), file);
     this.#journals.set(node, { mtime: stat.mtimeMs, size: stat.size, state });
     return state;
   }

@@ -1,0 +1,101 @@
+/**
+ * `ferry`, the command line of a Ferry cluster, as a function: {@link main} parses the arguments,
+ * runs the command and returns the exit status, with no side effect on import. The entry point
+ * (`cli/main.ts`) calls it and exits.
+ *
+ * Errors are handled here and only here: a command throws, this prints one line
+ * `ferry: <message> (<hint>)` on stderr (the stack only with `--verbose`) and exits with the
+ * status that the error's code maps to (see `exit.ts`).
+ *
+ * @example
+ * ```ts
+ * import { main } from "./run.ts";
+ * const status = await main(["ps", "--json"]);
+ * ```
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import yargs, { type Argv } from "yargs";
+import { commandNames, withCommands } from "./commands/mod.ts";
+import type { GlobalArgs } from "./command.ts";
+import { errorLine, Exit, exitStatusOf, UsageError } from "./exit.ts";
+
+/**
+ * Runs `ferry` with `args` (without the runtime and script) and returns the exit status.
+ *
+ * @example
+ * ```ts
+ * const status = await main(["ps", "--json"]);
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  try {
+    await parser(args).parseAsync();
+    return 0;
+  } catch (error) {
+    if (!(error instanceof Exit)) {
+      process.stderr.write(`ferry: ${errorLine(error)}\n`);
+      if (args.includes("--verbose") && error instanceof Error && error.stack) process.stderr.write(`${fullStack(error)}\n`);
+    }
+    return exitStatusOf(error);
+  }
+}
+
+function parser(args: string[]) {
+  const base = yargs(args)
+    .scriptName("ferry")
+    .usage("$0 <command> [options]\n\nRuns and steers a Ferry cluster declared in cluster.yaml.")
+    // `ferry call counter add 007` passes "007", and `create x M -- --flag` passes "--flag".
+    .parserConfiguration({ "populate--": true, "parse-positional-numbers": false })
+    .option("config", {
+      type: "string",
+      default: process.env.FERRY_CONFIG || "./cluster.yaml",
+      describe: "The cluster's config file (env FERRY_CONFIG)",
+      global: true,
+    })
+    .option("json", { type: "boolean", default: false, describe: "Machine-readable output on stdout", global: true })
+    .option("verbose", { type: "boolean", default: false, describe: "Show stack traces with errors", global: true });
+  return withCommands(base as Argv<GlobalArgs>)
+    .demandCommand(1, "Missing command")
+    .strict()
+    .help()
+    .alias("h", "help")
+    .version(version())
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((message, error) => {
+      throw error ?? new UsageError(usageMessage(message, args));
+    });
+}
+
+/** yargs' message, with the way out added; an unknown first word is called a command. */
+function usageMessage(message: string, args: string[]): string {
+  const first = args.find((a) => !a.startsWith("-"));
+  if (first !== undefined && !commandNames.includes(first) && /^Unknown arguments?:/.test(message)) {
+    const near = commandNames.find((c) => c.startsWith(first.slice(0, 2)) || first.startsWith(c));
+    return `Unknown command "${first}" (${near ? `did you mean \`ferry ${near}\`? ` : ""}see \`ferry --help\`)`;
+  }
+  const command = first !== undefined && commandNames.includes(first) ? `${first} ` : "";
+  return `${message.replace(/\s*\n\s*/g, " ")} (see \`ferry ${command}--help\`)`;
+}
+
+function version(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    return typeof pkg === "object" && pkg !== null && "version" in pkg ? String(pkg.version) : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The stack, followed by the stacks of its causes: a wrapped network error keeps its origin. */
+function fullStack(error: Error): string {
+  const parts = [error.stack ?? String(error)];
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    parts.push(`Caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : String(cause)}`);
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return parts.join("\n");
+}
+
