@@ -12,6 +12,7 @@
  * @module
  */
 import { assertMove, type ProcessState } from "./lifecycle.ts";
+import type { OwnedProcess } from "../store/mod.ts";
 
 /** What waiting callers learn when a gate opens. */
 export interface GateOutcome {
@@ -34,15 +35,7 @@ export class Gate {
 }
 
 /** The durable identity of a process, as journal records carry it. */
-export interface ProcessIdentity {
-  name: string;
-  module: string;
-  args: string[];
-  generation: number;
-  migrations: number;
-  lastDowntimeMs: number | null;
-  memoryMb?: number;
-}
+export type ProcessIdentity = Pick<OwnedProcess, "name" | "module" | "args" | "generation" | "migrations" | "lastDowntimeMs" | "memoryMb">;
 
 /** The holder's side of a hand-off in progress. */
 export interface Outgoing {

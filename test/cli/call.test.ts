@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import { callAnywhere } from "../../cli/commands/call.ts";
 import { ClusterClient } from "../../cli/client.ts";
 import { parseClusterConfig } from "../../daemon/config/parse.ts";
-import { isFerryError } from "../../daemon/errors.ts";
+import { rejection } from "../helpers/assert.ts";
 
 /** One fake node: `holds()` answers locate, `call()` answers call with a status and a body. */
 interface FakeNode {
@@ -54,17 +54,6 @@ async function clusterOf(nodes: Record<string, FakeNode>): Promise<ClusterClient
 
 const moving = { status: 503, body: { error: { code: "unavailable", message: 'Process "x" is moving to "beta"' } } };
 const ok = (node: string) => ({ status: 200, body: { value: 7, text: "7", node } });
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string; hint?: string | undefined }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isFerryError(error), `expected a FerryError, got ${String(error)}`);
-    return error;
-  }
-  assert.unreachable("did not throw");
-  throw new Error("unreachable");
-}
 
 test("callAnywhere() retries while the holder answers a retryable error, then returns the answer", async () => {
   const alpha: FakeNode = { holds: () => true, call: () => (alpha.calls <= 3 ? moving : ok("alpha")), calls: 0 };

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { ClusterClient, NodeClient } from "../../cli/client.ts";
 import type { ClusterConfig } from "../../schemas/cluster.schema.ts";
 import { isFerryError } from "../../daemon/errors.ts";
+import { rejection } from "../helpers/assert.ts";
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
 
@@ -37,17 +38,6 @@ function closedUrl(): Promise<string> {
 function json(res: ServerResponse, status: number, value: unknown): void {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify(value));
-}
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string; hint: string | undefined }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isFerryError(error), `expected a FerryError, got ${String(error)}`);
-    return error;
-  }
-  assert.unreachable("resolved");
-  throw new Error("unreachable");
 }
 
 function config(nodes: Record<string, string>): ClusterConfig {

@@ -6,7 +6,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadClusterTarget } from "../../daemon/config/load.ts";
-import { type ConfigIssue, isFerryError } from "../../daemon/errors.ts";
+import { ConfigError } from "../../daemon/errors.ts";
+import { rejection } from "../helpers/assert.ts";
 
 let dir = "";
 let file = "";
@@ -35,18 +36,6 @@ test.before.each(async () => {
 test.after.each(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** The error `promise` rejects with; fails the test when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string; issues?: ConfigIssue[] }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isFerryError(error), `expected a FerryError, got ${String(error)}`);
-    return error;
-  }
-  assert.unreachable("did not throw");
-  throw new Error("unreachable");
-}
 
 const nodes = {
   alpha: { url: "http://127.0.0.1:7101", runtime: "node" },
@@ -121,7 +110,7 @@ test("loadClusterTarget() fails with the config error when no node can be read",
   await writeFile(file, "cluster:\n  name: demo\n  secret: s\nnodes: [\n");
   const unreadable = await rejection(loadClusterTarget(file, {}));
   assert.is(unreadable.code, "config_invalid");
-  assert.ok((unreadable.issues ?? []).length > 0);
+  assert.ok(unreadable instanceof ConfigError && unreadable.issues.length > 0);
 });
 
 test("loadClusterTarget() fails with the config error when a broken file has no secret and FERRY_SECRET is unset", async () => {

@@ -3,17 +3,9 @@ import * as assert from "uvu/assert";
 import { ApiClient } from "../../../daemon/api/client.ts";
 import { handlerTransport } from "../../../daemon/api/transport.ts";
 import { errorResponse } from "../../../daemon/api/handler.ts";
-import { FerryError, isFerryError } from "../../../daemon/errors.ts";
+import { FerryError } from "../../../daemon/errors.ts";
+import { rejection } from "../../helpers/assert.ts";
 
-async function rejection(promise: Promise<unknown>): Promise<FerryError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isFerryError(error), `not a FerryError: ${String(error)}`);
-    return error as FerryError;
-  }
-  throw new Error("expected a rejection");
-}
 
 const origin = "http://alpha.test:7101";
 

@@ -1,13 +1,13 @@
 // Shared by the executor tests: a real pool whose events are recorded, process modules written to
 // a temp dir, and waits on states (never fixed sleeps).
-import * as assert from "uvu/assert";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExecutorPool, type PoolOptions } from "../../../daemon/executor/pool.ts";
 import type { WireError } from "../../../daemon/executor/protocol.ts";
 import { decodeValue } from "../../../daemon/snapshot/mod.ts";
-import { isFerryError } from "../../../daemon/errors.ts";
+import { rejection } from "../../helpers/assert.ts";
+export { rejection };
 
 export interface Recorded {
   exits: Array<{ name: string; outcome: string; error?: WireError }>;
@@ -76,14 +76,3 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
   }
 }
 
-/** The FerryError `promise` rejects with; fails the test when it resolves. */
-export async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string; hint?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isFerryError(error), `expected a FerryError, got ${String(error)}`);
-    return error;
-  }
-  assert.unreachable("promise resolved");
-  throw new Error("unreachable");
-}

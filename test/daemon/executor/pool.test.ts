@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { ExecutorPool, type PoolOptions } from "../../../daemon/executor/pool.ts";
 import type { WireError } from "../../../daemon/executor/protocol.ts";
 import { decodeState, decodeValue, encodeState } from "../../../daemon/snapshot/mod.ts";
-import { isFerryError } from "../../../daemon/errors.ts";
+import { rejection } from "../../helpers/assert.ts";
 
 // Real worker threads loading real module files. Each test gets its own pool (fresh workers, so
 // module-level state in the process modules starts over) and the modules below in a temp dir.
@@ -184,18 +184,6 @@ async function until<T>(check: () => T | Promise<T>, what: string, ms = 5000): P
     if (Date.now() > end) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
     await sleep(10);
   }
-}
-
-/** The FerryError `promise` rejects with; fails the test when it resolves. */
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isFerryError(error), `expected a FerryError, got ${String(error)}`);
-    return error;
-  }
-  assert.unreachable("promise resolved");
-  throw new Error("unreachable");
 }
 
 type TickerView = { ticks: number; runs: number; resumes: number; suspends: number; label: string; viaCtor: boolean | null };
