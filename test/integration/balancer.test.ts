@@ -107,17 +107,21 @@ receiver("a node that is gone has its unpinned processes adopted elsewhere from 
   const ps = await c.ps();
   for (const name of held) assert.is(ps.filter((p) => p.name === name && p.state === "running").length, 1, `${name} runs once`);
   await c.start("gamma");
-  // The restarted gamma honours the fences at once: it restores none of the adopted processes.
-  await until(async () => (await c.post<NodeStatus>("gamma", "status", {})).balancer.rounds >= 2, "gamma's balancer to run");
-  const all = await c.ps();
-  for (const name of held) {
-    const copies = all.filter((p) => p.name === name && p.state === "running");
-    if (copies.length !== 1) {
-      const events = (await Promise.all(NODES.map((n) => eventsOf(c, n)))).flat().filter((e) => e.process === name);
-      console.error(`held by gamma: ${held}\n${name}: ${JSON.stringify(copies.map((p) => [p.node, p.generation]))}\n${JSON.stringify(events)}\n${c.logs.gamma}`);
+  // The restarted gamma honours the fences: it restores none of the processes adopted meanwhile.
+  const restarts = [...(c.logs.gamma ?? "").matchAll(/listening on \S+, (\d+) processes restored/g)];
+  assert.is(restarts.at(-1)?.[1], "0", c.logs.gamma);
+  // The balancer may now move some back to gamma; at no sample does one run twice, and each
+  // ends up running exactly once.
+  const doubles: string[] = [];
+  await until(async () => {
+    const ps = await c.ps();
+    for (const name of held) {
+      const running = ps.filter((p) => p.name === name && p.state === "running");
+      if (running.length > 1 && new Set(running.map((p) => p.generation)).size < running.length) doubles.push(`${name}: ${JSON.stringify(running.map((p) => [p.node, p.generation]))}`);
     }
-    assert.is(copies.length, 1, `${name} runs once after gamma is back`);
-  }
+    return held.every((name) => ps.filter((p) => p.name === name && p.state === "running").length === 1);
+  }, "every adopted process running once", 30000, 100);
+  assert.equal(doubles, []);
 });
 
 receiver.run();
