@@ -339,7 +339,8 @@ export class ExecutorPool {
    * Ends the executors hosting `names` without letting them run another step (for processes
    * adopted elsewhere while this node could not renew its lease). The named processes are
    * forgotten without any report; the other processes those executors hosted are reported
-   * through the `lost` event with `reason`, to be restarted from their checkpoints.
+   * through the `lost` event with `reason`, to be restarted from their checkpoints; its `culprit`
+   * is an evicted process (never one of the names), so no lost process is taken for the cause.
    *
    * @example
    * ```ts
@@ -347,14 +348,14 @@ export class ExecutorPool {
    * ```
    */
   evict(names: string[], reason: string): void {
-    const executors = new Set<Executor>();
+    const executors = new Map<Executor, string>();
     for (const name of names) {
       const executor = this.#home.get(name);
       if (!executor) continue;
-      executors.add(executor);
+      if (!executors.has(executor)) executors.set(executor, name);
       this.#forget(name, executor);
     }
-    for (const executor of executors) this.#lose(executor, reason);
+    for (const [executor, evicted] of executors) this.#lose(executor, reason, evicted);
   }
 
   /** Ends every worker and fails every request still waiting; bounded, even with a spinning worker. */
