@@ -57,7 +57,7 @@ export async function callProcess(target: CallTarget, name: string, method: stri
     if (!p.hosted || p.state === "failed") {
       throw new FerryError("process_failed", `Process "${name}" has failed: ${p.error ?? "its instance was lost"}`, { hint: "see `ferry ps` and `ferry events`" });
     }
-    const request = target.request({ type: "call", name, method, args });
+    const request = target.request({ type: "call", name, method, args }, { timeoutMs: Math.max(1, deadline - Date.now()) });
     p.inflight.add(request);
     try {
       const { value } = await beforeDeadline(request, deadline, () => new FerryError("timeout", `Call to ${name}.${method}() did not return within ${timeoutMs} ms`));

@@ -724,7 +724,7 @@ export class NodeState {
       node: this.node,
       get: (n) => this.#table.get(n),
       peer: (n) => this.#peers.get(n),
-      request: (req) => this.#pool.request(req),
+      request: (req, options) => this.#pool.request(req, options),
     }, name, method, args, timeoutMs);
   }
 
