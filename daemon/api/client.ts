@@ -14,7 +14,7 @@
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { FerryError, isFerryError, toErrorCode } from "../errors.ts";
 import type { FerryEvent, MessageType, requests, ResponseOf } from "../../schemas/api.schema.ts";
-import { httpTransport, type Transport } from "./transport.ts";
+import { AnswerTooLarge, type FastTransport, httpTransport, type Transport } from "./transport.ts";
 
 type Lenient<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropertiesOptional: true }>;
 
@@ -101,6 +101,14 @@ export class ApiClient {
    * ```
    */
   async post<T extends JsonMessageType>(type: T, body: RequestBody<T>, options: RequestOptions = {}): Promise<ResponseOf<T>> {
+    if (isFast(this.#transport)) {
+      const answer = await this.#exchange(this.#transport, type, body, { ...options, maxBytes: 256 * 1024 * 1024 });
+      try {
+        return JSON.parse(new TextDecoder().decode(answer.body)) as ResponseOf<T>;
+      } catch (cause) {
+        throw new FerryError("internal", `Node "${this.name}" at ${this.url} answered "${type}" with invalid JSON`, { cause });
+      }
+    }
     const response = await this.#send(`/v1/${type}`, "POST", JSON.stringify(body), options);
     try {
       // The request's signal bounds the body too: a stalled answer errors its stream.
@@ -121,6 +129,10 @@ export class ApiClient {
    * ```
    */
   async postForBytes<T extends MessageType>(type: T, body: RequestBody<T>, options: BytesOptions): Promise<{ bytes: Uint8Array; headers: Headers }> {
+    if (isFast(this.#transport)) {
+      const answer = await this.#exchange(this.#transport, type, body, options);
+      return { bytes: answer.body, headers: answer.headers };
+    }
     const response = await this.#send(`/v1/${type}`, "POST", JSON.stringify(body), options);
     try {
       return { bytes: await readBody(response, options.maxBytes, options.onProgress), headers: response.headers };
@@ -189,6 +201,33 @@ export class ApiClient {
     });
   }
 
+  /** The fast path of the keep-alive HTTP transport: no web Request/Response objects. */
+  async #exchange(transport: FastTransport, type: string, body: unknown, options: BytesOptions): Promise<{ body: Uint8Array; headers: Headers }> {
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    let answer;
+    try {
+      answer = await transport.exchange({
+        method: "POST",
+        url: `${this.url}/v1/${type}`,
+        headers: { authorization: `Bearer ${this.#secret}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+        timeoutMs,
+        maxBytes: options.maxBytes,
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+    } catch (error) {
+      if (error instanceof AnswerTooLarge) throw new FerryError("payload_too_large", error.message);
+      const failure = this.#failure(error, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }, type);
+      if (failure.code === "unreachable" && error instanceof Error && /broke off/.test(error.message)) {
+        throw new FerryError("unreachable", `Transfer from node "${this.name}" broke off: ${error.message}`, { cause: error });
+      }
+      throw failure;
+    }
+    if (answer.status === 200) return answer;
+    throw await this.#errorOf(new Response(answer.body, { status: answer.status, headers: answer.headers }));
+  }
+
   async #send(path: string, method: string, body: string | undefined, options: RequestOptions): Promise<Response> {
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     const signals: AbortSignal[] = [];
@@ -251,6 +290,10 @@ export class ApiClient {
     }
     return this.unreachable(error);
   }
+}
+
+function isFast(transport: Transport): transport is FastTransport {
+  return typeof (transport as Partial<FastTransport>).exchange === "function";
 }
 
 function errorFields(body: unknown): { code: string; message: string; hint?: string; retryable?: boolean } | undefined {

@@ -20,6 +20,41 @@ import { Buffer } from "node:buffer";
 
 export type Transport = (request: Request) => Promise<Response>;
 
+/** One buffered request, for transports that can skip web Request/Response objects on a hot path. */
+export interface Exchange {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** A larger answer body is refused: FerryError("payload_too_large") from the caller's check. */
+  maxBytes: number;
+  onProgress?: (received: number, total: number) => void;
+}
+
+/** The buffered answer of an {@link Exchange}. */
+export interface Answer {
+  status: number;
+  headers: Headers;
+  body: Uint8Array;
+}
+
+/** A transport that also offers the buffered fast path. */
+export type FastTransport = Transport & { exchange(exchange: Exchange): Promise<Answer> };
+
+/** Thrown by {@link FastTransport.exchange} when its `timeoutMs` passed. */
+export class ExchangeTimeout extends Error {
+  override name = "TimeoutError";
+}
+
+/** Thrown when an answer's body is larger than `maxBytes`. */
+export class AnswerTooLarge extends Error {
+  constructor(readonly bytes: number, readonly maxBytes: number) {
+    super(`Body of ${bytes} bytes exceeds the ${maxBytes}-byte limit`);
+  }
+}
+
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
 /**
@@ -30,8 +65,8 @@ const agent = new Agent({ keepAlive: true, maxSockets: 256 });
  * const client = new ApiClient("beta", "http://127.0.0.1:7102", secret, httpTransport());
  * ```
  */
-export function httpTransport(): Transport {
-  return async (req) => {
+export function httpTransport(): FastTransport {
+  const transport: Transport = async (req) => {
     const url = new URL(req.url);
     const headers: Record<string, string> = {};
     req.headers.forEach((value, key) => (headers[key] = value));
@@ -55,6 +90,75 @@ export function httpTransport(): Transport {
       outgoing.end(body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined);
     });
   };
+  return Object.assign(transport, { exchange });
+}
+
+/**
+ * The buffered fast path: one `node:http` request, the answer read into one buffer (preallocated
+ * when its length is known, so a large snapshot is copied once), no web streams in between.
+ */
+function exchange(x: Exchange): Promise<Answer> {
+  const url = new URL(x.url);
+  return new Promise<Answer>((resolve, reject) => {
+    if (x.signal?.aborted) return reject(x.signal.reason);
+    const payload = x.body === undefined ? undefined : Buffer.from(x.body);
+    const headers = payload ? { ...x.headers, "content-length": String(payload.byteLength) } : x.headers;
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      x.signal?.removeEventListener("abort", onAbort);
+      reject(error);
+    };
+    const outgoing = httpRequest({ host: url.hostname.replace(/^\[|\]$/g, ""), port: url.port || 80, path: url.pathname + url.search, method: x.method, agent, headers }, (res) => {
+      const length = Number(res.headers["content-length"] ?? NaN);
+      const known = Number.isFinite(length);
+      if (known && length > x.maxBytes) {
+        res.destroy();
+        return fail(new AnswerTooLarge(length, x.maxBytes));
+      }
+      let out = new Uint8Array(known ? length : 0);
+      const chunks: Uint8Array[] = [];
+      let offset = 0;
+      res.on("data", (chunk: Buffer) => {
+        if (known) {
+          if (offset + chunk.byteLength > length) return res.destroy(new Error("body longer than its content-length"));
+          out.set(chunk, offset);
+        } else {
+          if (offset + chunk.byteLength > x.maxBytes) return res.destroy(new AnswerTooLarge(offset + chunk.byteLength, x.maxBytes));
+          chunks.push(chunk);
+        }
+        offset += chunk.byteLength;
+        x.onProgress?.(offset, known ? length : 0);
+      });
+      res.once("error", fail);
+      res.once("aborted", () => fail(new Error(`the answer broke off after ${offset} bytes`)));
+      res.once("end", () => {
+        if (known && offset !== length) return fail(new Error(`the answer broke off after ${offset} of ${length} bytes`));
+        if (!known) {
+          out = new Uint8Array(offset);
+          let at = 0;
+          for (const c of chunks) {
+            out.set(c, at);
+            at += c.byteLength;
+          }
+        }
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        x.signal?.removeEventListener("abort", onAbort);
+        const answerHeaders = new Headers();
+        for (const [key, value] of Object.entries(res.headers)) if (typeof value === "string") answerHeaders.set(key, value);
+        resolve({ status: res.statusCode ?? 500, headers: answerHeaders, body: out });
+      });
+    });
+    const onAbort = () => outgoing.destroy(x.signal!.reason instanceof Error ? x.signal!.reason : new Error(String(x.signal!.reason)));
+    x.signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = x.timeoutMs > 0 ? setTimeout(() => outgoing.destroy(new ExchangeTimeout(`no answer within ${x.timeoutMs} ms`)), x.timeoutMs) : undefined;
+    outgoing.once("error", fail);
+    outgoing.end(payload);
+  });
 }
 
 function toResponse(res: IncomingMessage, signal: AbortSignal): Response {

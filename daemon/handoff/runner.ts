@@ -34,8 +34,11 @@ export interface Machine<P, I, E> {
 }
 
 export interface Performer<I, E extends { type: string }> {
-  /** Performs `effect` and returns the input that reports its success. */
-  perform(effect: E, signal: AbortSignal): Promise<I>;
+  /**
+   * Performs `effect` and returns the input that reports its success. The effect's own component
+   * bounds it (and cleans up); the runner's timeout is a backstop that stops waiting for it.
+   */
+  perform(effect: E): Promise<I>;
   /** The input that reports `effect`'s failure with `error`. */
   failed(effect: E, error: unknown): I;
   policy(effect: E): EffectPolicy;
@@ -70,17 +73,12 @@ async function performWithPolicy<I, E extends { type: string }>(performer: Perfo
   const attempts = 1 + (policy.retries ?? 0);
   let last: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new FerryError("timeout", `Hand-off step "${effect.type}" did not finish within ${policy.timeoutMs} ms`);
-        controller.abort(error);
-        reject(error);
-      }, policy.timeoutMs);
+      timer = setTimeout(() => reject(new FerryError("timeout", `Hand-off step "${effect.type}" did not finish within ${policy.timeoutMs} ms`)), policy.timeoutMs);
     });
     try {
-      return await Promise.race([performer.perform(effect, controller.signal), expired]);
+      return await Promise.race([performer.perform(effect), expired]);
     } catch (error) {
       last = error;
       if (attempt === attempts || !isRetryable(error)) break;
