@@ -13,6 +13,7 @@
  * @module
  */
 import type { LoadedConfig } from "./config/mod.ts";
+import { join } from "node:path";
 import { describeError } from "./errors.ts";
 import { every, Manager } from "./manager.ts";
 import { NodeState } from "./node/mod.ts";
@@ -20,7 +21,9 @@ import { NodeReconciler } from "./reconcile/node-reconciler.ts";
 import { WorkQueue } from "./reconcile/queue.ts";
 import { SourceHandoffs } from "./handoff/mod.ts";
 import { Balancer } from "./balancer/mod.ts";
-import { LocalStore } from "./store/local-store.ts";
+import { openStore } from "./store/open.ts";
+import { ReplicaStore } from "./store/replicas.ts";
+import type { Replicas } from "./store/etcd/etcd-store.ts";
 import type { ClusterStore } from "./store/cluster-store.ts";
 import { PeerLiveness } from "./liveness/peers.ts";
 import { leaseRenewal, renewOnce } from "./liveness/lease.ts";
@@ -38,8 +41,10 @@ export interface AssembleOptions {
   reloadConfig?: () => Promise<void>;
   /** How this node reaches its peers. @default keep-alive HTTP */
   transport?: Transport;
-  /** @default a LocalStore over the config's dataDir */
+  /** @default the store cluster.yaml names (etcd), else a LocalStore over its dataDir */
   store?: ClusterStore;
+  /** The revision `loaded` is, when the store keeps revisions. */
+  revision?: string;
   log?: (level: "info" | "warn" | "error", line: string) => void;
 }
 
@@ -47,8 +52,8 @@ export interface AssembledNode {
   readonly state: NodeState;
   readonly handler: Handler;
   readonly store: ClusterStore;
-  /** Takes a new good config (from the watcher). */
-  updateConfig(loaded: LoadedConfig): void;
+  /** Takes a new good config (from the watcher, or a revision from the store). */
+  updateConfig(loaded: LoadedConfig, revision?: string): void;
   rejectConfig(error: unknown): void;
   /** Stops every loop, checkpoints every process, closes the executors and the journal. */
   stop(): Promise<void>;
@@ -67,7 +72,8 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   const report = (source: string, error: unknown) => log("error", `ferry: ${source} failed: ${describeError(error)}`);
   const manager = new Manager(report);
   const settings = () => state.settings;
-  const store = options.store ?? new LocalStore({ dataDir: options.loaded.dataDir, node: options.node, leaseMs: options.loaded.config.cluster.balancer.goneAfterMs });
+  const replicaStore = new ReplicaStore(join(options.loaded.dataDir, options.node, "replicas"));
+  const store = options.store ?? openStore(options.node, options.loaded, { replicas: peerReplicas(options.node, () => state) });
   let queue: WorkQueue | undefined;
   const state: NodeState = await NodeState.open({
     node: options.node,
@@ -78,6 +84,7 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     ...(options.reloadConfig ? { reloadConfig: options.reloadConfig } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     log,
+    ...(options.revision ? { revision: options.revision } : {}),
     // The first lease is taken before any process is restored: fences written while this node
     // was down are seen before anything runs.
     beforeRestore: (s) => renewOnce(s, store),
@@ -116,6 +123,7 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   manager.start();
   const handler = createHandler({
     node: state,
+    replicas: replicaStore,
     handoffs,
     balancer,
     reconcile: (names) => (names ? names.forEach((n) => queue!.add(n)) : enqueueAll()),
@@ -127,7 +135,7 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     state,
     handler,
     store,
-    updateConfig: (loaded) => state.updateConfig(loaded),
+    updateConfig: (loaded, revision) => state.updateConfig(loaded, revision),
     rejectConfig: (error) => state.rejectConfig(error),
     stop() {
       stopping ??= (async () => {
@@ -137,6 +145,33 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
         await store.close();
       })();
       return stopping;
+    },
+  };
+}
+
+/**
+ * How large checkpoints reach a peer and come back (multi-machine mode): the next peers after this
+ * node in name order, so replicas spread over the cluster.
+ */
+export function peerReplicas(self: string, state: () => NodeState | undefined): Replicas {
+  const peers = () => state()?.peers() ?? [];
+  return {
+    candidates() {
+      const names = peers().map((p) => p.name).sort();
+      const after = names.filter((n) => n > self);
+      return [...after, ...names.filter((n) => n < self)];
+    },
+    async push(to, checkpoint) {
+      const peer = state()?.peer(to);
+      if (!peer) throw new Error(`no peer "${to}"`);
+      const { bytes, ...meta } = checkpoint;
+      await peer.postBytes("checkpoint.replicate", { ...meta, from: self }, bytes, { timeoutMs: state()!.settings.handoffTimeoutMs });
+    },
+    async fetch(from, name, generation) {
+      const peer = state()?.peer(from);
+      if (!peer) return undefined;
+      const s = state()!.settings;
+      return (await peer.postForBytes("checkpoint.fetch", { name, generation }, { timeoutMs: s.handoffTimeoutMs, maxBytes: s.maxTransferMb * 1024 * 1024 })).bytes;
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * `ferry daemon --node <name>`: the config watcher, the assembled node (`assemble.ts`) and the
  * platform's HTTP server; stops gracefully (processes checkpointed) on SIGINT/SIGTERM, on
- * `ferry down`, or when `signal` aborts.
+ * `ferry down`, or when `signal` aborts. In multi-machine mode (`cluster.store`), the config the
+ * node runs comes from the store's revisions, and this machine's file follows them.
  *
  * @example
  * ```ts
@@ -9,11 +10,16 @@
  * ```
  * @module
  */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import process from "node:process";
-import { ConfigWatcher } from "./config/mod.ts";
+import { ConfigWatcher, type LoadedConfig } from "./config/mod.ts";
+import { ConfigSync } from "./config/sync.ts";
 import { currentPlatform } from "./adapters/mod.ts";
 import { FerryError } from "./errors.ts";
-import { assembleNode, type AssembledNode } from "./assemble.ts";
+import { assembleNode, type AssembledNode, peerReplicas } from "./assemble.ts";
+import { openStore } from "./store/open.ts";
+import type { ClusterStore } from "./store/cluster-store.ts";
 
 export interface DaemonOptions {
   configFile: string;
@@ -29,22 +35,41 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   let assembled: AssembledNode | undefined;
+  let sync: ConfigSync | undefined;
   const watcher = new ConfigWatcher(options.configFile, {
-    onChange: (loaded) => assembled?.updateConfig(loaded),
+    // Multi-machine mode: an edit of this machine's file becomes a revision first.
+    onChange: (loaded) => (sync ? void sync.localEdit(loaded) : assembled?.updateConfig(loaded)),
     onError: (error) => assembled?.rejectConfig(error),
   });
-  const loaded = await watcher.start();
+  let loaded: LoadedConfig = await watcher.start();
   // Paths in args resolve against the directory holding cluster.yaml (SPEC); process code that
   // opens "data/x.txt" finds it there whatever directory the daemon was started from.
   process.chdir(loaded.dir);
   process.env.FERRY_CONFIG_DIR = loaded.dir;
+  let store: ClusterStore | undefined;
   try {
-    const spec = loaded.config.nodes[options.node];
-    if (!spec) {
+    if (!loaded.config.nodes[options.node]) {
       throw new FerryError("not_found", `No node named "${options.node}" in ${loaded.file}`, {
         hint: `nodes: ${Object.keys(loaded.config.nodes).join(", ")}`,
       });
     }
+    if (loaded.config.cluster.store) {
+      store = openStore(options.node, loaded, { replicas: peerReplicas(options.node, () => assembled?.state) });
+      const stateDir = join(loaded.dataDir, options.node);
+      mkdirSync(stateDir, { recursive: true });
+      sync = new ConfigSync({
+        file: loaded.file,
+        node: options.node,
+        store: store.config,
+        stateDir,
+        apply: (next, revision) => assembled?.updateConfig(next, revision),
+        reject: (error) => assembled?.rejectConfig(error),
+        log: (line) => console.error(line),
+      });
+      loaded = await sync.start(loaded);
+    }
+    const spec = loaded.config.nodes[options.node];
+    if (!spec) throw new FerryError("not_found", `No node named "${options.node}" in the cluster's config`);
     const url = new URL(spec.url);
     const platform = await currentPlatform();
     const node = await assembleNode({
@@ -52,11 +77,15 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       loaded,
       platform,
       onShutdown: () => stop.abort(),
+      ...(store ? { store } : {}),
+      ...(sync?.revision ? { revision: sync.revision } : {}),
       reloadConfig: async () => {
         await watcher.reload();
+        await sync?.settled();
       },
     });
     assembled = node;
+    sync?.watch(stop.signal);
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
     let server;
     try {
@@ -84,6 +113,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await server.close();
     console.log(`ferry: node ${options.node} stopped`);
   } finally {
+    stop.abort();
     await watcher.close();
+    if (store && !assembled) await store.close();
   }
 }

@@ -175,6 +175,23 @@ export const requests = {
     required: ["name", "handoffId"],
     properties: { name, handoffId },
   },
+  /**
+   * Multi-machine mode: keep this checkpoint of a peer's process (the body is the snapshot, this
+   * object travels in the `ferry-checkpoint` header).
+   */
+  "checkpoint.replicate": {
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "generation", "at", "status", "from"],
+    properties: { name, generation, at: { type: "number" }, status: { type: "string", enum: ["owned", "completed", "failed"] }, from: name },
+  },
+  /** A replica this node keeps; answers with its bytes. */
+  "checkpoint.fetch": {
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "generation"],
+    properties: { name, generation },
+  },
 } as const;
 
 export type MessageType = keyof typeof requests;
@@ -216,7 +233,7 @@ export const balanceGrantSchema = {
 export const nodeStatusSchema = {
   type: "object",
   additionalProperties: false,
-  required: ["node", "cluster", "runtime", "version", "pid", "uptimeMs", "url", "load", "configError", "storage", "balancer", "modules", "processes"],
+  required: ["node", "cluster", "runtime", "version", "pid", "uptimeMs", "url", "load", "configError", "configRevision", "store", "storage", "balancer", "modules", "processes"],
   properties: {
     node: { type: "string" },
     cluster: { type: "string" },
@@ -239,6 +256,10 @@ export const nodeStatusSchema = {
     },
     /** Why the last edit of cluster.yaml was refused (the last good config runs), or null. */
     configError: { type: ["string", "null"] },
+    /** The revision of the config this node runs (etcd revision, or a hash of the text in local mode). */
+    configRevision: { type: "string" },
+    /** Where the nodes agree: `local` (one machine or a shared filesystem) or `etcd`. */
+    store: { type: "string", enum: ["local", "etcd"] },
     /** Problems with the node's data directory (a journal line skipped, a failing disk), or empty. */
     storage: { type: "array", items: { type: "string" } },
     balancer: {
@@ -342,6 +363,8 @@ export const responses = {
   "handoff.commit": ok,
   "handoff.abort": ok,
   "handoff.status": handoffStatusSchema,
+  "checkpoint.replicate": ok,
+  "checkpoint.fetch": { description: "application/octet-stream: the replica" },
 } as const satisfies Record<MessageType, unknown>;
 
 export type NodeLoad = FromSchema<typeof nodeLoadSchema>;
@@ -373,5 +396,7 @@ export interface Responses {
   "handoff.commit": Ok;
   "handoff.abort": Ok;
   "handoff.status": HandoffStatusResponse;
+  "checkpoint.replicate": Ok;
+  "checkpoint.fetch": Uint8Array;
 }
 export type ResponseOf<T extends MessageType> = Responses[T];

@@ -92,6 +92,32 @@ export const balancerSchema = {
   },
 } as const;
 
+/**
+ * Multi-machine mode: the nodes agree through etcd v3 (desired config revisions, ownership with
+ * generations, node leases, small checkpoints). Absent: the embedded single-machine mode.
+ */
+export const storeSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["etcd"],
+  properties: {
+    etcd: {
+      type: "array",
+      minItems: 1,
+      items: { type: "string", pattern: "^https?://[^/\\s]+/?$" },
+      description: "etcd client endpoints, e.g. http://10.0.0.5:2379",
+    },
+    /** Keys live under `<prefix>/<cluster name>/`. */
+    prefix: { type: "string", minLength: 1, default: "ferry" },
+    username: { type: "string", minLength: 1, description: "etcd user (with password)" },
+    password: { type: "string", minLength: 1, description: "etcd password; FERRY_ETCD_PASSWORD overrides" },
+    ca: { type: "string", minLength: 1, description: "CA file verifying https:// etcd endpoints" },
+    cert: { type: "string", minLength: 1, description: "client certificate file for etcd (with key)" },
+    key: { type: "string", minLength: 1, description: "client key file for etcd" },
+    timeoutMs: { type: "integer", minimum: 100, maximum: 60000, default: 2000, description: "Deadline of one etcd request" },
+  },
+} as const;
+
 export const clusterSettingsSchema = {
   type: "object",
   additionalProperties: false,
@@ -127,6 +153,7 @@ export const clusterSettingsSchema = {
     },
     maxTransferMb: { type: "integer", minimum: 1, maximum: 65536, default: 1024 },
     balancer: balancerSchema,
+    store: storeSchema,
   },
 } as const;
 
@@ -158,3 +185,4 @@ export type ClusterSettings = FromSchema<typeof clusterSettingsSchema>;
 export type NodeSpec = FromSchema<typeof nodeSchema>;
 export type ProcessSpec = FromSchema<typeof processSchema>;
 export type BalancerSettings = FromSchema<typeof balancerSchema>;
+export type StoreSettings = FromSchema<typeof storeSchema>;

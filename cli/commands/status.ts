@@ -59,10 +59,10 @@ export const statusCommand: Command<GlobalArgs> = {
       print(`Cluster "${name}" (${file}${configError ? ", has errors" : ""}): ${nodes.length} nodes, ${up} reachable\n`);
       const rows = nodes.map((n) =>
         n.reachable
-          ? [n.node, n.url, "up", `${n.runtime} ${n.version}`, formatUptime(n.uptimeMs), String(n.load.processes), loadOf(n), String(n.load.executors), formatBytes(n.load.rssBytes), n.configError ? `config error: ${n.configError}` : ""]
-          : [n.node, n.url, "down", "-", "-", "-", "-", "-", "-", n.error.hint ? `${n.error.message} (${n.error.hint})` : n.error.message]
+          ? [n.node, n.url, "up", `${n.runtime} ${n.version}`, formatUptime(n.uptimeMs), `${n.store} ${n.configRevision}`, String(n.load.processes), loadOf(n), String(n.load.executors), formatBytes(n.load.rssBytes), n.configError ? `config error: ${n.configError}` : ""]
+          : [n.node, n.url, "down", "-", "-", "-", "-", "-", "-", "-", n.error.hint ? `${n.error.message} (${n.error.hint})` : n.error.message]
       );
-      print(table(["NODE", "URL", "STATE", "RUNTIME", "UPTIME", "PROCS", "LOAD", "EXECUTORS", "RSS", "NOTE"], rows));
+      print(table(["NODE", "URL", "STATE", "RUNTIME", "UPTIME", "CONFIG", "PROCS", "LOAD", "EXECUTORS", "RSS", "NOTE"], rows));
       print("");
       const decisions = nodes.flatMap((n) => (n.reachable ? (n.balancer?.decisions ?? []).map((d) => `${d.slice(0, 24)}  ${n.node.padEnd(8)} ${d.slice(25)}`) : [])).sort();
       if (decisions.length) {

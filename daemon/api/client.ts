@@ -37,11 +37,16 @@ export interface RequestBodies {
   "handoff.commit": Lenient<(typeof requests)["handoff.commit"]>;
   "handoff.abort": Lenient<(typeof requests)["handoff.abort"]>;
   "handoff.status": Lenient<(typeof requests)["handoff.status"]>;
+  "checkpoint.replicate": Lenient<(typeof requests)["checkpoint.replicate"]>;
+  "checkpoint.fetch": Lenient<(typeof requests)["checkpoint.fetch"]>;
 }
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 
 /** Message types answered with JSON. */
-export type JsonMessageType = Exclude<MessageType, "handoff.begin">;
+export type JsonMessageType = Exclude<MessageType, "handoff.begin" | "checkpoint.fetch">;
+
+/** Message types whose request carries bytes (the JSON part travels in a header). */
+export const BYTES_REQUEST_HEADER = "ferry-checkpoint";
 
 export interface RequestOptions {
   /**
@@ -201,16 +206,37 @@ export class ApiClient {
     });
   }
 
+  /**
+   * Sends bytes (a checkpoint replica) with the message's JSON part in a header; returns the
+   * JSON answer.
+   *
+   * @example
+   * ```ts
+   * await client.postBytes("checkpoint.replicate", { name: "big", generation: 3, at, status: "owned", from: "alpha" }, bytes, { timeoutMs: 30000 });
+   * ```
+   */
+  async postBytes<T extends "checkpoint.replicate">(type: T, meta: RequestBody<T>, bytes: Uint8Array, options: RequestOptions = {}): Promise<ResponseOf<T>> {
+    const headers = { [BYTES_REQUEST_HEADER]: JSON.stringify(meta), "content-type": "application/octet-stream" };
+    let answer: { body: Uint8Array };
+    if (isFast(this.#transport)) {
+      answer = await this.#exchange(this.#transport, type, bytes, { ...options, maxBytes: 1 << 20 }, headers);
+    } else {
+      const response = await this.#send(`/v1/${type}`, "POST", bytes, options, headers);
+      answer = { body: new Uint8Array(await response.arrayBuffer()) };
+    }
+    return JSON.parse(new TextDecoder().decode(answer.body)) as ResponseOf<T>;
+  }
+
   /** The fast path of the keep-alive HTTP transport: no web Request/Response objects. */
-  async #exchange(transport: FastTransport, type: string, body: unknown, options: BytesOptions): Promise<{ body: Uint8Array; headers: Headers }> {
+  async #exchange(transport: FastTransport, type: string, body: unknown, options: BytesOptions, extraHeaders: Record<string, string> = {}): Promise<{ body: Uint8Array; headers: Headers }> {
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     let answer;
     try {
       answer = await transport.exchange({
         method: "POST",
         url: `${this.url}/v1/${type}`,
-        headers: { authorization: `Bearer ${this.#secret}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
+        headers: { authorization: `Bearer ${this.#secret}`, "content-type": "application/json", ...extraHeaders },
+        body: body instanceof Uint8Array ? body : JSON.stringify(body),
         timeoutMs,
         maxBytes: options.maxBytes,
         ...(options.signal ? { signal: options.signal } : {}),
@@ -228,13 +254,14 @@ export class ApiClient {
     throw await this.#errorOf(new Response(answer.body, { status: answer.status, headers: answer.headers }));
   }
 
-  async #send(path: string, method: string, body: string | undefined, options: RequestOptions): Promise<Response> {
+  async #send(path: string, method: string, body: string | Uint8Array | undefined, options: RequestOptions, extraHeaders: Record<string, string> = {}): Promise<Response> {
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     const signals: AbortSignal[] = [];
     if (options.signal) signals.push(options.signal);
     if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
     const headers: Record<string, string> = { authorization: `Bearer ${this.#secret}` };
     if (body !== undefined) headers["content-type"] = "application/json";
+    Object.assign(headers, extraHeaders);
     let response: Response;
     try {
       response = await this.#transport(new Request(this.url + path, {

@@ -15,6 +15,7 @@ import { describeError, failureOf, FerryError, isFerryError } from "../errors.ts
 import { authorized } from "./auth.ts";
 import { isMessageType, validateRequest } from "./validate.ts";
 import { routes } from "./routes.ts";
+import { BYTES_REQUEST_HEADER } from "./client.ts";
 import type { RouteContext } from "./routes.ts";
 
 export type Handler = (req: Request) => Promise<Response>;
@@ -41,6 +42,25 @@ async function readJson(req: Request): Promise<unknown> {
   }
 }
 
+const bytesRequests = new Set<string>(["checkpoint.replicate"]);
+
+function parseHeader(value: string | null): unknown {
+  if (!value) throw new FerryError("bad_request", `Request lacks its "${BYTES_REQUEST_HEADER}" header`);
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new FerryError("bad_request", `The "${BYTES_REQUEST_HEADER}" header is not valid JSON`);
+  }
+}
+
+async function readBytes(req: Request, limit: number): Promise<Uint8Array> {
+  const length = Number(req.headers.get("content-length") ?? 0);
+  if (length > limit) throw new FerryError("payload_too_large", `Request body of ${length} bytes exceeds ${limit}`);
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  if (bytes.byteLength > limit) throw new FerryError("payload_too_large", `Request body exceeds ${limit} bytes`);
+  return bytes;
+}
+
 /** Builds the API handler for one node. */
 export function createHandler(ctx: RouteContext): Handler {
   return async (req) => {
@@ -54,11 +74,14 @@ export function createHandler(ctx: RouteContext): Handler {
       const type = match[1]!;
       if (type === "events" && req.method === "GET") return routes.events(ctx, url.searchParams.get("follow") === "1", req.signal);
       if (req.method !== "POST" || !isMessageType(type)) throw new FerryError("not_found", `No endpoint ${req.method} ${url.pathname}`);
-      const body = validateRequest(type, await readJson(req));
+      // A message that carries bytes (a checkpoint replica) sends its JSON part in a header.
+      const carriesBytes = bytesRequests.has(type);
+      const body = validateRequest(type, carriesBytes ? parseHeader(req.headers.get(BYTES_REQUEST_HEADER)) : await readJson(req));
+      const bytes = carriesBytes ? await readBytes(req, ctx.node.settings.maxTransferMb * 1024 * 1024) : undefined;
       const name = (body as { name?: unknown }).name;
       if (typeof name === "string") ctx.node.trace.mark("api", type, name);
-      const handler = routes.messages[type] as (ctx: RouteContext, body: unknown, signal: AbortSignal) => Promise<unknown>;
-      const result = await handler(ctx, body, req.signal);
+      const handler = routes.messages[type] as (ctx: RouteContext, body: unknown, signal: AbortSignal, bytes?: Uint8Array) => Promise<unknown>;
+      const result = await handler(ctx, body, req.signal, bytes);
       return result instanceof Response ? result : Response.json(result);
     } catch (error) {
       if (!isFerryError(error)) console.error("ferry: internal error:", error);

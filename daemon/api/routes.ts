@@ -6,6 +6,8 @@
 import process from "node:process";
 import type { MessageType, NodeLoad, NodeStatus, RequestOf, ResponseOf } from "../../schemas/api.schema.ts";
 import type { NodeState } from "../node/mod.ts";
+import type { ReplicaStore } from "../store/replicas.ts";
+import { FerryError } from "../errors.ts";
 import type { SourceHandoffs } from "../handoff/mod.ts";
 import { META_HEADER } from "../handoff/mod.ts";
 import type { Platform } from "../adapters/platform.ts";
@@ -16,13 +18,15 @@ export interface RouteContext {
   node: NodeState;
   handoffs: SourceHandoffs;
   balancer: { readonly policyName: string; readonly loads: NodeLoad[]; readonly decisions: string[]; readonly rounds: number };
+  /** Checkpoints this node keeps for its peers (multi-machine mode). */
+  replicas: ReplicaStore;
   /** Asks the reconciler to look at these processes (all when absent) now. */
   reconcile(names?: string[]): void;
   platform: Pick<Platform, "name" | "version">;
   onShutdown(): void;
 }
 
-type MessageRoutes = { [K in MessageType]: (ctx: RouteContext, body: RequestOf<K>, signal: AbortSignal) => Promise<ResponseOf<K> | Response> };
+type MessageRoutes = { [K in MessageType]: (ctx: RouteContext, body: RequestOf<K>, signal: AbortSignal, bytes?: Uint8Array) => Promise<ResponseOf<K> | Response> };
 
 const CHUNK = 1 << 20;
 
@@ -46,6 +50,8 @@ const messages: MessageRoutes = {
         heapUsedBytes: memory.heapUsed,
       },
       configError: node.configError,
+      configRevision: node.configRevision,
+      store: node.storeKind,
       storage: node.storageProblems,
       balancer: { policy: balancer.policyName, loads: balancer.loads, decisions: [...balancer.decisions], rounds: balancer.rounds },
       modules: node.modules(),
@@ -133,6 +139,17 @@ const messages: MessageRoutes = {
 
   async "handoff.status"({ handoffs }, body) {
     return handoffs.status(body);
+  },
+
+  async "checkpoint.replicate"({ replicas }, body, _signal, bytes) {
+    await replicas.save({ ...body, bytes: bytes ?? new Uint8Array() });
+    return { ok: true };
+  },
+
+  async "checkpoint.fetch"({ replicas, node }, body) {
+    const bytes = replicas.read(body.name, body.generation);
+    if (!bytes) throw new FerryError("checkpoint_missing", `Node "${node.node}" keeps no replica of "${body.name}" at generation ${body.generation}`);
+    return new Response(bytes, { headers: { "content-type": "application/octet-stream", "content-length": String(bytes.byteLength) } });
   },
 };
 

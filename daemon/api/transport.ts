@@ -25,7 +25,7 @@ export interface Exchange {
   method: string;
   url: string;
   headers: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
   timeoutMs: number;
   signal?: AbortSignal;
   /** A larger answer body is refused: FerryError("payload_too_large") from the caller's check. */
@@ -101,7 +101,7 @@ function exchange(x: Exchange): Promise<Answer> {
   const url = new URL(x.url);
   return new Promise<Answer>((resolve, reject) => {
     if (x.signal?.aborted) return reject(x.signal.reason);
-    const payload = x.body === undefined ? undefined : Buffer.from(x.body);
+    const payload = x.body === undefined ? undefined : typeof x.body === "string" ? Buffer.from(x.body) : Buffer.from(x.body.buffer, x.body.byteOffset, x.body.byteLength);
     const headers = payload ? { ...x.headers, "content-length": String(payload.byteLength) } : x.headers;
     let settled = false;
     const fail = (error: unknown) => {

@@ -76,8 +76,10 @@ export class Adoption {
     const claimed: string[] = [];
     for (const { owned, fencedBy } of await this.#store.ownedBy(gone)) {
       const spec = node.desired(owned.name);
-      if (!spec || spec.node !== undefined || owned.status === "prepared" || fencedBy !== undefined) continue;
-      if (homeOf(owned.name, alive) !== node.node) continue;
+      if (!spec || owned.status === "prepared" || fencedBy !== undefined) continue;
+      // Unpinned: its home among the nodes alive takes it; pinned: only the node it is pinned to
+      // (an edit moved it here from a machine that is gone).
+      if (spec.node === undefined ? homeOf(owned.name, alive) !== node.node : spec.node !== node.node) continue;
       if (node.get(owned.name) || node.owned(owned.name) || node.closing) continue;
       if (await this.#claim(gone, owned)) claimed.push(owned.name);
     }

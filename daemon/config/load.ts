@@ -66,11 +66,32 @@ export async function loadClusterConfig(
       cause: error,
     });
   }
+  return loadClusterText(text, file, env);
+}
+
+/**
+ * Validates a config's text as if it were the file `file` (paths resolve against its directory):
+ * what a node does with a revision it received from the cluster store.
+ *
+ * In multi-machine mode (`cluster.store`) the modules are not checked against this machine's
+ * processes/ folder: a module may live on another machine and travel here when it is needed.
+ *
+ * @example
+ * ```ts
+ * const loaded = await loadClusterText(revisionText, "/srv/ferry/cluster.yaml");
+ * ```
+ */
+export async function loadClusterText(
+  text: string,
+  file: string,
+  env: Record<string, string | undefined> = process.env,
+): Promise<LoadedConfig> {
+  const absolute = resolve(file);
   const dir = dirname(absolute);
   // The modules to check against live in a folder the config itself names, so peek at it first;
   // a broken file fails in parseClusterConfig with proper positions anyway.
   const modules = await listModules(resolve(dir, peekProcessesDir(text)));
-  const config = parseClusterConfig(text, file, { modules: new Set(modules.keys()) });
+  const config = parseClusterConfig(text, file, declaresStore(text) ? {} : { modules: new Set(modules.keys()) });
   const fromEnv = env.FERRY_SECRET;
   return {
     config,
@@ -150,6 +171,14 @@ export async function loadClusterTarget(
   const secret = fromEnv !== undefined && fromEnv !== "" ? fromEnv : found?.secret;
   if (!found || Object.keys(found.nodes).length === 0 || secret === undefined) throw error;
   return { file: absolute, loaded: null, error, nodes: found.nodes, secret, name: found.name, processes: found.processes };
+}
+
+function declaresStore(text: string): boolean {
+  try {
+    return parseDocument(text).hasIn(["cluster", "store"]);
+  } catch {
+    return false;
+  }
 }
 
 function peekProcessesDir(text: string): string {

@@ -10,5 +10,5 @@
  * @module
  */
 export { type ParseOptions, parseClusterConfig } from "./parse.ts";
-export { type ClusterTarget, type LoadedConfig, type TargetFields, loadClusterConfig, loadClusterTarget } from "./load.ts";
+export { type ClusterTarget, type LoadedConfig, type TargetFields, loadClusterConfig, loadClusterTarget, loadClusterText } from "./load.ts";
 export { ConfigWatcher, type ConfigWatcherOptions } from "./watch.ts";

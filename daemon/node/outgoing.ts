@@ -133,7 +133,7 @@ export class Outgoing {
     const p = this.#held(name, handoffId);
     const { to, saving, suspendedAt } = p.outgoing!;
     this.#parts.trace.mark("store", "released", name);
-    await this.#parts.store.transfer(name, p.generation, to, handoffId);
+    await this.#parts.store.transfer({ ...p.identity(), generation: p.generation + 1, migrations: p.migrations + 1 }, to, handoffId);
     await this.#parts.journal.append({ op: "released", name, generation: p.generation, to, handoffId });
     p.outgoing = undefined;
     this.#parts.table.forget(p, "released");

@@ -39,6 +39,7 @@ import { Grants } from "./grants.ts";
 import { callProcess } from "./calls.ts";
 import { locateIn, processInfo, psOf } from "./views.ts";
 import { identityOf } from "./identity.ts";
+import { contentRevision } from "../store/local-store.ts";
 import type { NodeParts } from "./parts.ts";
 
 export interface NodeStateOptions {
@@ -57,6 +58,8 @@ export interface NodeStateOptions {
   log?: (level: "info" | "warn" | "error", line: string) => void;
   /** Runs after the journal is open and before any process is restored (the first lease). */
   beforeRestore?: (state: NodeState) => Promise<void>;
+  /** The config revision `loaded` is (multi-machine mode); a hash of its text otherwise. */
+  revision?: string;
 }
 
 export class NodeState {
@@ -81,6 +84,7 @@ export class NodeState {
   readonly #peers = new Map<string, ApiClient>();
   readonly #parts: NodeParts;
   #loaded: LoadedConfig;
+  #revision: string;
   #configError: string | null = null;
   #reloadConfig: () => Promise<void>;
   #checkpointing = false;
@@ -90,6 +94,7 @@ export class NodeState {
   private constructor(options: NodeStateOptions, journal: Journal) {
     this.node = options.node;
     this.#loaded = options.loaded;
+    this.#revision = options.revision ?? contentRevision(options.loaded.text);
     this.#journal = journal;
     this.#store = options.store;
     this.#tasks = options.tasks;
@@ -145,6 +150,8 @@ export class NodeState {
     const journal = await Journal.open(join(loaded.dataDir, node));
     const state = new NodeState(options, journal);
     try {
+      // A distributed store learns what this node's journal owns before anything runs.
+      await options.store.announce([...journal.state.owned.values()]);
       await options.beforeRestore?.(state);
       await state.#restoreOwned();
     } catch (error) {
@@ -181,6 +188,21 @@ export class NodeState {
 
   get configError(): string | null {
     return this.#configError;
+  }
+
+  /** Whether the cluster store answered its last call (always, in local mode). */
+  get storeReachable(): boolean {
+    return this.#store.reachable;
+  }
+
+  /** Where the nodes of this cluster agree. */
+  get storeKind(): "local" | "etcd" {
+    return this.#store.kind;
+  }
+
+  /** The revision of the config this node runs. */
+  get configRevision(): string {
+    return this.#revision;
   }
 
   get pool(): Pick<ExecutorPool, "workers" | "utilization"> {
@@ -257,7 +279,8 @@ export class NodeState {
   // ------------------------------------------------------------------ config
 
   /** Takes a new good config: peers follow it and every process is looked at again. */
-  updateConfig(loaded: LoadedConfig): void {
+  updateConfig(loaded: LoadedConfig, revision = contentRevision(loaded.text)): void {
+    this.#revision = revision;
     const before = this.#loaded.config.processes;
     for (const [name, spec] of Object.entries(loaded.config.processes)) {
       if (JSON.stringify(before[name]) !== JSON.stringify(spec)) this.trace.mark("config", "changed", name);
@@ -383,9 +406,6 @@ export class NodeState {
    * holds it. Failures to load are recorded on the process, not thrown.
    */
   async startFresh(name: string, spec: ProcessSpec): Promise<ProcessView> {
-    if (!(await this.#store.claimFresh(name))) {
-      throw new FerryError("conflict", `Another node claimed "${name}" first`);
-    }
     const identity: ProcessIdentity = {
       name,
       module: spec.module,
@@ -395,6 +415,9 @@ export class NodeState {
       lastDowntimeMs: null,
       ...(spec.limits?.memoryMb ? { memoryMb: spec.limits.memoryMb } : {}),
     };
+    if (!(await this.#store.claimFresh(identity))) {
+      throw new FerryError("conflict", `Another node claimed "${name}" first`);
+    }
     await this.#journal.append({ op: "own", ...identity });
     const p = await this.#host(identity, undefined, { hold: false });
     if (p.state === "failed") this.#log("error", `[${name}] cannot start: ${p.error}`);
@@ -592,8 +615,11 @@ export class NodeState {
   async applyFences(fences: readonly Fence[]): Promise<void> {
     for (const fence of fences) {
       const owned = this.#journal.state.owned.get(fence.name);
-      if (!owned || owned.status === "prepared" || owned.generation !== fence.generation) continue;
-      await this.#journal.append({ op: "released", name: fence.name, generation: fence.generation, to: fence.to, handoffId: fence.handoffId });
+      // A fence at a generation covers the ones before it (a stale copy is older still).
+      if (!owned || owned.status === "prepared" || owned.generation > fence.generation) continue;
+      // Being handed over by this node's own commit right now: the hand-off finishes the release.
+      if (this.#table.get(fence.name)?.outgoing) continue;
+      await this.#journal.append({ op: "released", name: fence.name, generation: owned.generation, to: fence.to, handoffId: fence.handoffId });
       const p = this.#table.get(fence.name);
       if (p) {
         if (p.hosted && this.#pool.leaseWaiting(p.name)) {
@@ -692,8 +718,14 @@ export class NodeState {
     try {
       const { snapshot } = await this.#pool.request({ type: "capture", name: p.name });
       if (this.#table.get(p.name) !== p || p.outgoing || p.gate) return;
-      await this.#checkpoints.save(p.name, p.generation, snapshot, { force });
+      const at = Date.now();
+      const saved = await this.#checkpoints.save(p.name, p.generation, snapshot, { force, at });
       if (p.error?.startsWith("Checkpoint failed")) p.error = null;
+      if (saved && this.#store.kind !== "local") {
+        // Another machine keeps a copy, so losing this one with its disk loses no more than this.
+        const status = p.state === "completed" ? "completed" : p.state === "failed" ? "failed" : "owned";
+        this.#tasks.spawn(`replicate the checkpoint of ${p.name}`, this.#store.replicate({ name: p.name, generation: p.generation, at, bytes: snapshot, status }));
+      }
     } catch (error) {
       p.error = `Checkpoint failed: ${describeError(error)}`;
     }

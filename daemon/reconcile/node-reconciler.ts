@@ -71,6 +71,11 @@ export class NodeReconciler implements Reconciler {
       const found = await this.#locator.find(name);
       const placed = node.desired(name)?.node;
       if (node.get(name) || (placed !== undefined && placed !== node.node)) return done();
+      if (!node.storeReachable) {
+        // Ownership changes go through the store: no hand-off or fresh start while it is away.
+        node.noteAcquiring(name, `Waiting for the cluster store (${node.storeKind}), which does not answer; "${name}" stays where it is`);
+        return requeueAfter(1000);
+      }
       if (!node.storageWritable()) {
         // Taking it on needs a durable `prepared` or `own`: wait until the disk takes writes again.
         node.noteAcquiring(name, `Node "${node.node}" cannot write its data directory (${node.storageProblems.join("; ")}); "${name}" waits where it is`);

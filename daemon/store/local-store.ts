@@ -25,7 +25,7 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import process from "node:process";
 import { FerryError } from "../errors.ts";
-import type { AdoptableProcess, ClusterStore, Fence, LeaseRenewal } from "./cluster-store.ts";
+import type { AdoptableProcess, ClusterStore, ConfigRevisions, Fence, LeaseRenewal, ReplicatedCheckpoint } from "./cluster-store.ts";
 import { JOURNAL_FILE, readFences, writeFence } from "./journal.ts";
 import type { JournalState, OwnedProcess } from "./journal.ts";
 import { replayJournal } from "./replay.ts";
@@ -51,6 +51,13 @@ export interface LocalStoreOptions {
 
 export class LocalStore implements ClusterStore {
   readonly kind = "local" as const;
+  /** Every node reads the same file: it is the desired config, and its revision is its hash. */
+  readonly config: ConfigRevisions = {
+    current: async () => undefined,
+    publish: async (text) => ({ revision: contentRevision(text) }),
+    watch: () => {},
+  };
+  readonly reachable = true;
   readonly #dataDir: string;
   readonly #node: string;
   readonly #leaseMs: number;
@@ -142,17 +149,19 @@ export class LocalStore implements ClusterStore {
     return bytes;
   }
 
-  async claimFresh(_name: string): Promise<boolean> {
+  /** The nodes' journals hold what each owns; other nodes read them in place. */
+  async announce(_owned: readonly OwnedProcess[]): Promise<void> {}
+
+  /** Checkpoints stay in this node's directory, which the other nodes read (shared filesystem). */
+  async replicate(_checkpoint: ReplicatedCheckpoint): Promise<void> {}
+
+  async claimFresh(_process: Omit<OwnedProcess, "status">): Promise<boolean> {
     return true;
   }
 
-  async transfer(_name: string, _generation: number, _to: string, _handoffId: string): Promise<void> {}
+  async transfer(_process: Omit<OwnedProcess, "status">, _to: string, _handoffId: string): Promise<void> {}
 
   async forget(_name: string): Promise<void> {}
-
-  revisionOf(text: string): string {
-    return createHash("sha256").update(text).digest("hex").slice(0, 12);
-  }
 
   async close(): Promise<void> {}
 
@@ -172,4 +181,16 @@ export class LocalStore implements ClusterStore {
     this.#journals.set(node, { mtime: stat.mtimeMs, size: stat.size, state });
     return state;
   }
+}
+
+/**
+ * The revision of a config in local mode: a short hash of its text (equal text, equal revision).
+ *
+ * @example
+ * ```ts
+ * contentRevision("cluster: …"); // "3f2a9c01b7de"
+ * ```
+ */
+export function contentRevision(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 12);
 }

@@ -1,0 +1,198 @@
+/**
+ * Multi-machine mode: the desired config is a sequence of revisions in the cluster store, and
+ * every machine's cluster.yaml follows it.
+ *
+ * - An edit of this machine's file (by hand, or by `ferry migrate/create/rm` here) is published
+ *   with a compare-and-swap on the revision the file was based on. Two machines editing at once:
+ *   one wins; the other's edit is refused with a message naming the newer revision, kept beside
+ *   the file (`cluster.yaml.rejected-<time>`) so nothing is silently lost, and the file is
+ *   rewritten to the newer revision.
+ * - Every revision published anywhere is applied here, and this machine's file is rewritten to
+ *   match, keeping its own comments and layout where the values did not change.
+ * - What the file was last synced to (revision and text) is kept in the node's data directory,
+ *   so a restart can tell an edit made while the daemon was down from a file that is merely old.
+ *
+ * @example
+ * ```ts
+ * const sync = new ConfigSync({ file, node: "alpha", store: store.config, stateDir, apply, reject });
+ * const loaded = await sync.start(await loadClusterConfig(file));
+ * sync.watch(signal);
+ * ```
+ * @module
+ */
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describeError, FerryError, isFerryError } from "../errors.ts";
+import type { ConfigRevisions } from "../store/cluster-store.ts";
+import { type LoadedConfig, loadClusterText } from "./load.ts";
+import { mergeConfigText } from "./merge.ts";
+
+export interface ConfigSyncOptions {
+  /** This machine's cluster.yaml. */
+  file: string;
+  node: string;
+  store: ConfigRevisions;
+  /** Where the sync state is kept (the node's data directory). */
+  stateDir: string;
+  /** A revision to run. */
+  apply(loaded: LoadedConfig, revision: string): void;
+  /** A local edit that was refused or a revision that could not be applied. */
+  reject(error: unknown): void;
+  log?: (line: string) => void;
+}
+
+interface Base {
+  revision: string;
+  /** The file's text when it was last in sync with `revision`. */
+  text: string;
+}
+
+export class ConfigSync {
+  readonly #options: ConfigSyncOptions;
+  #base: Base | undefined;
+  #pending: Promise<void> = Promise.resolve();
+  #lastError: unknown;
+
+  constructor(options: ConfigSyncOptions) {
+    this.#options = options;
+    this.#base = this.#readBase();
+  }
+
+  /** The revision this node runs. */
+  get revision(): string | undefined {
+    return this.#base?.revision;
+  }
+
+  #baseFile(): string {
+    return join(this.#options.stateDir, "config-base.json");
+  }
+
+  #readBase(): Base | undefined {
+    try {
+      const value = JSON.parse(readFileSync(this.#baseFile(), "utf8")) as Partial<Base>;
+      return typeof value.revision === "string" && typeof value.text === "string" ? { revision: value.revision, text: value.text } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  #writeBase(base: Base): void {
+    this.#base = base;
+    const tmp = `${this.#baseFile()}.tmp`;
+    writeFileSync(tmp, JSON.stringify(base));
+    renameSync(tmp, this.#baseFile());
+  }
+
+  /** Rewrites the file atomically (editors and the watcher never see half a file). */
+  #writeFile(text: string): void {
+    const tmp = `${this.#options.file}.ferry-tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, this.#options.file);
+  }
+
+  /**
+   * Settles this machine's file with the store at start-up and returns the config to run:
+   * publishes an edit made while the daemon was down, or takes the newer revision.
+   */
+  async start(local: LoadedConfig): Promise<LoadedConfig> {
+    const current = await this.#options.store.current();
+    if (!current) {
+      const { revision } = await this.#options.store.publish(local.text, undefined, this.#options.node);
+      this.#writeBase({ revision, text: local.text });
+      return local;
+    }
+    const base = this.#base;
+    if (base && local.text !== base.text) {
+      // Edited while this daemon was down: an edit based on `base`.
+      try {
+        const { revision } = await this.#options.store.publish(local.text, base.revision, this.#options.node);
+        this.#writeBase({ revision, text: local.text });
+        return local;
+      } catch (error) {
+        if (!isFerryError(error) || error.code !== "conflict") throw error;
+        this.#refuse(local.text, error);
+      }
+    } else if (!base && local.text !== current.text) {
+      // A machine joining with a file of its own: the cluster's revisions win; its file is kept.
+      this.#keepAside(local.text, "local");
+      this.#options.log?.(`ferry: ${this.#options.file} differed from the cluster's revision ${current.revision}; it was replaced (the old one is kept beside it)`);
+    }
+    return this.#take(current.text, current.revision);
+  }
+
+  /** Takes a revision: the file follows it, keeping its own comments. */
+  async #take(text: string, revision: string): Promise<LoadedConfig> {
+    let fileText = "";
+    try {
+      fileText = readFileSync(this.#options.file, "utf8");
+    } catch {
+      // gone: written afresh
+    }
+    const merged = mergeConfigText(fileText, text);
+    const loaded = await loadClusterText(merged, this.#options.file);
+    if (merged !== fileText) this.#writeFile(merged);
+    this.#writeBase({ revision, text: merged });
+    return loaded;
+  }
+
+  /** Keeps a refused or replaced version of the file beside it. */
+  #keepAside(text: string, why: "rejected" | "local"): string {
+    const file = `${this.#options.file}.${why}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    writeFileSync(file, text);
+    return file;
+  }
+
+  #refuse(text: string, error: FerryError): void {
+    const kept = this.#keepAside(text, "rejected");
+    const refused = new FerryError("conflict", `${error.message}; your version is kept as ${kept}`, { hint: error.hint ?? "make the edit again", retryable: false, cause: error });
+    this.#lastError = refused;
+    this.#options.reject(refused);
+  }
+
+  /**
+   * This machine's file changed (the watcher read a valid edit): publish it. Resolves once it is
+   * published or refused; the outcome of the last one is what {@link settled} reports.
+   */
+  localEdit(loaded: LoadedConfig): Promise<void> {
+    const run = this.#pending.then(async () => {
+      this.#lastError = undefined;
+      if (loaded.text === this.#base?.text) return; // this sync's own rewrite
+      try {
+        const { revision } = await this.#options.store.publish(loaded.text, this.#base?.revision, this.#options.node);
+        this.#writeBase({ revision, text: loaded.text });
+        this.#options.apply(loaded, revision);
+      } catch (error) {
+        if (isFerryError(error) && error.code === "conflict") {
+          this.#refuse(loaded.text, error);
+          const current = await this.#options.store.current().catch(() => undefined);
+          if (current) this.#options.apply(await this.#take(current.text, current.revision), current.revision);
+          return;
+        }
+        this.#lastError = new FerryError("unavailable", `Cannot publish the edit of ${this.#options.file}: ${describeError(error)}; it is not applied yet`, { hint: "it is published when the cluster store answers again (the file keeps the edit)", cause: error });
+        this.#options.reject(this.#lastError);
+      }
+    });
+    this.#pending = run.catch(() => {});
+    return run;
+  }
+
+  /** Resolves after the last local edit was published; throws why it was not. */
+  async settled(): Promise<void> {
+    await this.#pending;
+    if (this.#lastError) throw this.#lastError;
+  }
+
+  /** Applies every revision published from now on (by any machine) until `signal` aborts. */
+  watch(signal: AbortSignal): void {
+    this.#options.store.watch((text, revision) => {
+      this.#pending = this.#pending.then(async () => {
+        if (revision === this.#base?.revision || (this.#base && Number(revision) < Number(this.#base.revision))) return;
+        try {
+          this.#options.apply(await this.#take(text, revision), revision);
+        } catch (error) {
+          this.#options.reject(error);
+        }
+      }).catch(() => {});
+    }, signal);
+  }
+}
