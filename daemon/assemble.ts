@@ -114,7 +114,16 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     for (const name of state.names()) queue!.nudge(name);
   }, report));
   manager.add(every("checkpoints", () => settings().checkpointIntervalMs, () => state.checkpointAll(), report));
-  manager.add(leaseRenewal(state, store, () => Math.max(50, Math.min(1000, settings().balancer.goneAfterMs / 4)), report));
+  manager.add(leaseRenewal(state, store, {
+    intervalMs: () => Math.max(50, Math.min(1000, settings().balancer.goneAfterMs / 4)),
+    carryMs: () => Math.max(100, settings().balancer.goneAfterMs / 2),
+    storeDownEverywhere: async () => {
+      const peers = state.peers();
+      const answers = await Promise.all(peers.map((p) => p.post("liveness", {}, { timeoutMs: 1000 }).catch(() => undefined)));
+      return answers.every((a) => a !== undefined && !a.storeReachable);
+    },
+    report,
+  }));
   manager.add(balancer);
   manager.add({
     name: "hand-off sessions",

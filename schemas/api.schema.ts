@@ -77,7 +77,7 @@ export const eventSchema = {
       enum: [
         "daemon-started", "daemon-stopped", "config-reloaded", "config-rejected", "module-loaded", "module-failed",
         "started", "completed", "failed", "stopped", "suspended", "transferred", "resumed", "rolled-back",
-        "restored", "executor-restarted", "balanced", "adopted", "fenced", "storage-failed",
+        "restored", "executor-restarted", "balanced", "adopted", "fenced", "storage-failed", "store-unreachable", "store-reachable",
       ],
     },
     process: { type: "string" },
@@ -185,6 +185,8 @@ export const requests = {
     required: ["name", "generation", "at", "status", "from"],
     properties: { name, generation, at: { type: "number" }, status: { type: "string", enum: ["owned", "completed", "failed"] }, from: name },
   },
+  /** Whether this node reaches the cluster store (peers ask before carrying a lease on without it). */
+  liveness: empty,
   /** A replica this node keeps; answers with its bytes. */
   "checkpoint.fetch": {
     type: "object",
@@ -364,6 +366,7 @@ export const responses = {
   "handoff.abort": ok,
   "handoff.status": handoffStatusSchema,
   "checkpoint.replicate": ok,
+  liveness: { type: "object", additionalProperties: false, required: ["storeReachable"], properties: { storeReachable: { type: "boolean" } } },
   "checkpoint.fetch": { description: "application/octet-stream: the replica" },
 } as const satisfies Record<MessageType, unknown>;
 
@@ -397,6 +400,7 @@ export interface Responses {
   "handoff.abort": Ok;
   "handoff.status": HandoffStatusResponse;
   "checkpoint.replicate": Ok;
+  liveness: { storeReachable: boolean };
   "checkpoint.fetch": Uint8Array;
 }
 export type ResponseOf<T extends MessageType> = Responses[T];

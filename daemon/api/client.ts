@@ -39,6 +39,7 @@ export interface RequestBodies {
   "handoff.status": Lenient<(typeof requests)["handoff.status"]>;
   "checkpoint.replicate": Lenient<(typeof requests)["checkpoint.replicate"]>;
   "checkpoint.fetch": Lenient<(typeof requests)["checkpoint.fetch"]>;
+  liveness: Lenient<typeof requests.liveness>;
 }
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 

@@ -146,6 +146,10 @@ const messages: MessageRoutes = {
     return { ok: true };
   },
 
+  async liveness({ node }) {
+    return { storeReachable: node.storeReachable };
+  },
+
   async "checkpoint.fetch"({ replicas, node }, body) {
     const bytes = replicas.read(body.name, body.generation);
     if (!bytes) throw new FerryError("checkpoint_missing", `Node "${node.node}" keeps no replica of "${body.name}" at generation ${body.generation}`);

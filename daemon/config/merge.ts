@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { isMap, parseDocument } from "yaml";
+import { isMap, parse, parseDocument } from "yaml";
 import type { Document } from "yaml";
 
 /**
@@ -26,7 +26,7 @@ export function mergeConfigText(local: string, incoming: string): string {
   const next = parseDocument(incoming);
   if (doc.errors.length || next.errors.length || !isMap(doc.contents)) return incoming;
   apply(doc, [], next.toJS() as unknown);
-  return doc.toString();
+  return doc.toString({ flowCollectionPadding: false });
 }
 
 function apply(doc: Document, path: readonly (string | number)[], value: unknown): void {
@@ -44,4 +44,20 @@ function apply(doc: Document, path: readonly (string | number)[], value: unknown
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Whether two config texts hold the same values (comments and layout aside).
+ *
+ * @example
+ * ```ts
+ * sameConfigData("a: 1 # one\n", "a: 1\n"); // true
+ * ```
+ */
+export function sameConfigData(a: string, b: string): boolean {
+  try {
+    return JSON.stringify(parse(a)) === JSON.stringify(parse(b));
+  } catch {
+    return false;
+  }
 }

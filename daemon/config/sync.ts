@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { describeError, FerryError, isFerryError } from "../errors.ts";
 import type { ConfigRevisions } from "../store/cluster-store.ts";
 import { type LoadedConfig, loadClusterText } from "./load.ts";
-import { mergeConfigText } from "./merge.ts";
+import { mergeConfigText, sameConfigData } from "./merge.ts";
 
 export interface ConfigSyncOptions {
   /** This machine's cluster.yaml. */
@@ -112,7 +112,7 @@ export class ConfigSync {
         if (!isFerryError(error) || error.code !== "conflict") throw error;
         this.#refuse(local.text, error);
       }
-    } else if (!base && local.text !== current.text) {
+    } else if (!base && !sameConfigData(local.text, current.text)) {
       // A machine joining with a file of its own: the cluster's revisions win; its file is kept.
       this.#keepAside(local.text, "local");
       this.#options.log?.(`ferry: ${this.#options.file} differed from the cluster's revision ${current.revision}; it was replaced (the old one is kept beside it)`);

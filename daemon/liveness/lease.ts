@@ -4,13 +4,21 @@
  * node runs a step (the executors block), so a node that was frozen, cut off or too slow to
  * renew never runs a process another node may have adopted meanwhile (self-fencing).
  *
+ * When the cluster store cannot be reached, the lease may still be carried on — but only while
+ * every peer confirms that it cannot reach the store either: then no node can adopt anything
+ * (adoption is a transaction in the store), and when the store returns its leases are renewed
+ * in full (etcd refreshes every lease when a leader is elected), so running processes keep
+ * running through an outage of the store. A node cut off alone finds a peer that still reaches
+ * the store, carries nothing on, and blocks its processes when its lease ends.
+ *
  * @example
  * ```ts
- * manager.add(leaseRenewal(node, store, () => 1000));
+ * manager.add(leaseRenewal(node, store, { intervalMs: () => 1000, storeDownEverywhere, report }));
  * ```
  * @module
  */
-import type { Runnable } from "../manager.ts";
+import { isFerryError } from "../errors.ts";
+import type { FailureReporter, Runnable } from "../manager.ts";
 import { delay } from "../manager.ts";
 import type { ClusterStore, Fence } from "../store/cluster-store.ts";
 
@@ -18,28 +26,51 @@ import type { ClusterStore, Fence } from "../store/cluster-store.ts";
 export interface Leaseholder {
   applyFences(fences: readonly Fence[]): Promise<void>;
   setLease(validUntil: number): void;
+  /** Tells operators (event and log) that the lease is carried on without the store, or no longer. */
+  noteStoreOutage(outage: boolean, reason: string): void;
+}
+
+export interface LeaseOptions {
+  intervalMs: () => number;
+  /** How long one carried-on step lasts: shorter than the store's lease. */
+  carryMs: () => number;
+  /** Whether every peer answered that it cannot reach the store either. */
+  storeDownEverywhere: () => Promise<boolean>;
+  report: FailureReporter;
 }
 
 /**
  * The lease loop as a runnable. A failed renewal is reported and retried; meanwhile the old
- * deadline stands, so the node stops running processes when it passes.
+ * deadline stands, so the node stops running processes when it passes (unless the store is down
+ * for every node, see the module comment).
  *
  * @example
  * ```ts
- * manager.add(leaseRenewal(node, store, () => Math.min(1000, leaseMs / 4), report));
+ * manager.add(leaseRenewal(node, store, options));
  * ```
  */
-export function leaseRenewal(node: Leaseholder, store: ClusterStore, intervalMs: () => number, report: (source: string, error: unknown) => void): Runnable {
+export function leaseRenewal(node: Leaseholder, store: ClusterStore, options: LeaseOptions): Runnable {
   return {
     name: "lease renewal",
     async start(signal) {
+      let outage = false;
       while (!signal.aborted) {
+        const began = Date.now();
         try {
           await renewOnce(node, store);
+          if (outage) node.noteStoreOutage(false, "the cluster store answers again");
+          outage = false;
         } catch (error) {
-          report("lease renewal", error);
+          const unreachable = isFerryError(error) && error.code === "unavailable";
+          if (unreachable && store.kind !== "local" && (await options.storeDownEverywhere())) {
+            node.setLease(began + options.carryMs());
+            if (!outage) node.noteStoreOutage(true, "the cluster store is unreachable from every node: processes keep running, no hand-off or adoption starts");
+            outage = true;
+          } else {
+            options.report("lease renewal", error);
+          }
         }
-        await delay(intervalMs(), signal);
+        await delay(options.intervalMs(), signal);
       }
     },
   };
@@ -53,7 +84,7 @@ export function leaseRenewal(node: Leaseholder, store: ClusterStore, intervalMs:
  * await renewOnce(node, store);
  * ```
  */
-export async function renewOnce(node: Leaseholder, store: ClusterStore): Promise<void> {
+export async function renewOnce(node: Pick<Leaseholder, "applyFences" | "setLease">, store: ClusterStore): Promise<void> {
   const { validUntil, fences } = await store.renew();
   if (fences.length) await node.applyFences(fences);
   node.setLease(validUntil);

@@ -415,14 +415,39 @@ export class NodeState {
       lastDowntimeMs: null,
       ...(spec.limits?.memoryMb ? { memoryMb: spec.limits.memoryMb } : {}),
     };
+    const known = await this.#store.owner(name);
+    if (known?.node === this.node) return this.#recover(known);
     if (!(await this.#store.claimFresh(identity))) {
-      throw new FerryError("conflict", `Another node claimed "${name}" first`);
+      throw new FerryError("conflict", `Another node claimed "${name}" first`, { hint: known ? `the cluster store says node "${known.node}" owns it at generation ${known.generation}` : undefined });
     }
     await this.#journal.append({ op: "own", ...identity });
     const p = await this.#host(identity, undefined, { hold: false });
     if (p.state === "failed") this.#log("error", `[${name}] cannot start: ${p.error}`);
     else this.events.emit({ type: "started", process: name, generation: 0 });
     return p;
+  }
+
+  /**
+   * The store says this node owns a process its journal does not know (its data directory was
+   * lost): restore it from the checkpoint the store kept, at the generation the store records.
+   */
+  async #recover(known: Omit<OwnedProcess, "status" | "lastDowntimeMs"> & { node: string }): Promise<ProcessView> {
+    const identity: ProcessIdentity = { name: known.name, module: known.module, args: known.args, generation: known.generation, migrations: known.migrations, lastDowntimeMs: null, ...(known.memoryMb ? { memoryMb: known.memoryMb } : {}) };
+    let snapshot: Uint8Array | undefined;
+    try {
+      snapshot = await this.#store.adoptableCheckpoint(this.node, known.name, known.generation);
+    } catch (error) {
+      await this.#journal.append({ op: "own", ...identity }, { op: "failed", name: known.name, generation: known.generation, error: describeError(error) });
+      const p = new ManagedProcess(identity);
+      this.#table.add(p);
+      p.moveTo("failed");
+      p.error = `Cannot restore it from the cluster store: ${describeError(error)}`;
+      this.events.emit({ type: "failed", process: known.name, generation: known.generation, reason: p.error });
+      return p;
+    }
+    if (snapshot) await this.#checkpoints.save(known.name, known.generation, snapshot, { force: true });
+    await this.#journal.append({ op: "own", ...identity });
+    return this.#restore(identity, "this node's data directory was lost; restored from the checkpoint the cluster store kept");
   }
 
   /** A failed process restarts once its module file changed (the user fixed the bug). */
@@ -637,6 +662,12 @@ export class NodeState {
       this.events.emit({ type: "fenced", process: fence.name, generation: fence.generation, to: fence.to, reason });
       this.#log("warn", `[${fence.name}] stopped: ${reason}`);
     }
+  }
+
+  /** The cluster store became unreachable from every node (or answers again): say so. */
+  noteStoreOutage(outage: boolean, reason: string): void {
+    this.events.emit({ type: outage ? "store-unreachable" : "store-reachable", reason });
+    this.#log(outage ? "warn" : "info", `ferry: ${reason}`);
   }
 
   /** Publishes the lease deadline to the executors: past it, no process runs a step. */

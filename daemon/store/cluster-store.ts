@@ -84,6 +84,12 @@ export interface ClusterStore {
   /** Whether `node`'s lease has lapsed: it may be gone (dead, cut off, or frozen). */
   isGone(node: string): Promise<boolean>;
 
+  /**
+   * Who owns `name` according to the store, or undefined when it does not keep owners (local
+   * mode) or nobody does. A node that lost its data directory learns here that it owned a process
+   * (and restores it from its replicated checkpoint instead of starting it afresh).
+   */
+  owner(name: string): Promise<(Omit<OwnedProcess, "status" | "lastDowntimeMs"> & { node: string }) | undefined>;
   /** The processes `node` owns according to the store (for adoption and for creation decisions). */
   ownedBy(node: string): Promise<AdoptableProcess[]>;
   /**

@@ -149,6 +149,11 @@ export class LocalStore implements ClusterStore {
     return bytes;
   }
 
+  /** Each node's journal says what it owns; there is no central record to ask. */
+  async owner(_name: string): Promise<undefined> {
+    return undefined;
+  }
+
   /** The nodes' journals hold what each owns; other nodes read them in place. */
   async announce(_owned: readonly OwnedProcess[]): Promise<void> {}
 

@@ -173,6 +173,13 @@ export class EtcdStore implements ClusterStore {
     return out;
   }
 
+  async owner(name: string): Promise<(Omit<OwnedProcess, "status" | "lastDowntimeMs"> & { node: string }) | undefined> {
+    const current = await this.#owner(name);
+    if (!current) return undefined;
+    const { node, generation, module, args, migrations, memoryMb } = current.record;
+    return { name, node, generation, module, args, migrations, ...(memoryMb ? { memoryMb } : {}) };
+  }
+
   async #owner(name: string): Promise<{ record: OwnerRecord; modRevision: string } | undefined> {
     const answer = await this.#call("read the owner of a process", () => this.#ns.get(keys.owner(name)).exec());
     const kv = answer.kvs[0];
