@@ -10,7 +10,7 @@
  * the node where it now runs.
  * @module
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import process from "node:process";
 import { FerryError } from "../errors.ts";
@@ -23,6 +23,8 @@ export const READER_TAG = 40010;
 export interface StreamState {
   path: string;
   offset: number;
+  /** The file's size when the state was captured (readers): the file it restores against must be as long. */
+  size?: number;
 }
 
 // Small, as a node may host thousands of processes, each with its own window.
@@ -62,8 +64,13 @@ export class TransactionalFileReader {
     registerPortable<TransactionalFileReader, StreamState>(
       TransactionalFileReader,
       READER_TAG,
-      (reader) => ({ path: reader.path, offset: reader.#offset }),
-      (data) => new TransactionalFileReader(...checkState(data, "reader")),
+      (reader) => ({ path: reader.path, offset: reader.#offset, size: sizeOf(reader.path) }),
+      (data) => {
+        const [path, offset] = checkState(data, "reader");
+        // On another machine the input may be missing or another copy: refuse to resume wrongly.
+        expectFile("reading", path, Math.max(offset, (data as StreamState).size ?? 0), offset);
+        return new TransactionalFileReader(path, offset);
+      },
     );
   }
 
@@ -243,6 +250,30 @@ function concat(parts: Uint8Array[]): Uint8Array {
  */
 export function resolvePath(path: string): string {
   return isAbsolute(path) ? path : resolve(process.env.FERRY_CONFIG_DIR || process.cwd(), path);
+}
+
+/** The size of a file now, or undefined when it cannot be read. */
+function sizeOf(path: string): number | undefined {
+  try {
+    return statSync(resolvePath(path)).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses to restore a stream whose file is missing here or shorter than the state needs: on a
+ * node without a shared filesystem the file must have been copied, and resuming against a wrong
+ * one would lose or duplicate output.
+ * @internal
+ */
+export function expectFile(action: "reading" | "writing", path: string, atLeast: number, offset: number): void {
+  if (atLeast === 0) return;
+  const size = sizeOf(path);
+  const where = `Cannot continue ${action} "${path}" at byte ${offset} on this node`;
+  const hint = "every node that may run this process needs the same file: copy it there, or keep it on a shared filesystem";
+  if (size === undefined) throw new FerryError("not_found", `${where}: the file does not exist here (resolved to ${resolvePath(path)})`, { hint, retryable: false });
+  if (size < atLeast) throw new FerryError("conflict", `${where}: the file here has ${size} bytes, ${atLeast} expected`, { hint, retryable: false });
 }
 
 /**

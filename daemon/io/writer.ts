@@ -15,7 +15,7 @@
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from "node:fs";
 import { FerryError, isFerryError } from "../errors.ts";
 import { registerPortable } from "../snapshot/codec.ts";
-import { checkState, ioError, resolvePath } from "./reader.ts";
+import { checkState, expectFile, ioError, resolvePath } from "./reader.ts";
 import type { StreamState } from "./reader.ts";
 
 /** CBOR tag of a writer in snapshots (Ferry's range is 40000–40099). */
@@ -56,7 +56,11 @@ export class TransactionalFileWriter {
       TransactionalFileWriter,
       WRITER_TAG,
       (writer) => writer.#capture(),
-      (data) => new TransactionalFileWriter(...checkState(data, "writer")),
+      (data) => {
+        const [path, offset] = checkState(data, "writer");
+        expectFile("writing", path, offset, offset);
+        return new TransactionalFileWriter(path, offset);
+      },
     );
   }
 

@@ -244,6 +244,37 @@ snapshots("a round trip of an object holding a reader and a writer continues at 
   assert.is(text("out.txt"), "→😀\n");
 });
 
+snapshots("a reader whose file is missing where it is restored refuses to resume, naming the file", () => {
+  writeFileSync(file("in.txt"), "abcdef\n");
+  const r = new TransactionalFileReader(file("in.txt"));
+  r.readChar();
+  const snapshot = encodeState({ className: "Probe", fields: { r } });
+  rmSync(file("in.txt"));
+  const error = thrown(() => decodeState(snapshot));
+  assert.match(error.message, /Cannot continue reading ".*in\.txt" at byte 1 on this node: the file does not exist here/);
+  assert.match(error.hint ?? "", /copy it there|shared filesystem/);
+});
+
+snapshots("a reader restored against a shorter copy of its file refuses to resume", () => {
+  writeFileSync(file("in.txt"), "abcdef\n");
+  const r = new TransactionalFileReader(file("in.txt"));
+  const snapshot = encodeState({ className: "Probe", fields: { r } });
+  writeFileSync(file("in.txt"), "abc\n");
+  assert.match(thrown(() => decodeState(snapshot)).message, /the file here has 4 bytes, 7 expected/);
+  writeFileSync(file("in.txt"), "abcdef\nmore appended\n");
+  assert.ok(decodeState(snapshot).fields.r instanceof TransactionalFileReader, "an input that grew is fine");
+});
+
+snapshots("a writer restored where its output is missing or shorter than its offset refuses to resume", () => {
+  const w = new TransactionalFileWriter(file("out.txt"));
+  w.writeLine("line 1");
+  const snapshot = encodeState({ className: "Probe", fields: { w } });
+  rmSync(file("out.txt"));
+  assert.match(thrown(() => decodeState(snapshot)).message, /Cannot continue writing ".*out\.txt" at byte 7 on this node: the file does not exist here/);
+  const fresh = encodeState({ className: "Probe", fields: { w: new TransactionalFileWriter(file("new.txt")) } });
+  assert.ok(decodeState(fresh).fields.w instanceof TransactionalFileWriter, "a writer at offset 0 may start its file anywhere");
+});
+
 snapshots("restore-then-write truncates what a copy wrote past the captured offset", () => {
   const w = new TransactionalFileWriter(file("out.txt"));
   w.writeLine("kept 1");
