@@ -10,6 +10,7 @@ import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
+import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { TestCluster, repo, shuffledAlphabet, until } from "../helpers/cluster.ts";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
@@ -87,6 +88,8 @@ function checkpointedOffset(node: string, name: string): number | undefined {
     }
   }
   if (!data) return undefined;
+  // Decoded as the daemon would: the streams' relative paths resolve against cluster.yaml's folder.
+  process.env.FERRY_CONFIG_DIR = c.dir;
   const { output } = decodeState(new Uint8Array(Buffer.from(data, "base64"))).fields as { output: unknown };
   return output instanceof TransactionalFileWriter ? output.offset : undefined;
 }
