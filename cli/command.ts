@@ -107,8 +107,9 @@ export function configPath(args: Pick<GlobalArgs, "config">): string {
 export async function notifyNodes(cluster: ClusterClient, names: string[]): Promise<void> {
   const results = await cluster.fanOut("reconcile", { names, reload: true });
   // Multi-machine mode: the daemon on this machine publishes the edit; another machine's edit
-  // that won meanwhile makes it refuse this one, and the command must say so.
-  const refused = results.find((r) => !r.ok && r.error.code === "conflict");
+  // that won meanwhile (conflict), or a cluster store that does not answer (unavailable), makes it
+  // refuse this one, and the command must say so.
+  const refused = results.find((r) => !r.ok && (r.error.code === "conflict" || r.error.code === "unavailable"));
   if (refused && !refused.ok) throw refused.error;
   for (const r of results) {
     if (!r.ok && r.error.code !== "unreachable") warn(`node "${r.node}" did not take the change: ${r.error.userMessage}`);

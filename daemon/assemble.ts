@@ -15,7 +15,7 @@
 import type { LoadedConfig } from "./config/mod.ts";
 import { join } from "node:path";
 import { describeError } from "./errors.ts";
-import { every, Manager } from "./manager.ts";
+import { every, Manager, type Runnable } from "./manager.ts";
 import { NodeState } from "./node/mod.ts";
 import { NodeReconciler } from "./reconcile/node-reconciler.ts";
 import { WorkQueue } from "./reconcile/queue.ts";
@@ -45,6 +45,8 @@ export interface AssembleOptions {
   store?: ClusterStore;
   /** The revision `loaded` is, when the store keeps revisions. */
   revision?: string;
+  /** More loops to run under the node's manager (the daemon's config sync). */
+  runnables?: Runnable[];
   log?: (level: "info" | "warn" | "error", line: string) => void;
 }
 
@@ -125,6 +127,7 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     report,
   }));
   manager.add(balancer);
+  for (const runnable of options.runnables ?? []) manager.add(runnable);
   manager.add({
     name: "hand-off sessions",
     start: (signal) => new Promise<void>((resolve) => signal.addEventListener("abort", () => (handoffs.close(), resolve()), { once: true })),

@@ -16,7 +16,8 @@ import process from "node:process";
 import { ConfigWatcher, type LoadedConfig } from "./config/mod.ts";
 import { ConfigSync } from "./config/sync.ts";
 import { currentPlatform } from "./adapters/mod.ts";
-import { FerryError } from "./errors.ts";
+import { describeError, FerryError } from "./errors.ts";
+import { every } from "./manager.ts";
 import { assembleNode, type AssembledNode, peerReplicas } from "./assemble.ts";
 import { openStore } from "./store/open.ts";
 import type { ClusterStore } from "./store/cluster-store.ts";
@@ -79,6 +80,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       onShutdown: () => stop.abort(),
       ...(store ? { store } : {}),
       ...(sync?.revision ? { revision: sync.revision } : {}),
+      ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => console.error(`ferry: ${source}: ${describeError(error)}`))] } : {}),
       reloadConfig: async () => {
         await watcher.reload();
         await sync?.settled();

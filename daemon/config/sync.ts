@@ -52,6 +52,8 @@ export class ConfigSync {
   #base: Base | undefined;
   #pending: Promise<void> = Promise.resolve();
   #lastError: unknown;
+  /** A local edit the store could not take yet (it was down): published when it answers again. */
+  #unpublished: LoadedConfig | undefined;
 
   constructor(options: ConfigSyncOptions) {
     this.#options = options;
@@ -156,6 +158,7 @@ export class ConfigSync {
   localEdit(loaded: LoadedConfig): Promise<void> {
     const run = this.#pending.then(async () => {
       this.#lastError = undefined;
+      this.#unpublished = undefined;
       if (loaded.text === this.#base?.text) return; // this sync's own rewrite
       try {
         const { revision } = await this.#options.store.publish(loaded.text, this.#base?.revision, this.#options.node);
@@ -168,12 +171,18 @@ export class ConfigSync {
           if (current) this.#options.apply(await this.#take(current.text, current.revision), current.revision);
           return;
         }
+        this.#unpublished = loaded;
         this.#lastError = new FerryError("unavailable", `Cannot publish the edit of ${this.#options.file}: ${describeError(error)}; it is not applied yet`, { hint: "it is published when the cluster store answers again (the file keeps the edit)", cause: error });
         this.#options.reject(this.#lastError);
       }
     });
     this.#pending = run.catch(() => {});
     return run;
+  }
+
+  /** Publishes a local edit the store could not take when it was made (called periodically). */
+  retryUnpublished(): Promise<void> {
+    return this.#unpublished ? this.localEdit(this.#unpublished) : Promise.resolve();
   }
 
   /** Resolves after the last local edit was published; throws why it was not. */
@@ -188,6 +197,18 @@ export class ConfigSync {
       this.#pending = this.#pending.then(async () => {
         if (revision === this.#base?.revision || (this.#base && Number(revision) < Number(this.#base.revision))) return;
         try {
+          // An edit of this file not yet published (the store was down, or it is being saved
+          // right now) would be overwritten: keep it beside the file and say so.
+          let fileText: string | undefined;
+          try {
+            fileText = readFileSync(this.#options.file, "utf8");
+          } catch {
+            fileText = undefined;
+          }
+          if (fileText !== undefined && this.#base && fileText !== this.#base.text && !sameConfigData(fileText, text)) {
+            this.#unpublished = undefined;
+            this.#refuse(fileText, new FerryError("conflict", `Revision ${revision} of cluster.yaml arrived from another machine before this machine's edit was published; the edit was not applied`, { retryable: false }));
+          }
           this.#options.apply(await this.#take(text, revision), revision);
         } catch (error) {
           this.#options.reject(error);
