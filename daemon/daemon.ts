@@ -87,6 +87,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       },
     });
     assembled = node;
+    if (sync?.startError) node.rejectConfig(sync.startError);
     sync?.watch(stop.signal);
     const hostname = url.hostname.replace(/^\[|\]$/g, "");
     let server;

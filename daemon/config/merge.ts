@@ -56,8 +56,17 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export function sameConfigData(a: string, b: string): boolean {
   try {
-    return JSON.stringify(parse(a)) === JSON.stringify(parse(b));
+    return canonical(parse(a)) === canonical(parse(b));
   } catch {
     return false;
   }
+}
+
+/** JSON with object keys sorted: equal values, equal text, whatever order the file wrote them in. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
 }

@@ -52,12 +52,19 @@ export class ConfigSync {
   #base: Base | undefined;
   #pending: Promise<void> = Promise.resolve();
   #lastError: unknown;
+  /** An edit refused at start-up, reported once the node runs (see {@link startError}). */
+  #startError: FerryError | undefined;
   /** A local edit the store could not take yet (it was down): published when it answers again. */
   #unpublished: LoadedConfig | undefined;
 
   constructor(options: ConfigSyncOptions) {
     this.#options = options;
     this.#base = this.#readBase();
+  }
+
+  /** An edit of the file refused at start-up, to show once the node runs; undefined if none. */
+  get startError(): FerryError | undefined {
+    return this.#startError;
   }
 
   /** The revision this node runs. */
@@ -112,7 +119,9 @@ export class ConfigSync {
         return local;
       } catch (error) {
         if (!isFerryError(error) || error.code !== "conflict") throw error;
-        this.#refuse(local.text, error);
+        const refused = this.#refuse(local.text, error);
+        this.#options.log?.(`ferry: ${refused.userMessage}`);
+        this.#startError = refused;
       }
     } else if (!base && !sameConfigData(local.text, current.text)) {
       // A machine joining with a file of its own: the cluster's revisions win; its file is kept.
@@ -144,11 +153,12 @@ export class ConfigSync {
     return file;
   }
 
-  #refuse(text: string, error: FerryError): void {
+  /** Keeps a refused edit beside the file; returns the error to report once the newer revision runs. */
+  #refuse(text: string, error: FerryError): FerryError {
     const kept = this.#keepAside(text, "rejected");
     const refused = new FerryError("conflict", `${error.message}; your version is kept as ${kept}`, { hint: error.hint ?? "make the edit again", retryable: false, cause: error });
     this.#lastError = refused;
-    this.#options.reject(refused);
+    return refused;
   }
 
   /**
@@ -166,9 +176,11 @@ export class ConfigSync {
         this.#options.apply(loaded, revision);
       } catch (error) {
         if (isFerryError(error) && error.code === "conflict") {
-          this.#refuse(loaded.text, error);
+          const refused = this.#refuse(loaded.text, error);
           const current = await this.#options.store.current().catch(() => undefined);
           if (current) this.#options.apply(await this.#take(current.text, current.revision), current.revision);
+          // After the newer revision is applied, so the refusal stays shown until the next edit.
+          this.#options.reject(refused);
           return;
         }
         this.#unpublished = loaded;
@@ -205,11 +217,13 @@ export class ConfigSync {
           } catch {
             fileText = undefined;
           }
+          let refused: FerryError | undefined;
           if (fileText !== undefined && this.#base && fileText !== this.#base.text && !sameConfigData(fileText, text)) {
             this.#unpublished = undefined;
-            this.#refuse(fileText, new FerryError("conflict", `Revision ${revision} of cluster.yaml arrived from another machine before this machine's edit was published; the edit was not applied`, { retryable: false }));
+            refused = this.#refuse(fileText, new FerryError("conflict", `Revision ${revision} of cluster.yaml arrived from another machine before this machine's edit was published; the edit was not applied`, { retryable: false }));
           }
           this.#options.apply(await this.#take(text, revision), revision);
+          if (refused) this.#options.reject(refused);
         } catch (error) {
           this.#options.reject(error);
         }
