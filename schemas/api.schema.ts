@@ -91,6 +91,28 @@ export const eventSchema = {
   },
 } as const;
 
+/** A module version id: the sha256 of its bundle, 64 lowercase hex digits. */
+export const moduleHashPattern = "^[0-9a-f]{64}$";
+
+/**
+ * A process module as it travels between nodes: its entry file and every file under processes/
+ * it imports, as text, keyed by path relative to processes/. `hash` is the content hash over
+ * entry and files (see `daemon/modules/hash.ts`); `external` lists what it imports from outside
+ * the bundle, which the receiving node's own install provides.
+ */
+export const moduleBundleSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["module", "entry", "files", "hash", "external"],
+  properties: {
+    module: { type: "string", minLength: 1 },
+    entry: { type: "string", minLength: 1 },
+    files: { type: "object", additionalProperties: { type: "string" } },
+    hash: { type: "string", pattern: moduleHashPattern },
+    external: { type: "array", items: { type: "string" } },
+  },
+} as const;
+
 const empty = { type: "object", additionalProperties: false, properties: {} } as const;
 const name = { type: "string", pattern: namePattern } as const;
 const generation = { type: "integer", minimum: 0 } as const;
@@ -185,6 +207,7 @@ export type ProcessStateName = ProcessInfo["state"];
 export type ModuleInfo = FromSchema<typeof moduleInfoSchema>;
 export type FerryEvent = FromSchema<typeof eventSchema>;
 export type CallRequest = RequestOf<"call">;
+export type ModuleBundle = FromSchema<typeof moduleBundleSchema>;
 
 const ok = { type: "object", additionalProperties: false, required: ["ok"], properties: { ok: { type: "boolean", const: true } } } as const;
 
