@@ -197,6 +197,13 @@ export const requests = {
     required: ["name", "handoffId"],
     properties: { name, handoffId },
   },
+  /** A peer asks for a module version this node has (in processes/ or its cache). */
+  "module.fetch": {
+    type: "object",
+    additionalProperties: false,
+    required: ["hash"],
+    properties: { hash: { type: "string", pattern: moduleHashPattern } },
+  },
 } as const;
 
 export type MessageType = keyof typeof requests;
@@ -365,6 +372,7 @@ export const responses = {
   "handoff.commit": ok,
   "handoff.abort": ok,
   "handoff.status": handoffStatusSchema,
+  "module.fetch": moduleBundleSchema,
 } as const satisfies Record<MessageType, unknown>;
 
 export type NodeLoad = FromSchema<typeof nodeLoadSchema>;
@@ -396,5 +404,6 @@ export interface Responses {
   "handoff.commit": Ok;
   "handoff.abort": Ok;
   "handoff.status": HandoffStatusResponse;
+  "module.fetch": ModuleBundle;
 }
 export type ResponseOf<T extends MessageType> = Responses[T];

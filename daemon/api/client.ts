@@ -37,6 +37,7 @@ export interface RequestBodies {
   "handoff.commit": Lenient<(typeof requests)["handoff.commit"]>;
   "handoff.abort": Lenient<(typeof requests)["handoff.abort"]>;
   "handoff.status": Lenient<(typeof requests)["handoff.status"]>;
+  "module.fetch": Lenient<(typeof requests)["module.fetch"]>;
 }
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 

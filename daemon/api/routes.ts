@@ -10,6 +10,7 @@ import type { SourceHandoffs } from "../handoff/mod.ts";
 import { META_HEADER } from "../handoff/mod.ts";
 import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
+import type { ModuleRegistry } from "../modules/registry.ts";
 
 /** What the routes need of the daemon. */
 export interface RouteContext {
@@ -20,6 +21,8 @@ export interface RouteContext {
   reconcile(names?: string[]): void;
   platform: Pick<Platform, "name" | "version">;
   onShutdown(): void;
+  /** The module versions this node can serve to peers (none until a registry is wired in). */
+  modules?: Pick<ModuleRegistry, "bundleByHash">;
 }
 
 type MessageRoutes = { [K in MessageType]: (ctx: RouteContext, body: RequestOf<K>, signal: AbortSignal) => Promise<ResponseOf<K> | Response> };
@@ -133,6 +136,19 @@ const messages: MessageRoutes = {
 
   async "handoff.status"({ handoffs }, body) {
     return handoffs.status(body);
+  },
+
+  async "module.fetch"({ node, modules }, body) {
+    const bundle = await modules?.bundleByHash(body.hash);
+    if (bundle) return bundle;
+    // 404 rather than the code's usual 422: this node lacks that version, another peer may have it.
+    const error = {
+      code: "module_not_found",
+      message: `No module version "${body.hash.slice(0, 12)}" on node "${node.node}"`,
+      hint: "ask a node whose processes/ folder or module cache holds it",
+      retryable: false,
+    };
+    return Response.json({ error }, { status: 404 });
   },
 };
 
