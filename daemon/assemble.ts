@@ -45,6 +45,8 @@ export interface AssembleOptions {
   store?: ClusterStore;
   /** The revision `loaded` is, when the store keeps revisions. */
   revision?: string;
+  /** The module versions that revision names. */
+  moduleHashes?: Record<string, string>;
   /** More loops to run under the node's manager (the daemon's config sync). */
   runnables?: Runnable[];
   log?: (level: "info" | "warn" | "error", line: string) => void;
@@ -55,7 +57,7 @@ export interface AssembledNode {
   readonly handler: Handler;
   readonly store: ClusterStore;
   /** Takes a new good config (from the watcher, or a revision from the store). */
-  updateConfig(loaded: LoadedConfig, revision?: string): void;
+  updateConfig(loaded: LoadedConfig, revision?: string, moduleHashes?: Record<string, string>): void;
   rejectConfig(error: unknown): void;
   /** Stops every loop, checkpoints every process, closes the executors and the journal. */
   stop(): Promise<void>;
@@ -87,6 +89,7 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     ...(options.transport ? { transport: options.transport } : {}),
     log,
     ...(options.revision ? { revision: options.revision } : {}),
+    ...(options.moduleHashes ? { moduleHashes: options.moduleHashes } : {}),
     // The first lease is taken before any process is restored: fences written while this node
     // was down are seen before anything runs.
     beforeRestore: (s) => renewOnce(s, store),
@@ -136,6 +139,7 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   const handler = createHandler({
     node: state,
     replicas: replicaStore,
+    modules: state.moduleVersions,
     handoffs,
     balancer,
     reconcile: (names) => (names ? names.forEach((n) => queue!.add(n)) : enqueueAll()),
@@ -147,7 +151,7 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     state,
     handler,
     store,
-    updateConfig: (loaded, revision) => state.updateConfig(loaded, revision),
+    updateConfig: (loaded, revision, moduleHashes) => state.updateConfig(loaded, revision, moduleHashes),
     rejectConfig: (error) => state.rejectConfig(error),
     stop() {
       stopping ??= (async () => {

@@ -63,7 +63,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         node: options.node,
         store: store.config,
         stateDir,
-        apply: (next, revision) => assembled?.updateConfig(next, revision),
+        apply: (next, revision, modules) => assembled?.updateConfig(next, revision, modules),
         reject: (error) => assembled?.rejectConfig(error),
         log: (line) => console.error(line),
       });
@@ -79,7 +79,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       platform,
       onShutdown: () => stop.abort(),
       ...(store ? { store } : {}),
-      ...(sync?.revision ? { revision: sync.revision } : {}),
+      ...(sync?.revision ? { revision: sync.revision, moduleHashes: sync.modules } : {}),
       ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => console.error(`ferry: ${source}: ${describeError(error)}`))] } : {}),
       reloadConfig: async () => {
         await watcher.reload();

@@ -61,6 +61,8 @@ export const moduleInfoSchema = {
     ok: { type: "boolean" },
     error: { type: "string" },
     methods: { type: "array", items: { type: "string" } },
+    /** Short content hash of the version this node's processes/ folder holds. */
+    version: { type: "string" },
   },
 } as const;
 
@@ -88,6 +90,28 @@ export const eventSchema = {
     ms: { type: "number" },
     reason: { type: "string" },
     message: { type: "string" },
+  },
+} as const;
+
+/** A module version id: the sha256 of its bundle, 64 lowercase hex digits. */
+export const moduleHashPattern = "^[0-9a-f]{64}$";
+
+/**
+ * A process module as it travels between nodes: its entry file and every file under processes/
+ * it imports, as text, keyed by path relative to processes/. `hash` is the content hash over
+ * entry and files (see `daemon/modules/hash.ts`); `external` lists what it imports from outside
+ * the bundle, which the receiving node's own install provides.
+ */
+export const moduleBundleSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["module", "entry", "files", "hash", "external"],
+  properties: {
+    module: { type: "string", minLength: 1 },
+    entry: { type: "string", minLength: 1 },
+    files: { type: "object", additionalProperties: { type: "string" } },
+    hash: { type: "string", pattern: moduleHashPattern },
+    external: { type: "array", items: { type: "string" } },
   },
 } as const;
 
@@ -194,6 +218,13 @@ export const requests = {
     required: ["name", "generation"],
     properties: { name, generation },
   },
+  /** A peer asks for a module version this node has (in processes/ or its cache). */
+  "module.fetch": {
+    type: "object",
+    additionalProperties: false,
+    required: ["hash"],
+    properties: { hash: { type: "string", pattern: moduleHashPattern } },
+  },
 } as const;
 
 export type MessageType = keyof typeof requests;
@@ -204,6 +235,7 @@ export type ProcessStateName = ProcessInfo["state"];
 export type ModuleInfo = FromSchema<typeof moduleInfoSchema>;
 export type FerryEvent = FromSchema<typeof eventSchema>;
 export type CallRequest = RequestOf<"call">;
+export type ModuleBundle = FromSchema<typeof moduleBundleSchema>;
 
 const ok = { type: "object", additionalProperties: false, required: ["ok"], properties: { ok: { type: "boolean", const: true } } } as const;
 
@@ -368,6 +400,7 @@ export const responses = {
   "checkpoint.replicate": ok,
   liveness: { type: "object", additionalProperties: false, required: ["storeReachable"], properties: { storeReachable: { type: "boolean" } } },
   "checkpoint.fetch": { description: "application/octet-stream: the replica" },
+  "module.fetch": moduleBundleSchema,
 } as const satisfies Record<MessageType, unknown>;
 
 export type NodeLoad = FromSchema<typeof nodeLoadSchema>;
@@ -402,5 +435,6 @@ export interface Responses {
   "checkpoint.replicate": Ok;
   liveness: { storeReachable: boolean };
   "checkpoint.fetch": Uint8Array;
+  "module.fetch": ModuleBundle;
 }
 export type ResponseOf<T extends MessageType> = Responses[T];

@@ -40,6 +40,7 @@ export interface RequestBodies {
   "checkpoint.replicate": Lenient<(typeof requests)["checkpoint.replicate"]>;
   "checkpoint.fetch": Lenient<(typeof requests)["checkpoint.fetch"]>;
   liveness: Lenient<typeof requests.liveness>;
+  "module.fetch": Lenient<(typeof requests)["module.fetch"]>;
 }
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 

@@ -12,6 +12,7 @@ import type { SourceHandoffs } from "../handoff/mod.ts";
 import { META_HEADER } from "../handoff/mod.ts";
 import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
+import type { ModuleRegistry } from "../modules/registry.ts";
 
 /** What the routes need of the daemon. */
 export interface RouteContext {
@@ -24,6 +25,8 @@ export interface RouteContext {
   reconcile(names?: string[]): void;
   platform: Pick<Platform, "name" | "version">;
   onShutdown(): void;
+  /** The module versions this node can serve to peers (none until a registry is wired in). */
+  modules: Pick<ModuleRegistry, "bundleByHash">;
 }
 
 type MessageRoutes = { [K in MessageType]: (ctx: RouteContext, body: RequestOf<K>, signal: AbortSignal, bytes?: Uint8Array) => Promise<ResponseOf<K> | Response> };
@@ -154,6 +157,19 @@ const messages: MessageRoutes = {
     const bytes = replicas.read(body.name, body.generation);
     if (!bytes) throw new FerryError("checkpoint_missing", `Node "${node.node}" keeps no replica of "${body.name}" at generation ${body.generation}`);
     return new Response(bytes, { headers: { "content-type": "application/octet-stream", "content-length": String(bytes.byteLength) } });
+  },
+
+  async "module.fetch"({ node, modules }, body) {
+    const bundle = await modules.bundleByHash(body.hash);
+    if (bundle) return bundle;
+    // 404 rather than the code's usual 422: this node lacks that version, another peer may have it.
+    const error = {
+      code: "module_not_found",
+      message: `No module version "${body.hash.slice(0, 12)}" on node "${node.node}"`,
+      hint: "ask a node whose processes/ folder or module cache holds it",
+      retryable: false,
+    };
+    return Response.json({ error }, { status: 404 });
   },
 };
 

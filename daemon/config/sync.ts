@@ -23,7 +23,8 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describeError, FerryError, isFerryError } from "../errors.ts";
-import type { ConfigRevisions } from "../store/cluster-store.ts";
+import type { ConfigRevision, ConfigRevisions } from "../store/cluster-store.ts";
+import { bundleModule } from "../modules/bundle.ts";
 import { type LoadedConfig, loadClusterText } from "./load.ts";
 import { mergeConfigText, sameConfigData } from "./merge.ts";
 
@@ -34,8 +35,8 @@ export interface ConfigSyncOptions {
   store: ConfigRevisions;
   /** Where the sync state is kept (the node's data directory). */
   stateDir: string;
-  /** A revision to run. */
-  apply(loaded: LoadedConfig, revision: string): void;
+  /** A revision to run, with the module versions it names. */
+  apply(loaded: LoadedConfig, revision: string, modules: Record<string, string>): void;
   /** A local edit that was refused or a revision that could not be applied. */
   reject(error: unknown): void;
   log?: (line: string) => void;
@@ -45,6 +46,8 @@ interface Base {
   revision: string;
   /** The file's text when it was last in sync with `revision`. */
   text: string;
+  /** The module versions `revision` names. */
+  modules: Record<string, string>;
 }
 
 export class ConfigSync {
@@ -72,6 +75,32 @@ export class ConfigSync {
     return this.#base?.revision;
   }
 
+  /** The module versions the revision this node runs names. */
+  get modules(): Record<string, string> {
+    return this.#base?.modules ?? {};
+  }
+
+  /**
+   * The module versions an edit of this machine's file names: this machine's copy of each module
+   * its processes use, or (for one it does not have) the version the cluster runs now.
+   */
+  async #versionsOf(loaded: LoadedConfig): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const module of new Set(Object.values(loaded.config.processes).map((p) => p.module))) {
+      if (loaded.modules.has(module)) {
+        try {
+          out[module] = (await bundleModule(loaded.processesDir, module)).hash;
+          continue;
+        } catch {
+          // A module that cannot be bundled here keeps the version the cluster runs.
+        }
+      }
+      const known = this.#base?.modules[module];
+      if (known) out[module] = known;
+    }
+    return out;
+  }
+
   #baseFile(): string {
     return join(this.#options.stateDir, "config-base.json");
   }
@@ -79,7 +108,7 @@ export class ConfigSync {
   #readBase(): Base | undefined {
     try {
       const value = JSON.parse(readFileSync(this.#baseFile(), "utf8")) as Partial<Base>;
-      return typeof value.revision === "string" && typeof value.text === "string" ? { revision: value.revision, text: value.text } : undefined;
+      return typeof value.revision === "string" && typeof value.text === "string" ? { revision: value.revision, text: value.text, modules: value.modules ?? {} } : undefined;
     } catch {
       return undefined;
     }
@@ -106,16 +135,18 @@ export class ConfigSync {
   async start(local: LoadedConfig): Promise<LoadedConfig> {
     const current = await this.#options.store.current();
     if (!current) {
-      const { revision } = await this.#options.store.publish(local.text, undefined, this.#options.node);
-      this.#writeBase({ revision, text: local.text });
+      const modules = await this.#versionsOf(local);
+      const { revision } = await this.#options.store.publish(local.text, modules, undefined, this.#options.node);
+      this.#writeBase({ revision, text: local.text, modules });
       return local;
     }
     const base = this.#base;
     if (base && local.text !== base.text) {
       // Edited while this daemon was down: an edit based on `base`.
       try {
-        const { revision } = await this.#options.store.publish(local.text, base.revision, this.#options.node);
-        this.#writeBase({ revision, text: local.text });
+        const modules = await this.#versionsOf(local);
+        const { revision } = await this.#options.store.publish(local.text, modules, base.revision, this.#options.node);
+        this.#writeBase({ revision, text: local.text, modules });
         return local;
       } catch (error) {
         if (!isFerryError(error) || error.code !== "conflict") throw error;
@@ -128,11 +159,11 @@ export class ConfigSync {
       this.#keepAside(local.text, "local");
       this.#options.log?.(`ferry: ${this.#options.file} differed from the cluster's revision ${current.revision}; it was replaced (the old one is kept beside it)`);
     }
-    return this.#take(current.text, current.revision);
+    return this.#take(current);
   }
 
   /** Takes a revision: the file follows it, keeping its own comments. */
-  async #take(text: string, revision: string): Promise<LoadedConfig> {
+  async #take({ text, revision, modules }: ConfigRevision): Promise<LoadedConfig> {
     let fileText = "";
     try {
       fileText = readFileSync(this.#options.file, "utf8");
@@ -142,7 +173,7 @@ export class ConfigSync {
     const merged = mergeConfigText(fileText, text);
     const loaded = await loadClusterText(merged, this.#options.file);
     if (merged !== fileText) this.#writeFile(merged);
-    this.#writeBase({ revision, text: merged });
+    this.#writeBase({ revision, text: merged, modules });
     return loaded;
   }
 
@@ -171,14 +202,15 @@ export class ConfigSync {
       this.#unpublished = undefined;
       if (loaded.text === this.#base?.text) return; // this sync's own rewrite
       try {
-        const { revision } = await this.#options.store.publish(loaded.text, this.#base?.revision, this.#options.node);
-        this.#writeBase({ revision, text: loaded.text });
-        this.#options.apply(loaded, revision);
+        const modules = await this.#versionsOf(loaded);
+        const { revision } = await this.#options.store.publish(loaded.text, modules, this.#base?.revision, this.#options.node);
+        this.#writeBase({ revision, text: loaded.text, modules });
+        this.#options.apply(loaded, revision, modules);
       } catch (error) {
         if (isFerryError(error) && error.code === "conflict") {
           const refused = this.#refuse(loaded.text, error);
           const current = await this.#options.store.current().catch(() => undefined);
-          if (current) this.#options.apply(await this.#take(current.text, current.revision), current.revision);
+          if (current) this.#options.apply(await this.#take(current), current.revision, current.modules);
           // After the newer revision is applied, so the refusal stays shown until the next edit.
           this.#options.reject(refused);
           return;
@@ -205,7 +237,8 @@ export class ConfigSync {
 
   /** Applies every revision published from now on (by any machine) until `signal` aborts. */
   watch(signal: AbortSignal): void {
-    this.#options.store.watch((text, revision) => {
+    this.#options.store.watch((next) => {
+      const { text, revision } = next;
       this.#pending = this.#pending.then(async () => {
         if (revision === this.#base?.revision || (this.#base && Number(revision) < Number(this.#base.revision))) return;
         try {
@@ -222,7 +255,7 @@ export class ConfigSync {
             this.#unpublished = undefined;
             refused = this.#refuse(fileText, new FerryError("conflict", `Revision ${revision} of cluster.yaml arrived from another machine before this machine's edit was published; the edit was not applied`, { retryable: false }));
           }
-          this.#options.apply(await this.#take(text, revision), revision);
+          this.#options.apply(await this.#take(next), revision, next.modules);
           if (refused) this.#options.reject(refused);
         } catch (error) {
           this.#options.reject(error);

@@ -13,7 +13,7 @@
  * @example
  * ```ts
  * const pool = new ExecutorPool({ size: 2, memoryMb: 1024, stallMs: 5000 }, events);
- * await pool.start({ name: "counter", modulePath, moduleVersion: 1, args: [], generation: 0, hold: false });
+ * await pool.start({ name: "counter", modulePath, moduleVersion: "3f2a9c0d1e4b", args: [], generation: 0, hold: false });
  * const { snapshot } = await pool.request({ type: "suspend", name: "counter", deadlineMs: 5000 });
  * ```
  * @module
@@ -286,7 +286,7 @@ export class ExecutorPool {
    * Loads a module in every pooled worker — to learn whether it loads and which methods it offers,
    * and so that a process arriving in a hand-off does not wait for its module to load.
    */
-  async inspect(modulePath: string, moduleVersion: number, options: RequestOptions = {}): Promise<ReplyValue["inspect"]> {
+  async inspect(modulePath: string, moduleVersion: string, options: RequestOptions = {}): Promise<ReplyValue["inspect"]> {
     for (let attempt = 1; ; attempt++) {
       const results = await Promise.allSettled(this.#pooled.map((e) => this.#send(e, { type: "inspect", modulePath, moduleVersion }, options.timeoutMs)));
       // A worker lost meanwhile (another process stalled it) says nothing about the module: ask

@@ -30,7 +30,7 @@ export type Request =
     /** Small integer the worker reports in CURRENT while this process's code runs. */
     slot: number;
     modulePath: string;
-    moduleVersion: number;
+    moduleVersion: string;
     args: string[];
     snapshot?: Uint8Array;
     generation: number;
@@ -50,7 +50,7 @@ export type Request =
   | { type: "capture"; name: string }
   | { type: "discard"; name: string }
   | { type: "call"; name: string; method: string; args: string[] }
-  | { type: "inspect"; modulePath: string; moduleVersion: number };
+  | { type: "inspect"; modulePath: string; moduleVersion: string };
 
 export type ReplyValue = {
   start: { methods: string[]; description: string };

@@ -292,7 +292,7 @@ function serializing<T>(fn: () => T): T {
 }
 
 const classes = new Map<string, Promise<ProcessClass>>();
-function classOf(path: string, version: number): Promise<ProcessClass> {
+function classOf(path: string, version: string): Promise<ProcessClass> {
   const key = `${path}?${version}`;
   let cls = classes.get(key);
   if (!cls) {

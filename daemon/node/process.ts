@@ -67,7 +67,8 @@ export interface ProcessView extends Readonly<ProcessIdentity> {
   readonly startedAt: string;
   readonly arrivedAt: number;
   readonly lastTransferBytes: number | null;
-  readonly moduleVersion: number;
+  /** The content hash of the module version it runs ("" until it is instantiated). */
+  readonly moduleVersion: string;
   readonly outgoing: Readonly<Outgoing> | undefined;
   readonly incoming: Readonly<Incoming> | undefined;
   /** In a hand-off or otherwise between states: calls wait. */
@@ -91,7 +92,7 @@ export class ManagedProcess implements ProcessView {
   startedAt = new Date().toISOString();
   /** When it last arrived on or started on this node (ms); the balancer's minimum stay counts from it. */
   arrivedAt = Date.now();
-  moduleVersion = 0;
+  moduleVersion = "";
   gate: Gate | undefined;
   /** Calls now executing; a suspend waits for them so no call's effect is lost. */
   readonly inflight = new Set<Promise<unknown>>();

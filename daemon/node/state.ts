@@ -13,7 +13,6 @@
  * ```
  * @module
  */
-import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { LoadedConfig } from "../config/mod.ts";
 import { describeError, FerryError } from "../errors.ts";
@@ -40,6 +39,7 @@ import { callProcess } from "./calls.ts";
 import { locateIn, processInfo, psOf } from "./views.ts";
 import { identityOf } from "./identity.ts";
 import { contentRevision } from "../store/local-store.ts";
+import { ferryInstallRoot, ModuleRegistry, type PeerBundle, shortHash } from "../modules/mod.ts";
 import type { NodeParts } from "./parts.ts";
 
 export interface NodeStateOptions {
@@ -60,6 +60,8 @@ export interface NodeStateOptions {
   beforeRestore?: (state: NodeState) => Promise<void>;
   /** The config revision `loaded` is (multi-machine mode); a hash of its text otherwise. */
   revision?: string;
+  /** The module versions that revision names (multi-machine mode). */
+  moduleHashes?: Readonly<Record<string, string>>;
 }
 
 export class NodeState {
@@ -80,7 +82,11 @@ export class NodeState {
   readonly #enqueue: (name: string) => void;
   readonly #transport: Transport | undefined;
   readonly #log: (level: "info" | "warn" | "error", line: string) => void;
-  readonly #modules = new Map<string, ModuleInfo & { version: number }>();
+  readonly #modules = new Map<string, ModuleInfo & { hash: string }>();
+  readonly #registry: ModuleRegistry;
+  /** Module versions the config revision names (multi-machine mode); empty: this node's files. */
+  #moduleHashes: Readonly<Record<string, string>>;
+  #probing: Promise<void> | undefined;
   readonly #peers = new Map<string, ApiClient>();
   readonly #parts: NodeParts;
   #loaded: LoadedConfig;
@@ -95,6 +101,13 @@ export class NodeState {
     this.node = options.node;
     this.#loaded = options.loaded;
     this.#revision = options.revision ?? contentRevision(options.loaded.text);
+    this.#moduleHashes = options.moduleHashes ?? {};
+    this.#registry = new ModuleRegistry({
+      processesDir: options.loaded.processesDir,
+      cacheDir: join(this.dataDir, "modules"),
+      installRoot: ferryInstallRoot(),
+      fetchBundle: (hash) => this.#fetchBundle(hash),
+    });
     this.#journal = journal;
     this.#store = options.store;
     this.#tasks = options.tasks;
@@ -224,9 +237,26 @@ export class NodeState {
     return this.#journal.healthy || this.#journal.probe();
   }
 
-  /** Modules found in the processes folder, and whether each loads. */
+  /** Modules found in the processes folder, whether each loads, and its version. */
   modules(): ModuleInfo[] {
-    return [...this.#modules.values()].map(({ version: _v, ...m }) => m);
+    return [...this.#modules.values()].map(({ hash: _h, ...m }) => m);
+  }
+
+  /** The module versions this node can serve its peers (`module.fetch`). */
+  get moduleVersions(): Pick<ModuleRegistry, "bundleByHash"> {
+    return this.#registry;
+  }
+
+  /** Asks the peers, one after the other, for the module version with `hash`. */
+  async #fetchBundle(hash: string): Promise<PeerBundle | undefined> {
+    for (const peer of this.peers()) {
+      try {
+        return { peer: peer.name, bundle: await peer.post("module.fetch", { hash }, { timeoutMs: 10_000 }) };
+      } catch {
+        // This peer lacks it or cannot be reached: ask the next.
+      }
+    }
+    return undefined;
   }
 
   get(name: string): ProcessView | undefined {
@@ -279,8 +309,9 @@ export class NodeState {
   // ------------------------------------------------------------------ config
 
   /** Takes a new good config: peers follow it and every process is looked at again. */
-  updateConfig(loaded: LoadedConfig, revision = contentRevision(loaded.text)): void {
+  updateConfig(loaded: LoadedConfig, revision = contentRevision(loaded.text), moduleHashes: Readonly<Record<string, string>> = {}): void {
     this.#revision = revision;
+    this.#moduleHashes = moduleHashes;
     const before = this.#loaded.config.processes;
     for (const [name, spec] of Object.entries(loaded.config.processes)) {
       if (JSON.stringify(before[name]) !== JSON.stringify(spec)) this.trace.mark("config", "changed", name);
@@ -319,43 +350,49 @@ export class NodeState {
     }
   }
 
-  /** Absolute module file and its version (mtime), so an edited module loads as a new class. */
-  moduleFile(module: string): { path: string; version: number } {
-    const path = this.#loaded.modules.get(module);
-    if (!path) {
-      throw new FerryError("module_not_found", `Module "${module}" is not in ${this.#loaded.processesDir}`, { hint: `add ${module}.ts there` });
-    }
-    try {
-      return { path, version: Math.floor(statSync(path).mtimeMs) };
-    } catch {
-      throw new FerryError("module_not_found", `Module file "${path}" is gone`);
-    }
+  /**
+   * The file to import for `module` and its version (content hash): the version the config
+   * revision names (fetched from a peer and verified when this node lacks it), or this node's
+   * own copy in local mode.
+   */
+  resolveModule(module: string): Promise<{ path: string; version: string }> {
+    return this.#registry.resolve(module, this.#moduleHashes[module]);
   }
 
   /** Loads new or changed modules in the executors to learn whether they load and what they offer. */
   probeModules(): void {
+    if (this.#probing) return;
+    this.#probing = this.#probe().finally(() => (this.#probing = undefined));
+    this.#tasks.spawn("inspect modules", this.#probing);
+  }
+
+  async #probe(): Promise<void> {
     for (const name of [...this.#modules.keys()]) if (!this.#loaded.modules.has(name)) this.#modules.delete(name);
-    for (const [name] of this.#loaded.modules) {
-      let file: { path: string; version: number };
+    for (const [name, path] of this.#loaded.modules) {
+      let hash: string;
       try {
-        file = this.moduleFile(name);
-      } catch {
+        const bundle = await this.#registry.local(name);
+        if (!bundle) continue;
+        hash = bundle.hash;
+      } catch (error) {
+        const message = describeError(error);
+        if (this.#modules.get(name)?.error !== message) this.events.emit({ type: "module-failed", reason: message, message: name });
+        this.#modules.set(name, { name, file: path, ok: false, error: message, hash: "" });
         continue;
       }
-      if (this.#modules.get(name)?.version === file.version) continue;
-      this.#modules.set(name, { name, file: file.path, ok: true, version: file.version });
-      this.#tasks.spawn(`inspect ${name}`, this.#pool.inspect(file.path, file.version).then(
-        ({ methods }) => {
-          this.#modules.set(name, { name, file: file.path, ok: true, methods, version: file.version });
-          this.events.emit({ type: "module-loaded", message: name });
-        },
-        (error: unknown) => {
-          const message = describeError(error);
-          this.#modules.set(name, { name, file: file.path, ok: false, error: message, version: file.version });
-          this.events.emit({ type: "module-failed", reason: message, message: name });
-          this.#log("warn", `ferry: module ${name}: ${message}`);
-        },
-      ));
+      if (this.#modules.get(name)?.hash === hash) continue;
+      const version = shortHash(hash);
+      this.#modules.set(name, { name, file: path, ok: true, version, hash });
+      try {
+        const { methods } = await this.#pool.inspect(path, hash);
+        this.#modules.set(name, { name, file: path, ok: true, methods, version, hash });
+        this.events.emit({ type: "module-loaded", message: `${name} ${version}` });
+      } catch (error) {
+        const message = describeError(error);
+        this.#modules.set(name, { name, file: path, ok: false, error: message, version, hash });
+        this.events.emit({ type: "module-failed", reason: message, message: name });
+        this.#log("warn", `ferry: module ${name}: ${message}`);
+      }
     }
   }
 
@@ -454,9 +491,9 @@ export class NodeState {
   async retryFailed(name: string): Promise<boolean> {
     const p = this.#table.get(name);
     if (!p || p.state !== "failed") return false;
-    let version: number;
+    let version: string;
     try {
-      version = this.moduleFile(p.module).version;
+      version = (await this.resolveModule(p.module)).version;
     } catch {
       return false;
     }
@@ -507,7 +544,7 @@ export class NodeState {
     const p = new ManagedProcess(identity);
     this.#table.add(p);
     try {
-      const file = this.moduleFile(identity.module);
+      const file = await this.resolveModule(identity.module);
       p.moduleVersion = file.version;
       const started = await this.#pool.start({
         name: identity.name,

@@ -55,18 +55,27 @@ export interface ReplicatedCheckpoint {
   status: "owned" | "completed" | "failed";
 }
 
+/** One revision of the desired config. */
+export interface ConfigRevision {
+  text: string;
+  revision: string;
+  /** Module name → content hash of the version this revision runs (code travels by it). */
+  modules: Record<string, string>;
+}
+
 /** The desired config as a sequence of revisions. */
 export interface ConfigRevisions {
   /** The newest revision the store holds, or undefined when the local file is the truth. */
-  current(): Promise<{ text: string; revision: string } | undefined>;
+  current(): Promise<ConfigRevision | undefined>;
   /**
-   * Publishes `text` as the next revision if the newest is still `basedOn` (compare-and-swap;
-   * undefined: only if there is none yet). Throws a FerryError("conflict") naming the newer
-   * revision otherwise, and FerryError("unavailable") when the store cannot be reached.
+   * Publishes `text` (with its module versions) as the next revision if the newest is still
+   * `basedOn` (compare-and-swap; undefined: only if there is none yet). Throws a
+   * FerryError("conflict") naming the newer revision otherwise, and FerryError("unavailable")
+   * when the store cannot be reached.
    */
-  publish(text: string, basedOn: string | undefined, publisher: string): Promise<{ revision: string }>;
+  publish(text: string, modules: Record<string, string>, basedOn: string | undefined, publisher: string): Promise<{ revision: string }>;
   /** Calls `onRevision` with every revision published from now on, until `signal` aborts. */
-  watch(onRevision: (text: string, revision: string) => void, signal: AbortSignal): void;
+  watch(onRevision: (revision: ConfigRevision) => void, signal: AbortSignal): void;
 }
 
 export interface ClusterStore {

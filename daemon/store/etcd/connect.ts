@@ -12,7 +12,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
-import type { IOptions } from "etcd3";
+import { isRecoverableError, type IOptions } from "etcd3";
+import { circuitBreaker, ConsecutiveBreaker, handleWhen, retry } from "cockatiel";
 import { FerryError } from "../../errors.ts";
 import type { StoreSettings } from "../../../schemas/cluster.schema.ts";
 
@@ -47,6 +48,12 @@ export function etcdOptions(connection: EtcdConnection): IOptions {
   return {
     hosts: settings.etcd,
     dialTimeout: timeoutMs,
+    // A member that failed three times in a row is skipped for a second (not etcd3's default five),
+    // and a failed call is tried once more on another member: a store that comes back is used at once.
+    faultHandling: {
+      host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: 1 }),
+    },
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + timeoutMs }),
     ...(settings.username && password ? { auth: { username: settings.username, password } } : {}),
     ...(settings.ca

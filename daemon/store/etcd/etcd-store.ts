@@ -28,7 +28,7 @@ import type { Lease, Namespace } from "etcd3";
 import { describeError, FerryError, isFerryError } from "../../errors.ts";
 import { envelopeProblem } from "../../snapshot/codec.ts";
 import type { OwnedProcess } from "../journal.ts";
-import type { AdoptableProcess, ClusterStore, ConfigRevisions, Fence, LeaseRenewal, ReplicatedCheckpoint } from "../cluster-store.ts";
+import type { AdoptableProcess, ClusterStore, ConfigRevision, ConfigRevisions, Fence, LeaseRenewal, ReplicatedCheckpoint } from "../cluster-store.ts";
 import { etcdOptions, type EtcdConnection } from "./connect.ts";
 import { keys } from "./keys.ts";
 
@@ -99,7 +99,7 @@ export class EtcdStore implements ClusterStore {
     this.#replicas = options.replicas;
     this.config = {
       current: () => this.#currentConfig(),
-      publish: (text, basedOn, publisher) => this.#publish(text, basedOn, publisher),
+      publish: (text, modules, basedOn, publisher) => this.#publish(text, modules, basedOn, publisher),
       watch: (onRevision, signal) => this.#watchConfig(onRevision, signal),
     };
   }
@@ -303,15 +303,15 @@ export class EtcdStore implements ClusterStore {
 
   // ------------------------------------------------------------------ config
 
-  async #currentConfig(): Promise<{ text: string; revision: string } | undefined> {
+  async #currentConfig(): Promise<ConfigRevision | undefined> {
     const answer = await this.#call("read the config", () => this.#ns.get(keys.config).exec());
     const kv = answer.kvs[0];
-    const value = kv ? parse<{ text: string }>(kv.value) : undefined;
-    return kv && value ? { text: value.text, revision: String(kv.mod_revision) } : undefined;
+    const value = kv ? parse<{ text: string; modules?: Record<string, string> }>(kv.value) : undefined;
+    return kv && value ? { text: value.text, revision: String(kv.mod_revision), modules: value.modules ?? {} } : undefined;
   }
 
-  async #publish(text: string, basedOn: string | undefined, publisher: string): Promise<{ revision: string }> {
-    const value = JSON.stringify({ text, publisher, at: Date.now() });
+  async #publish(text: string, modules: Record<string, string>, basedOn: string | undefined, publisher: string): Promise<{ revision: string }> {
+    const value = JSON.stringify({ text, modules, publisher, at: Date.now() });
     const answer = await this.#call("publish the config", () =>
       (basedOn === undefined ? this.#ns.if(keys.config, "Create", "==", 0) : this.#ns.if(keys.config, "Mod", "==", basedOn)).then(this.#ns.put(keys.config).value(value)).commit());
     if (answer.succeeded) {
@@ -327,12 +327,12 @@ export class EtcdStore implements ClusterStore {
     });
   }
 
-  #watchConfig(onRevision: (text: string, revision: string) => void, signal: AbortSignal): void {
+  #watchConfig(onRevision: (revision: ConfigRevision) => void, signal: AbortSignal): void {
     if (signal.aborted) return;
     void this.#ns.watch().key(keys.config).create().then((watcher) => {
       watcher.on("put", (kv) => {
-        const value = parse<{ text: string }>(kv.value);
-        if (value) onRevision(value.text, String(kv.mod_revision));
+        const value = parse<{ text: string; modules?: Record<string, string> }>(kv.value);
+        if (value) onRevision({ text: value.text, revision: String(kv.mod_revision), modules: value.modules ?? {} });
       });
       // A disconnected watcher reconnects by itself; errors are reported through renewals.
       watcher.on("error", () => {});

@@ -38,7 +38,7 @@ export function startReq(modulePath: string, name: string, extra: { args?: strin
   return {
     name,
     modulePath,
-    moduleVersion: 1,
+    moduleVersion: "v1",
     args: extra.args ?? [],
     generation: 0,
     hold: extra.hold ?? false,

@@ -160,7 +160,7 @@ function startReq(name: string, module: string, extra: { args?: string[]; snapsh
   return {
     name,
     modulePath: join(dir, `${module}.ts`),
-    moduleVersion: 1,
+    moduleVersion: "v1",
     args: extra.args ?? [],
     generation: extra.generation ?? 0,
     hold: extra.hold ?? false,
@@ -355,8 +355,8 @@ test("a busy loop is reported via lost with the culprit named, and the pool reco
 test("a busy loop is blamed on the spinning process, not on a neighbour that ran since it last awaited", async () => {
   const p = makePool({ stallMs: 300 });
   // Loaded up front so that starting "patient" below is quick.
-  await p.inspect(join(dir, "Spinner.ts"), 1);
-  await p.inspect(join(dir, "Patient.ts"), 1);
+  await p.inspect(join(dir, "Spinner.ts"), "v1");
+  await p.inspect(join(dir, "Patient.ts"), "v1");
   await p.start(startReq("spinner", "Spinner"));
   // Starts while the spinner awaits its timer, so its code ran last before the spinner resumes.
   await p.start(startReq("patient", "Patient"));
@@ -389,8 +389,8 @@ test("discard removes a process and frees its name", async () => {
 
 test("inspect() lists the callable methods of a module", async () => {
   const p = makePool();
-  assert.equal((await p.inspect(join(dir, "Ticker.ts"), 1)).methods, ["add", "constructedCount", "get"]);
-  const missing = await rejection(p.inspect(join(dir, "Nope.ts"), 1));
+  assert.equal((await p.inspect(join(dir, "Ticker.ts"), "v1")).methods, ["add", "constructedCount", "get"]);
+  const missing = await rejection(p.inspect(join(dir, "Nope.ts"), "v1"));
   assert.is(missing.code, "module_not_found");
 });
 

@@ -125,7 +125,7 @@ test("inspect() answers for its module even when the worker it asked is lost to 
   const made = recordingPool({ stallMs: 300 });
   pool = made.pool;
   const stuck = rejection(pool.start(startReq(modules.path("BusyCtor"), "stuck")));
-  const inspected = pool.inspect(modules.path("Counter"), 1);
+  const inspected = pool.inspect(modules.path("Counter"), "v1");
   assert.is((await stuck).code, "process_failed");
   assert.equal((await inspected).methods, ["get"]);
 });
