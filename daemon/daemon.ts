@@ -10,9 +10,12 @@
  * @module
  */
 import process from "node:process";
-import { ConfigWatcher } from "./config/mod.ts";
+import { ConfigWatcher, type LoadedConfig } from "./config/mod.ts";
 import { currentPlatform } from "./adapters/mod.ts";
-import { FerryError } from "./errors.ts";
+import { type ClientTls, clientTlsOf } from "./api/client-tls.ts";
+import { httpTransport } from "./api/transport.ts";
+import { describeError, FerryError } from "./errors.ts";
+import { planListen, readServeTls } from "./listen.ts";
 import { assembleNode, type AssembledNode } from "./assemble.ts";
 
 export interface DaemonOptions {
@@ -29,23 +32,35 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   let assembled: AssembledNode | undefined;
+  // How peers' certificates are checked follows the config; reading the CA file is the only wait.
+  let clientTls: ClientTls | undefined;
+  let tlsRead: Promise<void> = Promise.resolve();
+  const followTls = (next: LoadedConfig) => {
+    tlsRead = tlsRead.then(() => clientTlsOf(next.config, next.dir)).then(
+      (tls) => void (clientTls = tls),
+      (error) => console.error(`ferry: node ${options.node} keeps its previous TLS settings: ${describeError(error)}`),
+    );
+  };
   const watcher = new ConfigWatcher(options.configFile, {
-    onChange: (loaded) => assembled?.updateConfig(loaded),
+    onChange: (loaded) => {
+      followTls(loaded);
+      assembled?.updateConfig(loaded);
+    },
     onError: (error) => assembled?.rejectConfig(error),
   });
   const loaded = await watcher.start();
+  // Queued before any reload can be; a CA that cannot be read stops the start (awaited below).
+  const firstTls = (tlsRead = tlsRead.then(async () => void (clientTls = await clientTlsOf(loaded.config, loaded.dir))));
+  firstTls.catch(() => {}); // reported by the await below, unless an earlier refusal ends the start
   // Paths in args resolve against the directory holding cluster.yaml (SPEC); process code that
   // opens "data/x.txt" finds it there whatever directory the daemon was started from.
   process.chdir(loaded.dir);
   process.env.FERRY_CONFIG_DIR = loaded.dir;
   try {
-    const spec = loaded.config.nodes[options.node];
-    if (!spec) {
-      throw new FerryError("not_found", `No node named "${options.node}" in ${loaded.file}`, {
-        hint: `nodes: ${Object.keys(loaded.config.nodes).join(", ")}`,
-      });
-    }
-    const url = new URL(spec.url);
+    // Refusals and unreadable certificates stop the start before any process is restored.
+    const plan = planListen(loaded, options.node);
+    const serveTls = await readServeTls(plan, loaded.dir);
+    await firstTls;
     const platform = await currentPlatform();
     const node = await assembleNode({
       node: options.node,
@@ -55,21 +70,22 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       reloadConfig: async () => {
         await watcher.reload();
       },
+      transport: httpTransport({ tls: () => clientTls }),
     });
     assembled = node;
-    const hostname = url.hostname.replace(/^\[|\]$/g, "");
     let server;
     try {
-      server = await platform.serve(node.handler, { hostname, port: Number(url.port || 80) });
+      server = await platform.serve(node.handler, { hostname: plan.hostname, port: plan.port, ...(serveTls ? { tls: serveTls } : {}) });
     } catch (error) {
       await node.stop();
-      throw new FerryError("conflict", `Cannot listen on ${spec.url} for node "${options.node}": ${(error as Error).message}`, {
+      throw new FerryError("conflict", `Cannot listen on ${plan.address} for node "${options.node}": ${(error as Error).message}`, {
         hint: "is another daemon of this node running?",
       });
     }
     const restored = node.state.processes().length;
-    console.log(`ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${spec.url}, ${restored} processes restored`);
-    options.onReady?.({ node: options.node, url: spec.url, port: server.port });
+    const bound = loaded.config.nodes[options.node]?.listen === undefined ? "" : ` (bound to ${plan.address})`;
+    console.log(`ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${plan.url}${bound}, ${restored} processes restored`);
+    options.onReady?.({ node: options.node, url: plan.url, port: server.port });
     const onSignal = () => stop.abort();
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
