@@ -20,7 +20,7 @@ import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
 import type { ClusterConfig, NodeTls } from "../schemas/cluster.schema.ts";
-import type { ServeTls } from "./adapters/platform.ts";
+import type { ServeTls } from "./adapters/mod.ts";
 import { FerryError } from "./errors.ts";
 
 /** The secret of the bundled example config: fine on loopback, refused anywhere else. */

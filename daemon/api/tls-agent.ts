@@ -80,15 +80,8 @@ export class VerifyingAgent extends Agent {
   }
 }
 
-/**
- * Why `socket`'s certificate is not acceptable for `origin`, or undefined when it is.
- *
- * @example
- * ```ts
- * const failure = verify(socket, "127.0.0.1", "https://127.0.0.1:7102", tls);
- * ```
- */
-export function verify(socket: TLSSocket, host: string, origin: string, tls: ClientTls | undefined): FerryError | undefined {
+/** Why `socket`'s certificate is not acceptable for `origin`, or undefined when it is. */
+function verify(socket: TLSSocket, host: string, origin: string, tls: ClientTls | undefined): FerryError | undefined {
   const peer = tls?.peers.get(origin);
   const who = peer ? `Node "${peer.name}" at ${origin}` : `The daemon at ${origin}`;
   const cert = socket.getPeerCertificate();
