@@ -10,9 +10,11 @@
  * @module
  */
 import type { CommandModule } from "yargs";
-import { relative, resolve } from "node:path";
+import { dirname, relative, resolve } from "node:path";
 import process from "node:process";
 import { type ClusterTarget, type LoadedConfig, loadClusterConfig, loadClusterTarget, parseClusterConfig } from "../daemon/config/mod.ts";
+import { clientTlsOf } from "../daemon/api/client-tls.ts";
+import { httpTransport, type Transport } from "../daemon/api/transport.ts";
 import type { ClusterConfig } from "../schemas/cluster.schema.ts";
 import { ClusterClient } from "./client.ts";
 import { note, warn } from "./output.ts";
@@ -46,7 +48,17 @@ export interface Cluster {
  */
 export async function openCluster(args: Pick<GlobalArgs, "config">): Promise<Cluster> {
   const loaded = await loadClusterConfig(args.config);
-  return { loaded, cluster: new ClusterClient(loaded) };
+  return { loaded, cluster: new ClusterClient(loaded, await transportFor(loaded.config, loaded.dir)) };
+}
+
+/**
+ * How the CLI reaches the nodes: `https://` ones checked against the cluster CA or their pinned
+ * fingerprints (the CA file is read here, so a missing one fails the command up front); the
+ * shared plain transport when no node is https.
+ */
+async function transportFor(config: Pick<ClusterConfig, "cluster" | "nodes">, dir: string): Promise<Transport | undefined> {
+  const tls = await clientTlsOf(config, dir);
+  return tls ? httpTransport({ tls }) : undefined;
 }
 
 /** A client of the cluster's nodes, and what could be read of cluster.yaml. */
@@ -71,10 +83,11 @@ export interface ClusterView {
  */
 export async function openClusterLenient(args: Pick<GlobalArgs, "config">, fallback: string): Promise<ClusterView> {
   const target = await loadClusterTarget(args.config);
-  if (target.loaded) return { target, cluster: new ClusterClient(target.loaded) };
+  if (target.loaded) return { target, cluster: new ClusterClient(target.loaded, await transportFor(target.loaded.config, target.loaded.dir)) };
   const shown = relative(process.cwd(), target.file) || target.file;
   warn(`${shown} has errors (see \`ferry validate\`); ${fallback}`);
-  return { target, cluster: new ClusterClient({ config: nodesOnly(target, target.error), secret: target.secret }) };
+  const config = nodesOnly(target, target.error);
+  return { target, cluster: new ClusterClient({ config, secret: target.secret }, await transportFor(config, dirname(target.file))) };
 }
 
 /**
@@ -82,7 +95,8 @@ export async function openClusterLenient(args: Pick<GlobalArgs, "config">, fallb
  * same parser. The loader kept only nodes that fit the schema, so this fails on nothing it read.
  */
 function nodesOnly(target: ClusterTarget, error: Error): ClusterConfig {
-  const text = JSON.stringify({ cluster: { name: target.name ?? "cluster", secret: target.secret }, nodes: target.nodes });
+  const tls = target.ca === null ? {} : { tls: { ca: target.ca } };
+  const text = JSON.stringify({ cluster: { name: target.name ?? "cluster", secret: target.secret, ...tls }, nodes: target.nodes });
   try {
     return parseClusterConfig(text, target.file);
   } catch {

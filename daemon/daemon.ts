@@ -16,7 +16,10 @@ import process from "node:process";
 import { ConfigWatcher, type LoadedConfig } from "./config/mod.ts";
 import { ConfigSync } from "./config/sync.ts";
 import { currentPlatform } from "./adapters/mod.ts";
+import { type ClientTls, clientTlsOf } from "./api/client-tls.ts";
+import { httpTransport } from "./api/transport.ts";
 import { describeError, FerryError } from "./errors.ts";
+import { planListen, readServeTls } from "./listen.ts";
 import { every } from "./manager.ts";
 import { assembleNode, type AssembledNode, peerReplicas } from "./assemble.ts";
 import { openStore } from "./store/open.ts";
@@ -37,9 +40,22 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   let assembled: AssembledNode | undefined;
   let sync: ConfigSync | undefined;
+  // How peers' certificates are checked follows the config; reading the CA file is the only wait.
+  let clientTls: ClientTls | undefined;
+  let tlsRead: Promise<void> = Promise.resolve();
+  const followTls = (next: LoadedConfig) => {
+    tlsRead = tlsRead.then(() => clientTlsOf(next.config, next.dir)).then(
+      (tls) => void (clientTls = tls),
+      (error) => console.error(`ferry: node ${options.node} keeps its previous TLS settings: ${describeError(error)}`),
+    );
+  };
+  const apply = (next: LoadedConfig, revision?: string, modules?: Record<string, string>) => {
+    followTls(next);
+    assembled?.updateConfig(next, revision, modules);
+  };
   const watcher = new ConfigWatcher(options.configFile, {
     // Multi-machine mode: an edit of this machine's file becomes a revision first.
-    onChange: (loaded) => (sync ? void sync.localEdit(loaded) : assembled?.updateConfig(loaded)),
+    onChange: (next) => (sync ? void sync.localEdit(next) : apply(next)),
     onError: (error) => assembled?.rejectConfig(error),
   });
   let loaded: LoadedConfig = await watcher.start();
@@ -49,12 +65,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   process.env.FERRY_CONFIG_DIR = loaded.dir;
   let store: ClusterStore | undefined;
   try {
-    if (!loaded.config.nodes[options.node]) {
-      throw new FerryError("not_found", `No node named "${options.node}" in ${loaded.file}`, {
-        hint: `nodes: ${Object.keys(loaded.config.nodes).join(", ")}`,
-      });
-    }
     if (loaded.config.cluster.store) {
+      if (!loaded.config.nodes[options.node]) {
+        throw new FerryError("not_found", `No node named "${options.node}" in ${loaded.file}`, { hint: `nodes: ${Object.keys(loaded.config.nodes).join(", ")}` });
+      }
       store = openStore(options.node, loaded, { replicas: peerReplicas(options.node, () => assembled?.state) });
       const stateDir = join(loaded.dataDir, options.node);
       mkdirSync(stateDir, { recursive: true });
@@ -63,45 +77,51 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         node: options.node,
         store: store.config,
         stateDir,
-        apply: (next, revision, modules) => assembled?.updateConfig(next, revision, modules),
+        apply,
         reject: (error) => assembled?.rejectConfig(error),
         log: (line) => console.error(line),
       });
       loaded = await sync.start(loaded);
     }
-    const spec = loaded.config.nodes[options.node];
-    if (!spec) throw new FerryError("not_found", `No node named "${options.node}" in the cluster's config`);
-    const url = new URL(spec.url);
+    const running = loaded;
+    // Queued before any reload can be; a CA that cannot be read stops the start (awaited below).
+    const firstTls = (tlsRead = tlsRead.then(async () => void (clientTls = await clientTlsOf(running.config, running.dir))));
+    firstTls.catch(() => {}); // reported by the await below, unless an earlier refusal ends the start
+    // Refusals and unreadable certificates stop the start before any process is restored.
+    const plan = planListen(loaded, options.node);
+    const serveTls = await readServeTls(plan, loaded.dir);
+    await firstTls;
     const platform = await currentPlatform();
     const node = await assembleNode({
       node: options.node,
       loaded,
       platform,
       onShutdown: () => stop.abort(),
-      ...(store ? { store } : {}),
-      ...(sync?.revision ? { revision: sync.revision, moduleHashes: sync.modules } : {}),
-      ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => console.error(`ferry: ${source}: ${describeError(error)}`))] } : {}),
       reloadConfig: async () => {
         await watcher.reload();
         await sync?.settled();
       },
+      transport: httpTransport({ tls: () => clientTls }),
+      ...(store ? { store } : {}),
+      ...(sync?.revision ? { revision: sync.revision, moduleHashes: sync.modules } : {}),
+      ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => console.error(`ferry: ${source}: ${describeError(error)}`))] } : {}),
     });
     assembled = node;
     if (sync?.startError) node.rejectConfig(sync.startError);
     sync?.watch(stop.signal);
-    const hostname = url.hostname.replace(/^\[|\]$/g, "");
     let server;
     try {
-      server = await platform.serve(node.handler, { hostname, port: Number(url.port || 80) });
+      server = await platform.serve(node.handler, { hostname: plan.hostname, port: plan.port, ...(serveTls ? { tls: serveTls } : {}) });
     } catch (error) {
       await node.stop();
-      throw new FerryError("conflict", `Cannot listen on ${spec.url} for node "${options.node}": ${(error as Error).message}`, {
+      throw new FerryError("conflict", `Cannot listen on ${plan.address} for node "${options.node}": ${(error as Error).message}`, {
         hint: "is another daemon of this node running?",
       });
     }
     const restored = node.state.processes().length;
-    console.log(`ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${spec.url}, ${restored} processes restored`);
-    options.onReady?.({ node: options.node, url: spec.url, port: server.port });
+    const bound = loaded.config.nodes[options.node]?.listen === undefined ? "" : ` (bound to ${plan.address})`;
+    console.log(`ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${plan.url}${bound}, ${restored} processes restored`);
+    options.onReady?.({ node: options.node, url: plan.url, port: server.port });
     const onSignal = () => stop.abort();
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);

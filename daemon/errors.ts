@@ -48,6 +48,11 @@ const failures = {
   /** The node may have lost its claim (lease lapsed, fenced): it runs no step until it knows. */
   fenced: { http: 503, exit: 3, retryable: true },
   unreachable: { http: 502, exit: 3, retryable: true },
+  /**
+   * A node's TLS certificate was not the one the config trusts (wrong CA, name or pinned
+   * fingerprint), or it does not speak TLS: fixing the config or the certificate is needed.
+   */
+  tls_failed: { http: 502, exit: 6, retryable: false },
   timeout: { http: 504, exit: 5, retryable: true },
   /** The client did not send its request in time (a stalled or too slow sender). */
   request_timeout: { http: 408, exit: 5, retryable: true },

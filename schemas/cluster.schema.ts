@@ -16,6 +16,27 @@ export const namePattern = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$";
 /** A module is a file name in processes/ without its extension. */
 export const modulePattern = "^[A-Za-z_$][A-Za-z0-9_$.-]*$";
 
+/** `host:port`, `[ipv6]:port`, or a host alone (the port is then the URL's). */
+export const listenPattern = "^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9_.-]+)(:[0-9]{1,5})?$";
+/** SHA-256 of a certificate as `openssl x509 -noout -fingerprint -sha256` prints it, or bare hex. */
+export const fingerprintPattern = "^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$";
+
+/** The certificate a node serves its `https://` URL with, and what its clients may pin. */
+export const nodeTlsSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["cert", "key"],
+  properties: {
+    cert: { type: "string", minLength: 1, description: "PEM certificate (chain) file, relative to cluster.yaml" },
+    key: { type: "string", minLength: 1, description: "PEM private key file, relative to cluster.yaml" },
+    fingerprint: {
+      type: "string",
+      pattern: fingerprintPattern,
+      description: "SHA-256 of the certificate: peers and the CLI accept exactly this one (instead of checking the CA)",
+    },
+  },
+} as const;
+
 export const nodeSchema = {
   type: "object",
   additionalProperties: false,
@@ -24,9 +45,28 @@ export const nodeSchema = {
     url: {
       type: "string",
       pattern: "^https?://[^/\\s:]+(:[0-9]{1,5})?/?$",
-      description: "Base URL of the node's daemon, e.g. http://127.0.0.1:7101",
+      description: "Base URL of the node's daemon, e.g. http://127.0.0.1:7101; peers and the CLI use it",
     },
+    listen: {
+      type: "string",
+      pattern: listenPattern,
+      description: "Where the daemon listens when it is reached at its URL through NAT or a container, e.g. 0.0.0.0:7101",
+    },
+    tls: nodeTlsSchema,
     runtime: { type: "string", enum: ["node", "deno"], default: "node" },
+  },
+} as const;
+
+/** How clients (peers and the CLI) check the certificates of `https://` nodes. */
+export const clusterTlsSchema = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    ca: {
+      type: "string",
+      minLength: 1,
+      description: "PEM file of the CA that signs the nodes' certificates, relative to cluster.yaml; without it, the system's CAs",
+    },
   },
 } as const;
 
@@ -154,6 +194,12 @@ export const clusterSettingsSchema = {
     maxTransferMb: { type: "integer", minimum: 1, maximum: 65536, default: 1024 },
     balancer: balancerSchema,
     store: storeSchema,
+    tls: clusterTlsSchema,
+    insecure: {
+      type: "boolean",
+      default: false,
+      description: "Allows a daemon off loopback to serve plain HTTP or to use a weak secret (shorter than 16 bytes, or change-me)",
+    },
   },
 } as const;
 
@@ -183,6 +229,8 @@ export const clusterSchema = {
 export type ClusterConfig = FromSchema<typeof clusterSchema>;
 export type ClusterSettings = FromSchema<typeof clusterSettingsSchema>;
 export type NodeSpec = FromSchema<typeof nodeSchema>;
+export type NodeTls = FromSchema<typeof nodeTlsSchema>;
+export type ClusterTls = FromSchema<typeof clusterTlsSchema>;
 export type ProcessSpec = FromSchema<typeof processSchema>;
 export type BalancerSettings = FromSchema<typeof balancerSchema>;
 export type StoreSettings = FromSchema<typeof storeSchema>;

@@ -11,6 +11,7 @@
  */
 import process from "node:process";
 import { FerryError } from "../../daemon/errors.ts";
+import { planListen, readServeTls } from "../../daemon/listen.ts";
 import { type Command, configPath, type GlobalArgs, openCluster } from "../command.ts";
 import { daemonCommandLine, isLocalUrl } from "../daemon-command.ts";
 import { table } from "../format.ts";
@@ -57,6 +58,8 @@ export const upCommand: Command<GlobalArgs> = {
     if (specs.length === 0) {
       throw new FerryError("conflict", "Every local node is already running", { hint: "stop them with `ferry down`" });
     }
+    // Refused here, once, as each daemon would refuse to start (rather than restarted in a loop).
+    for (const { name } of specs) await readServeTls(planListen(loaded, name), loaded.dir);
 
     print(`ferry up: cluster "${loaded.config.cluster.name}" from ${file}`);
     print(table(["NODE", "URL", "RUNTIME", ""], rows).split("\n").map((l) => `  ${l}`).join("\n"));

@@ -8,9 +8,14 @@
  * sent before its request's body fully arrived carries `Connection: close`, so an unread body
  * never keeps a connection open. Deno (since 2.7.13) implements `node:http` with the same parser
  * and the same timeouts, so both runtimes serve through this module.
+ *
+ * With `tls`, the same server is a `node:https` one (Deno 2.9 implements it too, with the same
+ * limits): the handshake gets `headersTimeoutMs` as well, since the header deadline only starts
+ * once it is done.
  * @module
  */
 import { createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { FerryError } from "../errors.ts";
 import { resolveServeOptions } from "./limits.ts";
@@ -47,7 +52,7 @@ function refuse(res: ServerResponse, status: number, error: FerryError): void {
   res.end(errorBody(error));
 }
 
-function exchange(handler: Handler, limits: ServeLimits, req: IncomingMessage, res: ServerResponse): void {
+function exchange(handler: Handler, limits: ServeLimits, scheme: string, req: IncomingMessage, res: ServerResponse): void {
   let timedOut = false;
   const method = req.method ?? "GET";
   const headers = headersOf(req);
@@ -59,7 +64,7 @@ function exchange(handler: Handler, limits: ServeLimits, req: IncomingMessage, r
     : undefined;
   let request: ExchangeRequest;
   try {
-    request = new ExchangeRequest(`http://${headers.get("host") ?? "localhost"}${req.url ?? "/"}`, {
+    request = new ExchangeRequest(`${scheme}://${headers.get("host") ?? "localhost"}${req.url ?? "/"}`, {
       method,
       headers,
       ...(body ? { body: body.stream, duplex: "half" } : {}),
@@ -84,7 +89,8 @@ function exchange(handler: Handler, limits: ServeLimits, req: IncomingMessage, r
 }
 
 /**
- * Listens on `options.hostname:options.port` and serves `handler` until `close()`.
+ * Listens on `options.hostname:options.port` and serves `handler` until `close()`, over HTTPS
+ * when `options.tls` is given.
  *
  * @example
  * ```ts
@@ -94,7 +100,7 @@ function exchange(handler: Handler, limits: ServeLimits, req: IncomingMessage, r
  */
 export function serveNodeHttp(handler: Handler, options: ServeOptions): Promise<Server> {
   const limits = resolveServeOptions(options);
-  const server = createServer({
+  const common = {
     headersTimeout: limits.headersTimeoutMs,
     // A backstop for the body deadline above, which answers earlier and with a JSON error.
     requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs,
@@ -102,7 +108,14 @@ export function serveNodeHttp(handler: Handler, options: ServeOptions): Promise<
     connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 10))),
     keepAliveTimeout: limits.idleTimeoutMs,
     noDelay: true,
-  }, (req, res) => exchange(handler, limits, req, res));
+  };
+  const tls = options.tls;
+  const server = tls
+    ? createHttpsServer({ ...common, cert: tls.cert, key: tls.key, handshakeTimeout: limits.headersTimeoutMs }, (req, res) => exchange(handler, limits, "https", req, res))
+    : createServer(common, (req, res) => exchange(handler, limits, "http", req, res));
+  // A failed handshake (a plain-HTTP client, a client refusing the certificate) is the client's
+  // business; without a listener it would only be logged as a warning on some runtimes.
+  if (tls) server.on("tlsClientError", () => {});
   server.keepAliveTimeout = limits.idleTimeoutMs;
   server.maxConnections = limits.maxConnections;
   let closing: Promise<void> | undefined;

@@ -7,7 +7,7 @@ import { FerryError } from "../errors.ts";
 import type { ServeOptions } from "./platform.ts";
 
 /** {@link ServeOptions} with every limit present. */
-export type ServeLimits = Required<ServeOptions>;
+export type ServeLimits = Required<Omit<ServeOptions, "tls">>;
 
 /** The defaults of a daemon API on a LAN, as documented on {@link ServeOptions}. */
 export const DEFAULT_LIMITS = {

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Platform } from "./platform.ts";
-export type { Platform, Server, ServeOptions } from "./platform.ts";
+export type { Platform, Server, ServeOptions, ServeTls } from "./platform.ts";
 export { DEFAULT_LIMITS } from "./limits.ts";
 
 /** The adapter of the runtime this process runs on (Deno when `Deno` is global, else Node). */

@@ -19,9 +19,22 @@ export interface Server {
  * Response bodies are never bounded: a hand-off streams large snapshots and `handoff.begin` may
  * answer late.
  */
+/** The certificate a server presents: PEM text as read from the node's `tls.cert` and `tls.key`. */
+export interface ServeTls {
+  /** The certificate, followed by any intermediate CA certificates. */
+  cert: string;
+  key: string;
+}
+
 export interface ServeOptions {
   hostname: string;
   port: number;
+  /**
+   * Serve HTTPS with this certificate. The TLS handshake counts towards `headersTimeoutMs`: a
+   * client that connects and never completes it is closed like one that never sends headers.
+   * @default undefined (plain HTTP)
+   */
+  tls?: ServeTls;
   /**
    * Time a client has to send a request's complete headers, counted from the connection (or from
    * the first byte of a later request on a kept-alive one); past it the connection is closed.

@@ -5,6 +5,8 @@
  *
  * {@link httpTransport} uses `node:http` with a keep-alive agent (both runtimes provide it): on a
  * hand-off's critical path a loopback round trip costs a fraction of what `fetch` costs on Node.
+ * `https://` URLs go through `node:https` with an agent that checks each new connection against
+ * the cluster's TLS settings before use (`tls-agent.ts`); kept alive, a connection is checked once.
  * The request's `AbortSignal` bounds it; errors are thrown as they come (the client maps them).
  *
  * @example
@@ -16,7 +18,10 @@
  */
 import { Agent, request as httpRequest } from "node:http";
 import type { IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { Buffer } from "node:buffer";
+import { type ClientTls, tlsKey } from "./client-tls.ts";
+import { VerifyingAgent } from "./tls-agent.ts";
 
 export type Transport = (request: Request) => Promise<Response>;
 
@@ -57,17 +62,38 @@ export class AnswerTooLarge extends Error {
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
+/** Options of {@link httpTransport}. */
+export interface HttpTransportOptions {
+  /**
+   * How `https://` daemons are checked. A function is asked on each request, so a daemon's
+   * transport follows its reloaded config (connections are kept while the answer checks the same).
+   * @default undefined (this machine's CAs and the URL's host name)
+   */
+  tls?: ClientTls | (() => ClientTls | undefined);
+}
+
 /**
- * A transport over `node:http` with keep-alive.
+ * A transport over `node:http` (and `node:https` for `https://` URLs) with keep-alive.
  *
  * @example
  * ```ts
  * const client = new ApiClient("beta", "http://127.0.0.1:7102", secret, httpTransport());
+ * const secure = new ApiClient("beta", "https://10.0.0.6:7102", secret, httpTransport({ tls: await clientTlsOf(config, dir) }));
  * ```
  */
-export function httpTransport(): FastTransport {
+export function httpTransport(options: HttpTransportOptions = {}): FastTransport {
+  const { tls } = options;
+  let current: { settings: ClientTls | undefined; key: string; agent: VerifyingAgent } | undefined;
+  const httpsAgent = (): VerifyingAgent => {
+    const settings = typeof tls === "function" ? tls() : tls;
+    if (current && current.settings === settings) return current.agent;
+    const key = tlsKey(settings);
+    current = { settings, key, agent: current?.key === key ? current.agent : new VerifyingAgent(settings) };
+    return current.agent;
+  };
   const transport: Transport = async (req) => {
     const url = new URL(req.url);
+    const secure = url.protocol === "https:";
     const headers: Record<string, string> = {};
     req.headers.forEach((value, key) => (headers[key] = value));
     const body = req.body ? new Uint8Array(await req.arrayBuffer()) : undefined;
@@ -75,14 +101,15 @@ export function httpTransport(): FastTransport {
     return new Promise<Response>((resolve, reject) => {
       const signal = req.signal;
       if (signal.aborted) return reject(signal.reason);
-      const outgoing = httpRequest({
+      const target = {
         host: url.hostname.replace(/^\[|\]$/g, ""),
-        port: url.port || 80,
+        port: url.port || (secure ? 443 : 80),
         path: url.pathname + url.search,
         method: req.method,
-        agent,
         headers,
-      }, (res) => resolve(toResponse(res, signal)));
+      };
+      const onResponse = (res: IncomingMessage) => resolve(toResponse(res, signal));
+      const outgoing = secure ? httpsRequest({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
       const onAbort = () => outgoing.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
       signal.addEventListener("abort", onAbort, { once: true });
       outgoing.once("close", () => signal.removeEventListener("abort", onAbort));
@@ -90,15 +117,16 @@ export function httpTransport(): FastTransport {
       outgoing.end(body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined);
     });
   };
-  return Object.assign(transport, { exchange });
+  return Object.assign(transport, { exchange: (x: Exchange) => exchange(x, httpsAgent) });
 }
 
 /**
  * The buffered fast path: one `node:http` request, the answer read into one buffer (preallocated
  * when its length is known, so a large snapshot is copied once), no web streams in between.
  */
-function exchange(x: Exchange): Promise<Answer> {
+function exchange(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<Answer> {
   const url = new URL(x.url);
+  const secure = url.protocol === "https:";
   return new Promise<Answer>((resolve, reject) => {
     if (x.signal?.aborted) return reject(x.signal.reason);
     const payload = x.body === undefined ? undefined : typeof x.body === "string" ? Buffer.from(x.body) : Buffer.from(x.body.buffer, x.body.byteOffset, x.body.byteLength);
@@ -111,7 +139,8 @@ function exchange(x: Exchange): Promise<Answer> {
       x.signal?.removeEventListener("abort", onAbort);
       reject(error);
     };
-    const outgoing = httpRequest({ host: url.hostname.replace(/^\[|\]$/g, ""), port: url.port || 80, path: url.pathname + url.search, method: x.method, agent, headers }, (res) => {
+    const target = { host: url.hostname.replace(/^\[|\]$/g, ""), port: url.port || (secure ? 443 : 80), path: url.pathname + url.search, method: x.method, headers };
+    const onResponse = (res: IncomingMessage) => {
       const length = Number(res.headers["content-length"] ?? NaN);
       const known = Number.isFinite(length);
       if (known && length > x.maxBytes) {
@@ -152,7 +181,8 @@ function exchange(x: Exchange): Promise<Answer> {
         for (const [key, value] of Object.entries(res.headers)) if (typeof value === "string") answerHeaders.set(key, value);
         resolve({ status: res.statusCode ?? 500, headers: answerHeaders, body: out });
       });
-    });
+    };
+    const outgoing = secure ? httpsRequest({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
     const onAbort = () => outgoing.destroy(x.signal!.reason instanceof Error ? x.signal!.reason : new Error(String(x.signal!.reason)));
     x.signal?.addEventListener("abort", onAbort, { once: true });
     const timer = x.timeoutMs > 0 ? setTimeout(() => outgoing.destroy(new ExchangeTimeout(`no answer within ${x.timeoutMs} ms`)), x.timeoutMs) : undefined;

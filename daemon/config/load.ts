@@ -18,7 +18,7 @@ import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { dirname, resolve } from "node:path";
 import { isMap, isScalar, parseDocument } from "yaml";
-import { type ClusterConfig, clusterSettingsSchema, namePattern, nodeSchema, type NodeSpec } from "../../schemas/cluster.schema.ts";
+import { type ClusterConfig, clusterSettingsSchema, fingerprintPattern, namePattern, nodeSchema, type NodeSpec, type NodeTls } from "../../schemas/cluster.schema.ts";
 import { type ConfigError, FerryError, isFerryError } from "../errors.ts";
 import { listModules } from "../modules/inspect.ts";
 import { parseClusterConfig } from "./parse.ts";
@@ -126,6 +126,8 @@ export interface TargetFields {
   name: string | null;
   /** The names under `processes:`, when that section could be read. */
   processes: readonly string[] | null;
+  /** `cluster.tls.ca` (the CA file clients check `https://` nodes against), when it could be read. */
+  ca: string | null;
 }
 
 /**
@@ -158,6 +160,7 @@ export async function loadClusterTarget(
       secret: loaded.secret,
       name: config.cluster.name,
       processes: Object.keys(config.processes),
+      ca: config.cluster.tls?.ca ?? null,
     };
   } catch (thrown) {
     // Checked by shape: the parser's ConfigError may come from another module instance.
@@ -170,7 +173,7 @@ export async function loadClusterTarget(
   const fromEnv = env.FERRY_SECRET;
   const secret = fromEnv !== undefined && fromEnv !== "" ? fromEnv : found?.secret;
   if (!found || Object.keys(found.nodes).length === 0 || secret === undefined) throw error;
-  return { file: absolute, loaded: null, error, nodes: found.nodes, secret, name: found.name, processes: found.processes };
+  return { file: absolute, loaded: null, error, nodes: found.nodes, secret, name: found.name, processes: found.processes, ca: found.ca };
 }
 
 function declaresStore(text: string): boolean {
@@ -194,6 +197,17 @@ function peekProcessesDir(text: string): string {
 const names = new RegExp(namePattern);
 const urls = new RegExp(nodeSchema.properties.url.pattern);
 const runtimes = nodeSchema.properties.runtime.enum;
+const fingerprints = new RegExp(fingerprintPattern);
+
+/** A node's `tls:` as far as it fits the schema (clients need its pinned fingerprint). */
+function readNodeTls(value: unknown): NodeTls | undefined {
+  if (!isMap(value)) return undefined;
+  const cert = value.get("cert");
+  const key = value.get("key");
+  const fingerprint = value.get("fingerprint");
+  if (typeof cert !== "string" || typeof key !== "string" || cert === "" || key === "") return undefined;
+  return typeof fingerprint === "string" && fingerprints.test(fingerprint) ? { cert, key, fingerprint } : { cert, key };
+}
 
 /** What can be read of a file that does not validate; fields that do not fit the schema are skipped. */
 function readTarget(text: string): Omit<TargetFields, "file" | "secret"> & { secret: string | undefined } {
@@ -206,9 +220,13 @@ function readTarget(text: string): Omit<TargetFields, "file" | "secret"> & { sec
     const url = pair.value.get("url");
     const runtime = pair.value.get("runtime");
     if (typeof url !== "string" || !urls.test(url)) continue;
-    // The runtime only matters to `ferry up`, which needs a valid file anyway.
-    nodes[name] = { url, runtime: runtimes.find((r) => r === runtime) ?? nodeSchema.properties.runtime.default };
+    const tls = readNodeTls(pair.value.get("tls"));
+    // An https node is only reachable with its tls: (its pin); the runtime only matters to
+    // `ferry up`, which needs a valid file anyway.
+    if (url.startsWith("https://") !== (tls !== undefined)) continue;
+    nodes[name] = { url, runtime: runtimes.find((r) => r === runtime) ?? nodeSchema.properties.runtime.default, ...(tls ? { tls } : {}) };
   }
+  const ca = doc.getIn(["cluster", "tls", "ca"]);
   const processes = doc.get("processes");
   const secret = doc.getIn(["cluster", "secret"]);
   const name = doc.getIn(["cluster", "name"]);
@@ -217,5 +235,6 @@ function readTarget(text: string): Omit<TargetFields, "file" | "secret"> & { sec
     secret: typeof secret === "string" && secret !== "" ? secret : undefined,
     name: typeof name === "string" && names.test(name) ? name : null,
     processes: isMap(processes) ? processes.items.flatMap((p) => (isScalar(p.key) ? [String(p.key.value)] : [])) : null,
+    ca: typeof ca === "string" && ca !== "" ? ca : null,
   };
 }

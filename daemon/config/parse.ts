@@ -24,7 +24,7 @@ import {
   visit,
   type YAMLError,
 } from "yaml";
-import { type ClusterConfig, clusterSchema } from "../../schemas/cluster.schema.ts";
+import { type ClusterConfig, clusterSchema, type NodeSpec } from "../../schemas/cluster.schema.ts";
 import { type ConfigIssue, ConfigError } from "../errors.ts";
 
 /** Options of {@link parseClusterConfig}. */
@@ -324,6 +324,9 @@ function missingMessage(path: readonly string[], field: string): [string, string
       : [`Cluster has no "${field}"`, `Add ${field}: under cluster:`];
   }
   if (top === "nodes" && path.length === 2) return [`Node "${name}" has no "${field}"`, `Add ${field}: ${field === "url" ? exampleUrl : "..."}`];
+  if (top === "nodes" && path.length === 3 && path[2] === "tls") {
+    return [`Node "${name}" has no "tls.${field}"`, `Add ${field}: <${field === "cert" ? "certificate" : "private key"} file (PEM), relative to cluster.yaml> under tls:`];
+  }
   if (top === "processes" && path.length === 2) {
     return [`Process "${name}" has no "${field}"`, field === "module" ? "Add module: <file name in the processes folder>" : `Add ${field}:`];
   }
@@ -339,6 +342,15 @@ function patternMessage(path: readonly string[], subject: string, data: unknown)
     return [`Invalid module name ${show(data)} for process "${path[1]}"`, "Use the file name in the processes folder without its extension"];
   }
   if (field === "node") return [`Invalid node name ${show(data)} for process "${path[1]}"`, nameHint];
+  if (field === "listen") {
+    return [`${subject} must be an address like 0.0.0.0:7101 or [::]:7101, got ${show(data)}`, "Use host:port (the url stays what peers and the CLI connect to)"];
+  }
+  if (field === "fingerprint") {
+    return [
+      `${subject} must be a SHA-256 fingerprint (32 hex pairs separated by colons), got ${show(data)}`,
+      "Print it with: openssl x509 -in <cert> -noout -fingerprint -sha256",
+    ];
+  }
   if (field === "name" && path[0] === "cluster") return [`Invalid cluster name ${show(data)}`, nameHint];
   return [`${subject} has an invalid value ${show(data)}`, "Check the format"];
 }
@@ -391,6 +403,8 @@ function checkReferences(ctx: Context, config: ClusterConfig, options: ParseOpti
     }
   }
 
+  for (const [name, spec] of Object.entries(config.nodes)) checkServing(ctx, name, spec);
+
   const byUrl = new Map<string, string>();
   for (const [name, spec] of Object.entries(config.nodes)) {
     const key = normaliseUrl(spec.url);
@@ -401,6 +415,24 @@ function checkReferences(ctx: Context, config: ClusterConfig, options: ParseOpti
     }
     const where = locate(ctx, ["nodes", name, "url"]);
     ctx.issues.push(at(ctx, valueOffset(where), `Node "${name}" has the same URL as node "${first}": "${spec.url}"`, "Give each node its own host and port"));
+  }
+}
+
+/** An https URL is served with the node's certificate; a listen port must be one a socket can bind. */
+function checkServing(ctx: Context, name: string, spec: NodeSpec): void {
+  const https = spec.url.startsWith("https://");
+  if (https && spec.tls === undefined) {
+    const where = locate(ctx, ["nodes", name, "url"]);
+    ctx.issues.push(at(ctx, valueOffset(where), `Node "${name}" has an https:// URL but no "tls"`, "Add tls: { cert: <file>, key: <file> } (PEM files relative to cluster.yaml)"));
+  }
+  if (!https && spec.tls !== undefined) {
+    const where = locate(ctx, ["nodes", name, "tls"]);
+    ctx.issues.push(at(ctx, keyOffset(where), `Node "${name}" has "tls" but an http:// URL, so it would be served without TLS`, "Use an https:// URL, or remove tls:"));
+  }
+  const port = spec.listen === undefined ? undefined : /:([0-9]+)$/.exec(spec.listen)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
+    const where = locate(ctx, ["nodes", name, "listen"]);
+    ctx.issues.push(at(ctx, valueOffset(where), `Port ${port} of "listen" of node "${name}" is out of range`, "Use a port from 1 to 65535"));
   }
 }
 

@@ -52,6 +52,7 @@ test("parseClusterConfig() fills the defaults of a good config", () => {
     stallMs: 5000,
     maxTransferMb: 1024,
     balancer: { policy: "receiver-initiated", intervalMs: 1000, minStayMs: 5000, minDifference: 2, goneAfterMs: 5000 },
+    insecure: false,
   });
   assert.equal(config.nodes.alpha, { url: "http://127.0.0.1:7101", runtime: "node" });
   assert.equal(config.processes.counter, { module: "Counter", node: "alpha", args: [] });
@@ -60,7 +61,7 @@ test("parseClusterConfig() fills the defaults of a good config", () => {
 test("parseClusterConfig() keeps given values and treats a missing or empty processes section as none", () => {
   const text = `cluster: { name: demo, secret: s, executors: 4, dataDir: /var/ferry }
 nodes:
-  alpha: { url: "https://node-a.example:8443", runtime: deno }
+  alpha: { url: "https://node-a.example:8443", runtime: deno, tls: { cert: a.pem, key: a.key } }
 processes:
 `;
   const config = parseClusterConfig(text, "cluster.yaml");
@@ -134,7 +135,7 @@ extra: true
       [9, 1, 'Unknown field "extra" in cluster.yaml at the top level'],
     ],
   );
-  assert.is(issues[1]?.hint, "Allowed: url, runtime");
+  assert.is(issues[1]?.hint, "Allowed: url, listen, tls, runtime");
   assert.is(issues[3]?.hint, "Allowed: cluster, nodes, processes");
 });
 
