@@ -133,12 +133,19 @@ export class ConfigSync {
    * publishes an edit made while the daemon was down, or takes the newer revision.
    */
   async start(local: LoadedConfig): Promise<LoadedConfig> {
-    const current = await this.#options.store.current();
+    let current = await this.#options.store.current();
     if (!current) {
       const modules = await this.#versionsOf(local);
-      const { revision } = await this.#options.store.publish(local.text, modules, undefined, this.#options.node);
-      this.#writeBase({ revision, text: local.text, modules });
-      return local;
+      try {
+        const { revision } = await this.#options.store.publish(local.text, modules, undefined, this.#options.node);
+        this.#writeBase({ revision, text: local.text, modules });
+        return local;
+      } catch (error) {
+        // Another machine started at the same moment and published first: its revision rules.
+        if (!isFerryError(error) || error.code !== "conflict") throw error;
+        current = await this.#options.store.current();
+        if (!current) throw error;
+      }
     }
     const base = this.#base;
     if (base && local.text !== base.text) {
