@@ -119,7 +119,8 @@ export function configPath(args: Pick<GlobalArgs, "config">): string {
  * ```
  */
 export async function notifyNodes(cluster: ClusterClient, names: string[]): Promise<void> {
-  const results = await cluster.fanOut("reconcile", { names, reload: true });
+  // Long enough for this machine's daemon to publish the edit to the cluster store (or say why not).
+  const results = await cluster.fanOut("reconcile", { names, reload: true }, { timeoutMs: 10_000 });
   // Multi-machine mode: the daemon on this machine publishes the edit; another machine's edit
   // that won meanwhile (conflict), or a cluster store that does not answer (unavailable), makes it
   // refuse this one, and the command must say so.

@@ -121,10 +121,11 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   manager.add(every("checkpoints", () => settings().checkpointIntervalMs, () => state.checkpointAll(), report));
   manager.add(leaseRenewal(state, store, {
     intervalMs: () => Math.max(50, Math.min(1000, settings().balancer.goneAfterMs / 4)),
-    carryMs: () => Math.max(100, settings().balancer.goneAfterMs / 2),
+    carryMs: () => Math.max(100, settings().balancer.goneAfterMs - 250),
     storeDownEverywhere: async () => {
       const peers = state.peers();
-      const answers = await Promise.all(peers.map((p) => p.post("liveness", {}, { timeoutMs: 1000 }).catch(() => undefined)));
+      const timeoutMs = Math.max(100, Math.min(1000, settings().balancer.goneAfterMs / 4));
+      const answers = await Promise.all(peers.map((p) => p.post("liveness", {}, { timeoutMs }).catch(() => undefined)));
       return answers.every((a) => a !== undefined && !a.storeReachable);
     },
     report,

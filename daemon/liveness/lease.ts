@@ -4,12 +4,14 @@
  * node runs a step (the executors block), so a node that was frozen, cut off or too slow to
  * renew never runs a process another node may have adopted meanwhile (self-fencing).
  *
- * When the cluster store cannot be reached, the lease may still be carried on — but only while
- * every peer confirms that it cannot reach the store either: then no node can adopt anything
- * (adoption is a transaction in the store), and when the store returns its leases are renewed
- * in full (etcd refreshes every lease when a leader is elected), so running processes keep
- * running through an outage of the store. A node cut off alone finds a peer that still reaches
- * the store, carries nothing on, and blocks its processes when its lease ends.
+ * When the cluster store cannot be reached, the lease may still be carried on, one lease at a
+ * time from the moment every peer confirmed that it cannot reach the store either. No node can
+ * adopt anything without the store; a peer that reaches it again says so at the next question,
+ * and even one that found this node silent long ago must still wait out the fence delay (longer
+ * than a lease) after the store answers it, by which time this node's carried lease has ended.
+ * So running processes keep running through an outage of the store, and a node cut off alone
+ * (a peer does not answer, or still reaches the store) carries nothing on and blocks its
+ * processes when its lease ends.
  *
  * @example
  * ```ts
@@ -55,7 +57,6 @@ export function leaseRenewal(node: Leaseholder, store: ClusterStore, options: Le
     async start(signal) {
       let outage = false;
       while (!signal.aborted) {
-        const began = Date.now();
         try {
           await renewOnce(node, store);
           if (outage) node.noteStoreOutage(false, "the cluster store answers again");
@@ -63,7 +64,7 @@ export function leaseRenewal(node: Leaseholder, store: ClusterStore, options: Le
         } catch (error) {
           const unreachable = isFerryError(error) && error.code === "unavailable";
           if (unreachable && store.kind !== "local" && (await options.storeDownEverywhere())) {
-            node.setLease(began + options.carryMs());
+            node.setLease(Date.now() + options.carryMs());
             if (!outage) node.noteStoreOutage(true, "the cluster store is unreachable from every node: processes keep running, no hand-off or adoption starts");
             outage = true;
           } else {

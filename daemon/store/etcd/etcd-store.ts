@@ -85,6 +85,7 @@ export class EtcdStore implements ClusterStore {
   readonly #marginMs: number;
   readonly #endpoints: string;
   readonly #replicas: Replicas | undefined;
+  readonly #timeoutMs: number;
   #lease: Lease | undefined;
   #reachable = true;
 
@@ -97,6 +98,7 @@ export class EtcdStore implements ClusterStore {
     this.#marginMs = options.marginMs ?? 250;
     this.#endpoints = options.settings.etcd.join(", ");
     this.#replicas = options.replicas;
+    this.#timeoutMs = options.settings.timeoutMs ?? 2000;
     this.config = {
       current: () => this.#currentConfig(),
       publish: (text, modules, basedOn, publisher) => this.#publish(text, modules, basedOn, publisher),
@@ -132,11 +134,14 @@ export class EtcdStore implements ClusterStore {
 
   async renew(): Promise<LeaseRenewal> {
     const began = Date.now();
+    // A renewal must fail well within a lease when etcd does not answer, so the node decides
+    // what to do (carry the lease on, or block its processes) before the lease runs out.
+    const deadline = () => ({ deadline: Date.now() + Math.min(this.#timeoutMs, (this.#ttlSeconds * 1000) / 4) });
     // Fences first: a lease granted after this read cannot predate a fence it missed.
-    const fences = await this.#fences();
+    const fences = await this.#fences(deadline());
     await this.#call("renew the lease", async () => {
       if (this.#lease && !this.#lease.revoked()) {
-        const answer = await this.#lease.keepaliveOnce();
+        const answer = await this.#lease.keepaliveOnce(deadline());
         if (Number(answer.TTL) > 0) return;
       }
       // No lease yet, or it expired (this node was frozen or cut off past it): a new one.
@@ -153,8 +158,8 @@ export class EtcdStore implements ClusterStore {
   }
 
   /** Owner records that say another node now owns a process: fences for whoever ran it before. */
-  async #fences(): Promise<Fence[]> {
-    const owners = await this.#owners();
+  async #fences(options?: { deadline: number }): Promise<Fence[]> {
+    const owners = await this.#owners(options);
     const fences: Fence[] = [];
     for (const [name, { record }] of owners) {
       if (record.node !== this.#node) fences.push({ name, generation: record.generation - 1, to: record.node, handoffId: `etcd-${record.generation}` });
@@ -162,8 +167,8 @@ export class EtcdStore implements ClusterStore {
     return fences;
   }
 
-  async #owners(): Promise<Map<string, { record: OwnerRecord; modRevision: string }>> {
-    const answer = await this.#call("read the owners of processes", () => this.#ns.getAll().prefix(keys.owners).exec());
+  async #owners(options?: { deadline: number }): Promise<Map<string, { record: OwnerRecord; modRevision: string }>> {
+    const answer = await this.#call("read the owners of processes", () => this.#ns.getAll().prefix(keys.owners).options(options).exec());
     const out = new Map<string, { record: OwnerRecord; modRevision: string }>();
     for (const kv of answer.kvs) {
       const name = kv.key.toString().slice(keys.owners.length);
