@@ -14,7 +14,8 @@
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { FerryError, isFerryError, toErrorCode } from "../errors.ts";
 import type { FerryEvent, MessageType, requests, ResponseOf } from "../../schemas/api.schema.ts";
-import { AnswerTooLarge, type FastTransport, httpTransport, type Transport } from "./transport.ts";
+import { type FastTransport, httpTransport, type Transport } from "./transport.ts";
+import { AnswerTooLarge, BodyCollector } from "./body.ts";
 
 type Lenient<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropertiesOptional: true }>;
 
@@ -347,42 +348,27 @@ function parseEvent(line: string): FerryEvent | undefined {
 }
 
 async function readBody(response: Response, maxBytes: number, onProgress?: (received: number, total: number) => void): Promise<Uint8Array> {
-  const length = Number(response.headers.get("content-length") ?? NaN);
-  if (length > maxBytes) {
+  let body: BodyCollector;
+  try {
+    body = new BodyCollector(Number(response.headers.get("content-length") ?? NaN), maxBytes);
+  } catch (error) {
     await response.body?.cancel().catch(() => {});
-    throw new FerryError("payload_too_large", `Body of ${length} bytes exceeds the ${maxBytes}-byte limit`);
+    throw new FerryError("payload_too_large", (error as Error).message);
   }
-  const known = Number.isFinite(length);
   const reader = response.body!.getReader();
-  let out = new Uint8Array(known ? length : 0);
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (known) {
-      if (offset + value.byteLength > length) throw new Error("body longer than its content-length");
-      out.set(value, offset);
-    } else {
-      if (offset + value.byteLength > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw new FerryError("payload_too_large", `Body exceeds the ${maxBytes}-byte limit`);
-      }
-      chunks.push(value);
+    try {
+      body.add(value);
+    } catch (error) {
+      await reader.cancel().catch(() => {});
+      if (error instanceof AnswerTooLarge) throw new FerryError("payload_too_large", error.message);
+      throw error;
     }
-    offset += value.byteLength;
-    onProgress?.(offset, known ? length : 0);
+    onProgress?.(body.received, body.total);
   }
-  if (known && offset !== length) throw new Error(`body ended after ${offset} of ${length} bytes`);
-  if (!known) {
-    out = new Uint8Array(offset);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.byteLength;
-    }
-  }
-  return out;
+  return body.finish();
 }
 
 function describe(error: unknown): string {

@@ -18,6 +18,7 @@
  */
 import { Agent, request as httpRequest } from "node:http";
 import type { IncomingMessage } from "node:http";
+import { BodyCollector } from "./body.ts";
 import { request as httpsRequest } from "node:https";
 import { Buffer } from "node:buffer";
 import { type ClientTls, tlsKey } from "./client-tls.ts";
@@ -53,12 +54,7 @@ export class ExchangeTimeout extends Error {
   override name = "TimeoutError";
 }
 
-/** Thrown when an answer's body is larger than `maxBytes`. */
-export class AnswerTooLarge extends Error {
-  constructor(readonly bytes: number, readonly maxBytes: number) {
-    super(`Body of ${bytes} bytes exceeds the ${maxBytes}-byte limit`);
-  }
-}
+export { AnswerTooLarge } from "./body.ts";
 
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -141,37 +137,29 @@ function exchange(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<Answer
     };
     const target = { host: url.hostname.replace(/^\[|\]$/g, ""), port: url.port || (secure ? 443 : 80), path: url.pathname + url.search, method: x.method, headers };
     const onResponse = (res: IncomingMessage) => {
-      const length = Number(res.headers["content-length"] ?? NaN);
-      const known = Number.isFinite(length);
-      if (known && length > x.maxBytes) {
+      let body: BodyCollector;
+      try {
+        body = new BodyCollector(Number(res.headers["content-length"] ?? NaN), x.maxBytes);
+      } catch (error) {
         res.destroy();
-        return fail(new AnswerTooLarge(length, x.maxBytes));
+        return fail(error);
       }
-      let out = new Uint8Array(known ? length : 0);
-      const chunks: Uint8Array[] = [];
-      let offset = 0;
       res.on("data", (chunk: Buffer) => {
-        if (known) {
-          if (offset + chunk.byteLength > length) return res.destroy(new Error("body longer than its content-length"));
-          out.set(chunk, offset);
-        } else {
-          if (offset + chunk.byteLength > x.maxBytes) return res.destroy(new AnswerTooLarge(offset + chunk.byteLength, x.maxBytes));
-          chunks.push(chunk);
+        try {
+          body.add(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        } catch (error) {
+          return res.destroy(error as Error);
         }
-        offset += chunk.byteLength;
-        x.onProgress?.(offset, known ? length : 0);
+        x.onProgress?.(body.received, body.total);
       });
       res.once("error", fail);
-      res.once("aborted", () => fail(new Error(`the answer broke off after ${offset} bytes`)));
+      res.once("aborted", () => fail(new Error(`the answer broke off after ${body.received} bytes`)));
       res.once("end", () => {
-        if (known && offset !== length) return fail(new Error(`the answer broke off after ${offset} of ${length} bytes`));
-        if (!known) {
-          out = new Uint8Array(offset);
-          let at = 0;
-          for (const c of chunks) {
-            out.set(c, at);
-            at += c.byteLength;
-          }
+        let out: Uint8Array;
+        try {
+          out = body.finish();
+        } catch (error) {
+          return fail(error);
         }
         if (settled) return;
         settled = true;

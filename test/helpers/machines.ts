@@ -35,6 +35,7 @@ import process from "node:process";
 import { parse } from "yaml";
 import { daemonCommandLine, findDeno } from "../../cli/daemon-command.ts";
 import { ApiClient, type JsonMessageType } from "../../daemon/api/client.ts";
+import type { ProcessInfo } from "../../schemas/api.schema.ts";
 import { OwnedChild } from "./child.ts";
 import { EtcdCluster, type EtcdOptions } from "./etcd.ts";
 import { type NetworkMode, TestNetwork } from "./netns.ts";
@@ -381,6 +382,21 @@ export class Machines {
   }
 
   /** Starts every machine's daemon together and resolves once all answer. */
+  /** Every process the running machines hold (a machine that does not answer holds none). */
+  async ps(): Promise<ProcessInfo[]> {
+    const all = await Promise.all(this.all.filter((m) => m.running).map((m) => m.post<ProcessInfo[]>("ps", {}).catch(() => [])));
+    return all.flat();
+  }
+
+  /** Waits until `name` runs on `node` and no other machine holds it. */
+  runsOn(name: string, node: string, timeoutMs = 30000): Promise<ProcessInfo> {
+    return waitFor(async () => {
+      const held = (await this.ps()).filter((p) => p.name === name && p.state !== "starting");
+      const here = held.find((p) => p.node === node && p.state === "running");
+      return held.length === 1 ? here : undefined;
+    }, `${name} running on ${node} only`, timeoutMs, 50);
+  }
+
   async startAll(options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<void> {
     await Promise.all(this.all.map((m) => m.start(options)));
   }

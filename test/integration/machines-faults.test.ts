@@ -18,18 +18,6 @@ function config(layout: Layout, processes: Record<string, string>): string {
   });
 }
 
-async function ps(lab: Machines): Promise<ProcessInfo[]> {
-  const all = await Promise.all(lab.all.filter((m) => m.running).map((m) => m.post<ProcessInfo[]>("ps", {}).catch(() => [])));
-  return all.flat();
-}
-
-async function runsOn(lab: Machines, name: string, node: string, timeoutMs = 30000): Promise<ProcessInfo> {
-  return until(async () => {
-    const held = (await ps(lab)).filter((p) => p.name === name && p.state !== "starting");
-    const here = held.find((p) => p.node === node && p.state === "running");
-    return held.length === 1 && here;
-  }, `${name} running on ${node} only`, timeoutMs, 50);
-}
 
 const call = async (m: Machine, name: string, method: string, args: string[] = []) => (await m.client().post("call", { name, method, args })).value;
 
@@ -62,7 +50,7 @@ code.before(async () => {
     config: (layout) => config(layout, { g: "module: Greeter, node: alpha" }),
   });
   await lab.startAll();
-  await runsOn(lab, "g", "alpha");
+  await lab.runsOn("g", "alpha");
 });
 code.after(async () => lab.close());
 
@@ -71,7 +59,7 @@ code("an edit on the machine that has a module moves its process to one that lac
   const before = (await call(alpha, "g", "hello", ["beta"])) as string;
   const migrate = await alpha.cli(["migrate", "g", "beta"]);
   assert.is(migrate.code, 0, migrate.stderr);
-  await runsOn(lab, "g", "beta");
+  await lab.runsOn("g", "beta");
   const after = (await call(beta, "g", "hello", ["beta"])) as string;
   assert.match(after, /^hello, beta #\d+$/);
   assert.ok(Number(after.split("#")[1]) >= Number(before.split("#")[1]), `the count went back: ${before} → ${after}`);
@@ -100,7 +88,7 @@ frozen.before(async () => {
 frozen.after(async () => lab2.close());
 
 frozen("woken after another machine adopted its process, it runs no step of its stale copy", async () => {
-  const holder = await until(async () => (await ps(lab2)).find((p) => p.name === "s" && p.state === "running"), "s running");
+  const holder = await until(async () => (await lab2.ps()).find((p) => p.name === "s" && p.state === "running"), "s running");
   const victim = lab2.machine(holder.node);
   const other = lab2.all.find((m) => m !== victim)!;
   await victim.pause();
@@ -129,7 +117,7 @@ quorum.before(async () => {
     config: (layout) => config(layout, { c: "module: Tally, node: alpha" }),
   });
   await lab3.startAll();
-  await runsOn(lab3, "c", "alpha");
+  await lab3.runsOn("c", "alpha");
 });
 quorum.after(async () => lab3.close());
 
@@ -139,7 +127,7 @@ quorum("one of three etcd members killed: migrations go on", async () => {
   for (const to of ["beta", "alpha"]) {
     const migrate = await lab3.machine("alpha").cli(["migrate", "c", to]);
     assert.is(migrate.code, 0, migrate.stderr);
-    await runsOn(lab3, "c", to);
+    await lab3.runsOn("c", to);
   }
 });
 
@@ -158,12 +146,12 @@ quorum("etcd down altogether: running processes keep running, no migration start
     const refused = await alpha.cli(["migrate", "c", "beta", "--no-wait"]);
     assert.is.not(refused.code, 0, "a migration was accepted while etcd was down");
     assert.match(refused.stderr, /Cannot publish|did not answer|unavailable/i);
-    assert.ok((await ps(lab3)).some((p) => p.name === "c" && p.node === "alpha" && p.state === "running"));
+    assert.ok((await lab3.ps()).some((p) => p.name === "c" && p.node === "alpha" && p.state === "running"));
   } finally {
     await lab3.etcd!.resume();
   }
   // The edit waiting in alpha's file is published once etcd answers, and c moves with its state.
-  await runsOn(lab3, "c", "beta", 40000);
+  await lab3.runsOn("c", "beta", 40000);
   assert.equal(await call(beta, "c", "history"), ["before the outage"]);
 });
 

@@ -12,7 +12,7 @@ import { clusterYaml, type Layout, Machines } from "../helpers/machines.ts";
 import { until } from "../helpers/cluster.ts";
 import { decodeState } from "../../daemon/snapshot/mod.ts";
 import { Buffer } from "node:buffer";
-import type { NodeStatus, ProcessInfo } from "../../schemas/api.schema.ts";
+import type { NodeStatus } from "../../schemas/api.schema.ts";
 
 /** cluster.yaml of a multi-machine cluster, with `processes`. */
 function config(layout: Layout, processes: Record<string, string>, settings: Record<string, unknown> = {}): string {
@@ -22,19 +22,6 @@ function config(layout: Layout, processes: Record<string, string>, settings: Rec
   });
 }
 
-/** Every process the reachable machines hold. */
-async function ps(lab: Machines): Promise<ProcessInfo[]> {
-  const all = await Promise.all(lab.all.filter((m) => m.running).map((m) => m.post<ProcessInfo[]>("ps", {}).catch(() => [])));
-  return all.flat();
-}
-
-async function runsOn(lab: Machines, name: string, node: string, timeoutMs = 30000): Promise<ProcessInfo> {
-  return until(async () => {
-    const held = (await ps(lab)).filter((p) => p.name === name && p.state !== "starting");
-    const here = held.find((p) => p.node === node && p.state === "running");
-    return held.length === 1 && here;
-  }, `${name} running on ${node} only`, timeoutMs, 50);
-}
 
 /** The values of a config, whatever its key order, comments or layout. */
 const dataOf = (text: string): string => canonical(parse(text));
@@ -56,7 +43,7 @@ edits.before(async () => {
     config: (layout) => config(layout, { c: "module: Tally, node: alpha" }),
   });
   await lab.startAll();
-  await runsOn(lab, "c", "alpha");
+  await lab.runsOn("c", "alpha");
 });
 edits.after(async () => lab.close());
 
@@ -67,7 +54,7 @@ edits("an edit on one machine moves the process, and the other machine's file fo
   await lab.machine("alpha").client().post("call", { name: "c", method: "note", args: ["kept"] });
   const migrate = await lab.machine("alpha").cli(["migrate", "c", "beta"]);
   assert.is(migrate.code, 0, migrate.stderr);
-  const moved = await runsOn(lab, "c", "beta");
+  const moved = await lab.runsOn("c", "beta");
   assert.is(moved.generation, 1);
   assert.equal((await beta.client().post("call", { name: "c", method: "history" })).value, ["kept"]);
   await until(() => /node: beta/.test(beta.readConfig()), "beta's file to follow");
@@ -121,12 +108,12 @@ lost.before(async () => {
     config: (layout) => config(layout, { u1: "module: Tally", u2: "module: Tally, args: [two]" }),
   });
   await lab2.startAll();
-  await until(async () => (await ps(lab2)).filter((p) => p.state === "running").length === 2, "u1 and u2 running");
+  await until(async () => (await lab2.ps()).filter((p) => p.state === "running").length === 2, "u1 and u2 running");
 });
 lost.after(async () => lab2.close());
 
 lost("kill -9 of a machine and deletion of its data directory: its unpinned processes run elsewhere with their last checkpointed state, once", async () => {
-  const placed = await ps(lab2);
+  const placed = await lab2.ps();
   const victim = lab2.machine(placed[0]!.node);
   const survivor = lab2.all.find((m) => m !== victim)!;
   const theirs = placed.filter((p) => p.node === victim.node).map((p) => p.name);
@@ -149,13 +136,13 @@ lost("kill -9 of a machine and deletion of its data directory: its unpinned proc
   await victim.kill();
   victim.deleteDataDir();
   for (const name of theirs) {
-    const p = await runsOn(lab2, name, survivor.node, 30000);
+    const p = await lab2.runsOn(name, survivor.node, 30000);
     assert.is(p.generation, 1);
     assert.equal((await survivor.client().post("call", { name, method: "history" })).value, [`${name} before the loss`]);
   }
   await victim.start();
   await until(async () => (await victim.post<NodeStatus>("status", {})).balancer.rounds >= 3, "the restarted machine's balancer to run");
-  const copies = (await ps(lab2)).filter((p) => theirs.includes(p.name) && p.state === "running");
+  const copies = (await lab2.ps()).filter((p) => theirs.includes(p.name) && p.state === "running");
   assert.is(copies.length, theirs.length, JSON.stringify(copies));
 });
 
