@@ -30,7 +30,7 @@ export type FailureReporter = (source: string, error: unknown) => void;
  *
  * @example
  * ```ts
- * tasks.spawn("discard counter", pool.request({ type: "discard", name: "counter" }));
+ * tasks.spawn("discard counter", pool.discard("counter", "handed over"));
  * await tasks.drain();
  * ```
  */

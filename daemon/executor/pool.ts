@@ -359,6 +359,49 @@ export class ExecutorPool {
     for (const [executor, evicted] of executors) this.#lose(executor, reason, evicted);
   }
 
+  #evictFrom(executor: Executor, name: string, reason: string): void {
+    this.#forget(name, executor);
+    this.#lose(executor, reason, name);
+  }
+
+  /**
+   * Drops a hosted process for good (after a hand-off committed, a rollback, a removal). A worker
+   * that does not confirm it in time is ended instead, with the process in it: a copy left
+   * running unseen could run on beside the one that took over.
+   *
+   * @example
+   * ```ts
+   * await pool.discard("counter", "handed over to node beta");
+   * ```
+   */
+  async discard(name: string, reason: string): Promise<void> {
+    const executor = this.#home.get(name);
+    if (!executor) return;
+    try {
+      await this.#send(executor, { type: "discard", name });
+      this.#forget(name, executor);
+    } catch {
+      this.#evictFrom(executor, name, `${reason} (its executor did not confirm the discard)`);
+    }
+  }
+
+  /**
+   * Stops a process another node adopted, so that it never takes another step here. While the
+   * lease holds, a discard does it (the adopter does not start before this node's lease has
+   * ended). Once the lease has lapsed the executor may block on it at any moment, and a blocked
+   * executor runs the turn it blocked in before it reads any message: a discard would let that
+   * stale turn run as soon as the lease is renewed. So then the executor is evicted.
+   *
+   * @example
+   * ```ts
+   * await pool.stopAdopted("counter", "adopted by node beta while this node was unresponsive");
+   * ```
+   */
+  async stopAdopted(name: string, reason: string): Promise<void> {
+    if (this.#leaseDeadline <= Date.now() || this.leaseWaiting(name)) this.evict([name], reason);
+    else await this.discard(name, reason);
+  }
+
   /** Ends every worker and fails every request still waiting; bounded, even with a spinning worker. */
   close(): Promise<void> {
     this.#closed ??= (async () => {

@@ -158,7 +158,7 @@ export class Incoming {
     }
     const p = this.#parts.table.get(name);
     if (p && (p.incoming?.handoffId === handoffId || p.state === "held")) {
-      if (p.hosted) await this.#parts.pool.request({ type: "discard", name }).catch(() => {});
+      if (p.hosted) await this.#parts.pool.discard(name, `the hand-off of process "${name}" was aborted`);
       p.incoming = undefined;
       p.openGate();
       this.#parts.table.forget(p, "dropped");

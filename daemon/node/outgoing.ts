@@ -139,7 +139,7 @@ export class Outgoing {
     this.#parts.table.forget(p, "released");
     p.openGate({ movedTo: to });
     this.#parts.tasks.spawn(`discard ${name}`, async () => {
-      await this.#parts.pool.request({ type: "discard", name }).catch(() => {});
+      await this.#parts.pool.discard(name, `process "${name}" was handed over to node "${to}"`);
       await saving;
       if (!this.#parts.journal.state.owned.has(name)) this.#parts.checkpoints.remove(name);
     });

@@ -498,7 +498,7 @@ export class NodeState {
       return false;
     }
     if (version === p.moduleVersion) return false;
-    if (p.hosted) await this.#pool.request({ type: "discard", name }).catch(() => {});
+    if (p.hosted) await this.#pool.discard(name, `process "${name}" restarts on its changed module`);
     this.#table.forget(p, "stopped");
     const owned = this.#journal.state.owned.get(name);
     const identity = owned ? identityOf(owned) : p.identity();
@@ -533,7 +533,7 @@ export class NodeState {
       } catch (error) {
         this.#log("warn", `[${p.name}] did not stop cleanly: ${describeError(error)}`);
       }
-      await this.#pool.request({ type: "discard", name: p.name }).catch(() => {});
+      await this.#pool.discard(p.name, `process "${p.name}" was ${final}`);
     }
     p.openGate();
     this.#table.forget(p, final);
@@ -684,13 +684,8 @@ export class NodeState {
       await this.#journal.append({ op: "released", name: fence.name, generation: owned.generation, to: fence.to, handoffId: fence.handoffId });
       const p = this.#table.get(fence.name);
       if (p) {
-        if (p.hosted && this.#pool.leaseWaiting(p.name)) {
-          this.#pool.evict([p.name], `process "${p.name}" was adopted by node "${fence.to}" while this node was unresponsive`);
-          p.hosted = false;
-        } else if (p.hosted) {
-          await this.#pool.request({ type: "discard", name: p.name }).catch(() => {});
-          p.hosted = false;
-        }
+        if (p.hosted) await this.#pool.stopAdopted(p.name, `process "${p.name}" was adopted by node "${fence.to}" while this node was unresponsive`);
+        p.hosted = false;
         p.openGate({ movedTo: fence.to });
         this.#table.forget(p, "stopped");
       }

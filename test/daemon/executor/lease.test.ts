@@ -10,8 +10,8 @@ import { moduleDir, recordingPool, rejection, sleep, startReq, until } from "./h
 // renewed; an evicted executor never runs one again.
 
 const modules = moduleDir({
-  // args: [file, "sleep" | "timer"]: waits through ctx.sleep(), or through plain timers that Ferry
-  // sees only via the async context.
+  // args: [file, "sleep" | "timer" | "spin", ms?]: waits through ctx.sleep(), or through plain timers
+  // that Ferry sees only via the async context, or spins and awaits a resolved promise.
   "Stepper.ts": `
 import { appendFileSync } from "node:fs";
 export default class Stepper {
@@ -19,8 +19,12 @@ export default class Stepper {
   async run(ctx: { signal: AbortSignal; sleep(ms: number): Promise<void> }) {
     while (!ctx.signal.aborted) {
       appendFileSync(this.args[0]!, ".");
-      if (this.args[1] === "timer") await new Promise((r) => setTimeout(r, 5));
-      else await ctx.sleep(5);
+      const ms = Number(this.args[2] ?? 5);
+      if (this.args[1] === "spin") {
+        for (const until = Date.now() + ms; Date.now() < until;);
+        await Promise.resolve();
+      } else if (this.args[1] === "timer") await new Promise((r) => setTimeout(r, ms));
+      else await ctx.sleep(ms);
     }
   }
   steps() { return 0; }
@@ -117,6 +121,57 @@ test("evict() ends a lease-blocked executor: the evicted process never steps aga
   assert.is(stepsOf(victim), frozen, "the evicted process stepped after the renewal");
   assert.equal(made.seen.exits, []);
   assert.is(made.seen.lost.length, 1);
+});
+
+test("stopAdopted() once the lease has lapsed evicts at once, even while the executor is mid-turn: no stale turn runs after renewal", async () => {
+  const made = recordingPool({ stallMs: 10_000, timeouts: { discard: 500 } });
+  pool = made.pool;
+  pool.setLease(Date.now() + HOUR);
+  const file = join(modules.dir, `spin-${n++}.steps`);
+  // Each turn spins 300 ms and then awaits: the lease lapses mid-turn, and the continuation
+  // blocks on it before the executor reads any message (a discard would wait behind it).
+  await pool.start(startReq(modules.path("Stepper"), "spinner", { args: [file, "spin", "300"] }));
+  await stepsMoreThan(file, 0, "the first step");
+  pool.setLease(Date.now() - 1);
+  const steps = stepsOf(file);
+  await pool.stopAdopted("spinner", "adopted elsewhere");
+  assert.not.ok(pool.has("spinner"));
+  pool.setLease(Date.now() + HOUR);
+  await sleep(1000); // observation window: the blocked continuation would have stepped by now
+  assert.is(stepsOf(file), steps, "the adopted process stepped after the lease was renewed");
+});
+
+test("stopAdopted() while the lease holds discards the process and keeps its executor", async () => {
+  const made = recordingPool({ stallMs: 300 });
+  pool = made.pool;
+  pool.setLease(Date.now() + HOUR);
+  const file = await stepper(pool, "held", "sleep");
+  const neighbour = await stepper(pool, "neighbour", "sleep");
+  await stepsMoreThan(file, 3, "the process to step");
+  const workers = pool.workers;
+  await pool.stopAdopted("held", "adopted elsewhere");
+  assert.not.ok(pool.has("held"));
+  assert.ok(pool.has("neighbour"));
+  assert.is(pool.workers, workers);
+  const after = stepsOf(neighbour);
+  await stepsMoreThan(neighbour, after + 3, "the neighbour to go on stepping");
+  assert.equal(made.seen.lost, []);
+});
+
+test("discard() that the executor does not confirm in time ends the executor: the process takes no further step", async () => {
+  const made = recordingPool({ stallMs: 10_000, timeouts: { discard: 300 } });
+  pool = made.pool;
+  const file = join(modules.dir, `busy-${n++}.steps`);
+  // Each turn spins 1.5 s, so the worker reads the discard only after its timeout.
+  await pool.start(startReq(modules.path("Stepper"), "busy", { args: [file, "spin", "1500"] }));
+  await stepsMoreThan(file, 0, "the first step");
+  const workers = pool.workers;
+  await pool.discard("busy", "handed over");
+  assert.not.ok(pool.has("busy"));
+  const steps = stepsOf(file);
+  await until(() => pool!.workers === workers, "the executor to be replaced");
+  await sleep(2000); // observation window past the next turn
+  assert.is(stepsOf(file), steps, "the discarded process stepped on");
 });
 
 test("evict() of the only process of a dedicated executor forgets it without any report", async () => {
