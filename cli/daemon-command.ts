@@ -13,10 +13,10 @@ import { existsSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import { installRoot, runsBuilt } from "../daemon/install.ts";
 
-/** The repository root (this file is `<root>/cli/daemon-command.ts`). */
-export const repoRoot: string = fileURLToPath(new URL("..", import.meta.url));
+/** The package root, built or not. */
+export const repoRoot: string = installRoot;
 
 /** A program and its arguments. */
 export interface CommandLine {
@@ -39,7 +39,9 @@ export function daemonCommandLine(runtime: "node" | "deno", node: string, config
   const tail = ["daemon", "--node", node, "--config", configFile];
   if (runtime === "deno") return { command: findDeno(), args: ["run", "-A", join(repoRoot, "cli", "main.ts"), ...tail] };
   // Under Deno, execPath is deno itself: a node daemon then needs node from PATH.
-  return { command: isDeno ? "node" : process.execPath, args: [join(repoRoot, "cli", "bin.mjs"), ...tail] };
+  // The built entry itself when there is one: no shim, no package runner in between.
+  const entry = runsBuilt ? join(repoRoot, "dist", "cli", "main.js") : join(repoRoot, "cli", "bin.mjs");
+  return { command: isDeno ? "node" : process.execPath, args: [entry, ...tail] };
 }
 
 /**

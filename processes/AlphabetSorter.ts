@@ -15,12 +15,7 @@
  *   node: beta
  * ```
  */
-import { TransactionalFileReader, TransactionalFileWriter } from "../daemon/io/mod.ts";
-
-interface Context {
-  signal: AbortSignal;
-  sleep(ms: number): Promise<void>;
-}
+import { type ProcessContext, TransactionalFileReader, TransactionalFileWriter } from "ferry/sdk";
 
 export default class AlphabetSorter {
   readonly args: string[];
@@ -44,7 +39,7 @@ export default class AlphabetSorter {
     this.delayMs = delayMs;
   }
 
-  async run(ctx: Context): Promise<void> {
+  async run(ctx: ProcessContext): Promise<void> {
     // Every await below sits after a complete step (a character taken into `line`, or a line
     // written and `line` cleared), so whatever point a suspend lands on, the fields agree.
     while (!ctx.signal.aborted) {

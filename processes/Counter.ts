@@ -1,11 +1,8 @@
 /**
- * The classic non-IO process: counts every 100 ms. A plain class that imports nothing from Ferry;
- * its one field, `count`, is all the state that migrates.
+ * The classic non-IO process: counts every 100 ms. A plain class: it imports only a type from
+ * Ferry, which vanishes at run time; its one field, `count`, is all the state that migrates.
  */
-interface Context {
-  signal: AbortSignal;
-  sleep(ms: number): Promise<void>;
-}
+import type { ProcessContext } from "ferry/sdk";
 
 export default class Counter {
   count = 0;
@@ -15,7 +12,7 @@ export default class Counter {
     this.args = args;
   }
 
-  async run(ctx: Context): Promise<void> {
+  async run(ctx: ProcessContext): Promise<void> {
     console.log(`run() begin, count = ${this.count + 1}`);
     while (!ctx.signal.aborted) {
       this.count++;

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs the type check and every test/**/*.test.ts file, each in its own Node process (uvu per
+// Builds dist/, then runs the type check and every test/**/*.test.ts file, each in its own Node process (uvu per
 // file, so a crash in one file cannot hide the others), a few files at a time, and ends with the
 // plain summary line CI reads: `N passed, N failed`.
 import { spawn } from "node:child_process";
@@ -48,6 +48,14 @@ function countOf(result) {
 let passed = 0;
 let failed = 0;
 const started = Date.now();
+
+// The CLI and the daemons the tests start run the built JavaScript: build it from these sources.
+const build = await run(process.execPath, [join(root, "scripts/build.mjs"), "--quiet"]);
+if (build.code !== 0) {
+  console.log("FAIL build\n" + build.output);
+  console.log("0 passed, 1 failed");
+  process.exit(1);
+}
 
 if (!filter) {
   const tsc = await run(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "."]);

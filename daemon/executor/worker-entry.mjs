@@ -1,7 +1,9 @@
-// Executor worker bootstrap. On Node the TypeScript loader must be registered inside the worker
-// too (loader hooks are per thread); Deno runs TypeScript natively.
+// Executor worker bootstrap. On Node, module hooks are per thread: the worker registers its own,
+// which strip the types of process modules written in TypeScript (and of Ferry's sources when it
+// runs unbuilt). Deno runs TypeScript natively.
 if (!("Deno" in globalThis)) {
-  const { register } = await import("tsx/esm/api");
-  register();
+  const { register } = await import("node:module");
+  register(new URL("../modules/ts-hooks.mjs", import.meta.url));
+  globalThis[Symbol.for("ferry.processLoader")] = true;
 }
 await import("./worker.ts");

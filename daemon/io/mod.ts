@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { TransactionalFileReader, TransactionalFileWriter } from "../daemon/io/mod.ts";
+ * import { TransactionalFileReader, TransactionalFileWriter } from "ferry/sdk";
  *
  * export default class Copy {
  *   input = new TransactionalFileReader("data/in.txt");

@@ -22,7 +22,6 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { ModuleBundle } from "../../schemas/api.schema.ts";
 import { isFerryError } from "../errors.ts";
 import { syncDir } from "../store/journal.ts";
@@ -30,6 +29,7 @@ import { errorCodeOf, storageFailed } from "../store/fs.ts";
 import { isModuleHash, shortHash } from "./hash.ts";
 import { materialize } from "./materialize.ts";
 import { verifyBundle } from "./verify.ts";
+import { installRoot } from "../install.ts";
 
 /** How the cache writes a file; a test passes one that fails or dies part-way. */
 export interface CacheFs {
@@ -52,8 +52,9 @@ export const durableCacheFs: CacheFs = {
 };
 
 /**
- * The root of the Ferry install running this code (the folder holding `daemon/`), as the
- * runtime itself names it, so a rewritten import loads the same module instances as the daemon.
+ * The root of the Ferry install running this code (the package folder holding the `daemon/`
+ * sources), so a rewritten import loads the same module instances as the daemon: Deno runs those
+ * sources, and on Node the module hooks turn them into the built files the daemon runs.
  *
  * @example
  * ```ts
@@ -61,7 +62,7 @@ export const durableCacheFs: CacheFs = {
  * ```
  */
 export function ferryInstallRoot(): string {
-  return fileURLToPath(new URL("../../", import.meta.url)).replace(/[\\/]$/, "");
+  return installRoot;
 }
 
 export interface ModuleCacheOptions {

@@ -16,6 +16,7 @@ import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type ConfigIssue, FerryError } from "../errors.ts";
+import { registerProcessLoader } from "./process-loader.ts";
 
 /** A process class as the contract defines it: constructed with the process's args. */
 export type ProcessClass = new (args: string[]) => object;
@@ -138,6 +139,7 @@ async function importProcessClass(path: string, version: string | number | undef
   const file = resolve(path);
   const name = basename(file, extname(file));
   const url = pathToFileURL(file).href + (version === undefined ? "" : `?v=${encodeURIComponent(String(version))}`);
+  registerProcessLoader();
   let namespace: Record<string, unknown>;
   try {
     namespace = (await import(url)) as Record<string, unknown>;

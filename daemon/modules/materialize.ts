@@ -62,6 +62,9 @@ export async function materialize(bundle: ModuleBundle, installRoot: string, sou
           throw cannot(`"${path}" imports "${specifier}", which this node's install "${root}" lacks`, "run the same Ferry version on every node");
         }
         edits.push({ start: ref.start, end: ref.end, url: pathToFileURL(found).href });
+      } else if (!("Deno" in globalThis) && /^ferry(?:\/|$)/.test(specifier)) {
+        // Left bare: Node's module hooks (ts-hooks.mjs) point it at the code this daemon runs.
+        continue;
       } else if (!selfResolving.test(specifier) && !isBuiltin(specifier)) {
         let url: string;
         try {

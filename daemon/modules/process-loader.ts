@@ -1,0 +1,31 @@
+/**
+ * Makes this thread able to import process modules written in TypeScript, with `ferry/sdk` and
+ * Ferry's own files resolving to the code this daemon runs (see ts-hooks.mjs). Node only: Deno
+ * runs TypeScript itself and resolves `ferry/sdk` through package.json's `exports`.
+ *
+ * @example
+ * ```ts
+ * registerProcessLoader();
+ * const Counter = await loadProcessClass("/srv/app/processes/Counter.ts", 1);
+ * ```
+ * @module
+ */
+import { register } from "node:module";
+
+/** Set on the thread's global once registered, also by the executor's bootstrap (worker-entry.mjs). */
+const registered = Symbol.for("ferry.processLoader");
+
+/**
+ * Registers the hooks once per thread; later calls do nothing.
+ *
+ * @example
+ * ```ts
+ * registerProcessLoader();
+ * ```
+ */
+export function registerProcessLoader(): void {
+  const flags = globalThis as { [registered]?: boolean };
+  if (flags[registered] || "Deno" in globalThis) return;
+  flags[registered] = true;
+  register(new URL("./ts-hooks.mjs", import.meta.url));
+}
