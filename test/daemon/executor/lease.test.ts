@@ -11,7 +11,7 @@ import { moduleDir, recordingPool, rejection, sleep, startReq, until } from "./h
 
 const modules = moduleDir({
   // args: [file, "sleep" | "timer" | "spin", ms?]: waits through ctx.sleep(), or through plain timers
-  // that Ferry sees only via the async context, or spins and awaits a resolved promise.
+  // that Ferry sees only via the async context, or spins and then yields.
   "Stepper.ts": `
 import { appendFileSync } from "node:fs";
 export default class Stepper {
@@ -22,7 +22,9 @@ export default class Stepper {
       const ms = Number(this.args[2] ?? 5);
       if (this.args[1] === "spin") {
         for (const until = Date.now() + ms; Date.now() < until;);
-        await Promise.resolve();
+        // Node fences every continuation; Deno only turns of the event loop (a timer's).
+        if ("Deno" in globalThis) await new Promise((r) => setTimeout(r, 0));
+        else await Promise.resolve();
       } else if (this.args[1] === "timer") await new Promise((r) => setTimeout(r, ms));
       else await ctx.sleep(ms);
     }
