@@ -77,7 +77,7 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   const manager = new Manager(report);
   const settings = () => state.settings;
   const replicaStore = new ReplicaStore(join(options.loaded.dataDir, options.node, "replicas"));
-  const store = options.store ?? openStore(options.node, options.loaded, { replicas: peerReplicas(options.node, () => state) });
+  const store = options.store ?? (await openStore(options.node, options.loaded, { replicas: peerReplicas(options.node, () => state) }));
   let queue: WorkQueue | undefined;
   const state: NodeState = await NodeState.open({
     node: options.node,

@@ -69,7 +69,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       if (!loaded.config.nodes[options.node]) {
         throw new FerryError("not_found", `No node named "${options.node}" in ${loaded.file}`, { hint: `nodes: ${Object.keys(loaded.config.nodes).join(", ")}` });
       }
-      store = openStore(options.node, loaded, { replicas: peerReplicas(options.node, () => assembled?.state) });
+      store = await openStore(options.node, loaded, { replicas: peerReplicas(options.node, () => assembled?.state) });
       const stateDir = join(loaded.dataDir, options.node);
       mkdirSync(stateDir, { recursive: true });
       sync = new ConfigSync({

@@ -71,7 +71,7 @@ export const defaultTimeouts: Readonly<RequestTimeouts> = {
 };
 
 export interface PoolOptions {
-  /** Pooled workers. @default 2 */
+  /** Pooled workers at most; started as processes arrive. @default 2 */
   size: number;
   /** Heap limit of a pooled worker, in MiB. */
   memoryMb: number;
@@ -218,7 +218,9 @@ export class ExecutorPool {
   constructor(options: PoolOptions, events: PoolEvents) {
     this.#settings = settle(options);
     this.#events = events;
-    for (let i = 0; i < this.#settings.size; i++) this.#pooled.push(this.#spawn(false, this.#settings.memoryMb));
+    // One worker at first, more as processes arrive (up to `size`): an idle node with one
+    // process does not pay for threads it does not use.
+    this.#pooled.push(this.#spawn(false, this.#settings.memoryMb));
     this.#tickMs = Math.min(250, Math.max(25, this.#settings.stallMs / 4));
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
   }
@@ -424,6 +426,10 @@ export class ExecutorPool {
   #leastLoaded(): Executor {
     let best = this.#pooled[0]!;
     for (const e of this.#pooled) if (e.members.size < best.members.size) best = e;
+    if (best.members.size > 0 && this.#pooled.length < this.#settings.size) {
+      best = this.#spawn(false, this.#settings.memoryMb);
+      this.#pooled.push(best);
+    }
     return best;
   }
 

@@ -7,7 +7,8 @@
  * ```text
  * <dir>/<hash>/bundle.json    the bundle as received (what this node serves to other peers)
  * <dir>/<hash>/package.json   { "type": "module" }
- * <dir>/<hash>/files/…        the files, imports that leave the bundle pointing into this install
+ * <dir>/<hash>/files/…        Deno: the files, imports that leave the bundle pointing into this install
+ * <dir>/<hash>/node/…         Node: the same compiled to JavaScript (see materialize.ts)
  * <dir>/.tmp-…/               a write in progress (or cut short by a crash)
  * ```
  *
@@ -20,14 +21,14 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ModuleBundle } from "../../schemas/api.schema.ts";
 import { isFerryError } from "../errors.ts";
 import { syncDir } from "../store/journal.ts";
 import { errorCodeOf, storageFailed } from "../store/fs.ts";
 import { isModuleHash, shortHash } from "./hash.ts";
-import { materialize } from "./materialize.ts";
+import { compiledName, materialize, type MaterializeTarget } from "./materialize.ts";
 import { verifyBundle } from "./verify.ts";
 import { installRoot } from "../install.ts";
 
@@ -50,6 +51,14 @@ export const durableCacheFs: CacheFs = {
     }
   },
 };
+
+/** Deno loads TypeScript itself; Node's executors import the compiled JavaScript. */
+const target: MaterializeTarget = "Deno" in globalThis ? "source" : "node";
+const targetDir = target === "node" ? "node" : "files";
+
+function entryName(bundle: ModuleBundle): string {
+  return target === "node" ? compiledName(bundle.entry) : bundle.entry;
+}
 
 /**
  * The root of the Ferry install running this code (the package folder holding the `daemon/`
@@ -110,6 +119,8 @@ export class ModuleCache {
     let bundle: ModuleBundle;
     try {
       bundle = verifyBundle(JSON.parse(text), hash, "this node's cache");
+      // Written for the other runtime (the node changed runtimes): written again for this one.
+      await stat(join(folder, targetDir, ...entryName(bundle).split("/")));
     } catch {
       await rm(folder, { recursive: true, force: true });
       return undefined;
@@ -127,7 +138,7 @@ export class ModuleCache {
    * ```
    */
   entryFile(bundle: ModuleBundle): string {
-    return join(this.dir, bundle.hash, "files", ...bundle.entry.split("/"));
+    return join(this.dir, bundle.hash, targetDir, ...entryName(bundle).split("/"));
   }
 
   /**
@@ -153,7 +164,7 @@ export class ModuleCache {
   }
 
   async #write(bundle: ModuleBundle, source: string): Promise<ModuleBundle> {
-    const sources = await materialize(bundle, this.installRoot, source);
+    const sources = await materialize(bundle, this.installRoot, source, target);
     const folder = join(this.dir, bundle.hash);
     const temp = join(this.dir, `.tmp-${shortHash(bundle.hash)}-${randomUUID().slice(0, 8)}`);
     try {
@@ -162,10 +173,10 @@ export class ModuleCache {
         throw error;
       });
       await this.#swept;
-      const dirs = new Set([temp, join(temp, "files")]);
-      for (const path of Object.keys(sources)) dirs.add(dirname(join(temp, "files", ...path.split("/"))));
+      const dirs = new Set([temp, join(temp, targetDir)]);
+      for (const path of Object.keys(sources)) dirs.add(dirname(join(temp, targetDir, ...path.split("/"))));
       for (const dir of dirs) await mkdir(dir, { recursive: true });
-      for (const [path, text] of Object.entries(sources)) await this.#fs.writeFile(join(temp, "files", ...path.split("/")), text);
+      for (const [path, text] of Object.entries(sources)) await this.#fs.writeFile(join(temp, targetDir, ...path.split("/")), text);
       await this.#fs.writeFile(join(temp, "package.json"), '{ "type": "module" }\n');
       // Last: a folder with bundle.json is a complete one.
       await this.#fs.writeFile(join(temp, "bundle.json"), JSON.stringify(bundle));

@@ -139,7 +139,9 @@ async function importProcessClass(path: string, version: string | number | undef
   const file = resolve(path);
   const name = basename(file, extname(file));
   const url = pathToFileURL(file).href + (version === undefined ? "" : `?v=${encodeURIComponent(String(version))}`);
-  registerProcessLoader();
+  // TypeScript on Node needs the type-stripping hooks (the CLI's validate, an unbuilt checkout);
+  // compiled JavaScript, what a built daemon's executors import, does not.
+  if (/\.(?:ts|mts|tsx)$/.test(file)) registerProcessLoader();
   let namespace: Record<string, unknown>;
   try {
     namespace = (await import(url)) as Record<string, unknown>;

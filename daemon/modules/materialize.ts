@@ -16,9 +16,11 @@
 import { stat } from "node:fs/promises";
 import { isBuiltin } from "node:module";
 import { join, relative, resolve } from "node:path";
+import { posix } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ModuleBundle } from "../../schemas/api.schema.ts";
 import { FerryError } from "../errors.ts";
+import { runsBuilt } from "../install.ts";
 import { shortHash } from "./hash.ts";
 import { scanImports } from "./scan.ts";
 import { findFile, isRelativeSpecifier, leavesRoot, resolveRelative } from "./specifiers.ts";
@@ -26,21 +28,44 @@ import { findFile, isRelativeSpecifier, leavesRoot, resolveRelative } from "./sp
 /** Specifiers the runtime resolves by itself, wherever the importer lives. */
 const selfResolving = /^(?:node|npm|jsr|data|https?|file):|^\//;
 
+/** What the files are for: the runtime's own TypeScript loading (Deno) or plain JavaScript (Node). */
+export type MaterializeTarget = "source" | "node";
+
+/** Public entries of the package (package.json `exports`), as files under the install. */
+const packageEntries: Record<string, string> = { "ferry/sdk": "daemon/sdk/mod.ts" };
+const typescript = /\.(?:ts|mts|tsx)$/;
+
 /**
- * The bundle's files with their outward imports rewritten for this install. Throws
- * `module_invalid` when a file imports something neither the bundle nor this install has.
+ * The name a bundle file has in the compiled (`node`) layout: `.ts` → `.js`, `.mts` → `.mjs`.
+ *
+ * @example
+ * ```ts
+ * compiledName("lib/greeting.ts"); // "lib/greeting.js"
+ * ```
+ */
+export function compiledName(path: string): string {
+  return path.replace(/\.mts$/, ".mjs").replace(/\.tsx?$/, ".js");
+}
+
+/**
+ * The bundle's files with their outward imports rewritten for this install, and for `target:
+ * "node"` compiled to JavaScript under their {@link compiledName}. Throws `module_invalid` when a
+ * file imports something neither the bundle nor this install has, or does not parse. `source`
+ * names the node the bundle came from ("" for this node's own processes folder).
  *
  * @example
  * ```ts
  * const sources = await materialize(bundle, installRoot, "beta");
+ * const compiled = await materialize(bundle, installRoot, "beta", "node");
  * ```
  */
-export async function materialize(bundle: ModuleBundle, installRoot: string, source: string): Promise<Record<string, string>> {
+export async function materialize(bundle: ModuleBundle, installRoot: string, source: string, target: MaterializeTarget = "source"): Promise<Record<string, string>> {
   const root = resolve(installRoot);
   const processes = join(root, "processes");
+  const compile = target === "node";
   const out: Record<string, string> = {};
   const cannot = (what: string, hint: string, cause?: unknown) =>
-    new FerryError("module_invalid", `Cannot load module "${bundle.module}" version "${shortHash(bundle.hash)}" from node "${source}": ${what}`, { hint, cause });
+    new FerryError("module_invalid", `Cannot load module "${bundle.module}" version "${shortHash(bundle.hash)}"${source ? ` from node "${source}"` : ""}: ${what}`, { hint, cause });
   for (const [path, text] of Object.entries(bundle.files)) {
     const edits: Array<{ start: number; end: number; url: string }> = [];
     for (const ref of scanImports(text)) {
@@ -48,27 +73,28 @@ export async function materialize(bundle: ModuleBundle, installRoot: string, sou
       if (isRelativeSpecifier(specifier)) {
         const target = resolveRelative(path, specifier);
         if (!leavesRoot(target)) {
-          if ((await findFile(target, (p) => Object.hasOwn(bundle.files, p))) === undefined) {
+          const found = await findFile(target, (p) => Object.hasOwn(bundle.files, p));
+          if (found === undefined) {
             throw cannot(`"${path}" imports "${specifier}", which the bundle lacks`, "that node's processes/ folder is missing the file");
           }
+          if (compile) edits.push({ start: ref.start, end: ref.end, url: relativeSpecifier(path, compiledName(found)) });
           continue;
         }
         const file = resolve(processes, target);
         if (relative(root, file).startsWith("..")) {
-          throw cannot(`"${path}" imports "${specifier}", outside this node's install "${root}"`, "import Ferry's files through ../daemon/ or its package");
+          throw cannot(`"${path}" imports "${specifier}", outside this node's install "${root}"`, "import Ferry's files through ferry/sdk");
         }
         const found = await findFile(file, isFile);
         if (found === undefined) {
           throw cannot(`"${path}" imports "${specifier}", which this node's install "${root}" lacks`, "run the same Ferry version on every node");
         }
-        edits.push({ start: ref.start, end: ref.end, url: pathToFileURL(found).href });
-      } else if (!("Deno" in globalThis) && /^ferry(?:\/|$)/.test(specifier)) {
-        // Left bare: Node's module hooks (ts-hooks.mjs) point it at the code this daemon runs.
-        continue;
+        edits.push({ start: ref.start, end: ref.end, url: ownCodeUrl(root, found) });
+      } else if (Object.hasOwn(packageEntries, specifier)) {
+        edits.push({ start: ref.start, end: ref.end, url: ownCodeUrl(root, join(root, packageEntries[specifier]!)) });
       } else if (!selfResolving.test(specifier) && !isBuiltin(specifier)) {
         let url: string;
         try {
-          // Resolved from this file, that is from this node's install: its packages, its SDK.
+          // Resolved from this file, that is from this node's install: its packages.
           url = import.meta.resolve(specifier);
         } catch (cause) {
           throw cannot(`"${path}" imports the package "${specifier}", which this node cannot resolve`, "install the package on this node too", cause);
@@ -76,9 +102,45 @@ export async function materialize(bundle: ModuleBundle, installRoot: string, sou
         if (url.startsWith("file:")) edits.push({ start: ref.start, end: ref.end, url });
       }
     }
-    out[path] = rewrite(text, edits);
+    const rewritten = rewrite(text, edits);
+    if (!compile) out[path] = rewritten;
+    else if (!typescript.test(path)) out[path] = rewritten;
+    else out[compiledName(path)] = await stripTypes(rewritten, path, cannot);
   }
   return out;
+}
+
+/** A file of this install's sources as the code this daemon runs: its `dist/` twin when built. */
+function ownCodeUrl(root: string, file: string): string {
+  const inside = relative(root, file);
+  if (runsBuilt && /^(?:daemon|schemas|cli)[\\/]/.test(inside) && typescript.test(inside)) {
+    return pathToFileURL(join(root, "dist", compiledName(inside))).href;
+  }
+  return pathToFileURL(file).href;
+}
+
+function relativeSpecifier(from: string, to: string): string {
+  const path = posix.relative(posix.dirname(from), to);
+  return path.startsWith(".") ? path : `./${path}`;
+}
+
+let sucrase: Promise<typeof import("sucrase")> | undefined;
+
+/**
+ * Types stripped, lines kept. Rewritten imports are JSON strings of the same line, so positions
+ * in a syntax error still match the file the user wrote (columns after a rewritten import aside).
+ */
+async function stripTypes(text: string, path: string, cannot: (what: string, hint: string, cause?: unknown) => FerryError): Promise<string> {
+  sucrase ??= import("sucrase");
+  const { transform } = await sucrase;
+  try {
+    return transform(text, { transforms: ["typescript"], disableESTransforms: true, filePath: path }).code;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const at = /\((\d+):(\d+)\)\s*$/.exec(message);
+    const what = message.replace(/^Error transforming [^:]*: /, "").replace(/\s*\(\d+:\d+\)\s*$/, "");
+    throw cannot(`"${path}${at ? `:${at[1]}:${at[2]}` : ""}" does not parse: ${what}`, "fix the syntax error at that position", error);
+  }
 }
 
 function rewrite(text: string, edits: Array<{ start: number; end: number; url: string }>): string {

@@ -119,7 +119,9 @@ export class ModuleRegistry {
       localProblem = " (this node's copy cannot be bundled)";
     }
     if (local && (wantedHash === undefined || local.hash === wantedHash)) {
-      return { path: join(this.#processesDir, local.entry), version: local.hash };
+      // Deno imports the folder's own TypeScript; Node's executors the compiled copy in the cache.
+      if ("Deno" in globalThis) return { path: join(this.#processesDir, local.entry), version: local.hash };
+      return { path: this.#cache.entryFile(await this.#cache.put(local, local.hash, "")), version: local.hash };
     }
     if (wantedHash === undefined) {
       throw new FerryError("module_not_found", `Module "${module}" is not in "${this.#processesDir}"`, { hint: `add ${module}.ts there` });

@@ -21,6 +21,11 @@ import { isBundlePath } from "./specifiers.ts";
 const moduleExtensions = new Set([".ts", ".js", ".mjs"]);
 let validate: ReturnType<Ajv["compile"]> | undefined;
 
+/** The bundle's origin in a message: a peer, or this node's own processes folder (""). */
+function from(source: string): string {
+  return source ? ` from node "${source}"` : " of this node";
+}
+
 /**
  * Returns `candidate` as a bundle whose content hash is `hash`, or throws
  * `FerryError("module_invalid")` naming `source` (the peer it came from) and, on a mismatch,
@@ -38,26 +43,26 @@ export function verifyBundle(candidate: unknown, hash: string, source: string): 
   if (!validate(candidate)) {
     const e = validate.errors?.[0];
     const where = e?.instancePath ? ` at ${e.instancePath}` : "";
-    throw new FerryError("module_invalid", `Module version "${wanted}" from node "${source}" is malformed${where}: ${e?.message ?? "not a bundle"}`, {
+    throw new FerryError("module_invalid", `Module version "${wanted}"${from(source)} is malformed${where}: ${e?.message ?? "not a bundle"}`, {
       hint: "is that node running the same Ferry version?",
     });
   }
   const bundle = candidate as ModuleBundle;
   const bad = Object.keys(bundle.files).find((path) => !isBundlePath(path));
   if (bad !== undefined) {
-    throw new FerryError("module_invalid", `Module version "${wanted}" from node "${source}" has a file outside its folder: "${bad}"`, {
+    throw new FerryError("module_invalid", `Module version "${wanted}"${from(source)} has a file outside its folder: "${bad}"`, {
       hint: "nothing was written; check that node",
     });
   }
   const ext = posix.extname(bundle.entry);
   if (!(bundle.entry in bundle.files) || bundle.entry.includes("/") || !moduleExtensions.has(ext) || posix.basename(bundle.entry, ext) !== bundle.module) {
-    throw new FerryError("module_invalid", `Module version "${wanted}" from node "${source}" has no entry file "${bundle.module}.ts" or .js, got "${bundle.entry}"`, {
+    throw new FerryError("module_invalid", `Module version "${wanted}"${from(source)} has no entry file "${bundle.module}.ts" or .js, got "${bundle.entry}"`, {
       hint: "is that node running the same Ferry version?",
     });
   }
   const actual = hashBundle(bundle.entry, bundle.files);
   if (actual !== hash) {
-    throw new FerryError("module_invalid", `Module version "${wanted}" of "${bundle.module}" from node "${source}" does not match its content: got "${shortHash(actual)}"`, {
+    throw new FerryError("module_invalid", `Module version "${wanted}" of "${bundle.module}"${from(source)} does not match its content: got "${shortHash(actual)}"`, {
       hint: "its copy differs from the one in the cluster's config revision; nothing of it was loaded",
     });
   }

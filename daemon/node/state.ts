@@ -384,7 +384,8 @@ export class NodeState {
       const version = shortHash(hash);
       this.#modules.set(name, { name, file: path, ok: true, version, hash });
       try {
-        const { methods } = await this.#pool.inspect(path, hash);
+        // What an executor imports: on Node, the copy compiled to JavaScript.
+        const { methods } = await this.#pool.inspect((await this.#registry.resolve(name, hash)).path, hash);
         this.#modules.set(name, { name, file: path, ok: true, methods, version, hash });
         this.events.emit({ type: "module-loaded", message: `${name} ${version}` });
       } catch (error) {

@@ -6,7 +6,6 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { TestCluster, repo, shuffledAlphabet, until, violations } from "../helpers/cluster.ts";
 import type { NodeStatus, ProcessInfo } from "../../schemas/api.schema.ts";
 
@@ -92,15 +91,8 @@ mixed("the CLI run by Deno lists, calls and migrates processes of Node daemons",
 });
 
 mixed("AlphabetSorter moves between runtimes mid-run: every line sorted, exactly once", async () => {
-  // Copied like sorter.test.ts does: its import of the stream classes points at the repository's
-  // daemon/io/mod.ts, so the copy shares those classes (and their snapshot tags) with the executor.
-  const source = join(repo, "processes/AlphabetSorter.ts");
-  if (!existsSync(source) || !existsSync(join(repo, "daemon/io/mod.ts"))) {
-    console.log("  (skipped: processes/AlphabetSorter.ts or daemon/io/ is not there yet)");
-    return;
-  }
-  const io = pathToFileURL(join(repo, "daemon/io/mod.ts")).href;
-  writeFileSync(join(c.dir, "processes/AlphabetSorter.ts"), readFileSync(source, "utf8").replace('"../daemon/io/mod.ts"', JSON.stringify(io)));
+  // Copied as it is: "ferry/sdk" resolves to the install's streams on both runtimes.
+  writeFileSync(join(c.dir, "processes/AlphabetSorter.ts"), readFileSync(join(repo, "processes/AlphabetSorter.ts"), "utf8"));
   const lines = Array.from({ length: 60 }, shuffledAlphabet);
   writeFileSync(join(c.dir, "data/in.txt"), lines.join("\n") + "\n");
   const spec = (node: string) => `module: AlphabetSorter, node: ${node}, args: ["data/in.txt", "data/out.txt", "50"]`;

@@ -25,10 +25,9 @@ const call = async (m: Machine, name: string, method: string, args: string[] = [
 
 const code = suite("code travels");
 let lab: Machines;
-// Ferry's file streams by URL: this project copy does not live inside a Ferry install.
-const sdk = new URL("../../daemon/io/mod.ts", import.meta.url).href;
+// Ferry's file streams by the SDK's name, resolved by each machine's own install.
 const greeter = `import { greet } from "./greeting.ts";
-import { TransactionalFileWriter } from "${sdk}";
+import { TransactionalFileWriter } from "ferry/sdk";
 interface Ctx { signal: AbortSignal; sleep(ms: number): Promise<void> }
 export default class Greeter {
   said = 0;

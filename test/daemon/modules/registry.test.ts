@@ -137,15 +137,23 @@ test("a fetched version stays cached: neither this registry nor a restarted one 
   assert.is((await restarted.bundleByHash(hash))?.files["lib/shout.ts"], shouter["lib/shout.ts"]);
 });
 
-test("resolve() prefers this node's own copy when its hash is the one wanted, or when none is", async () => {
+test("resolve() prefers this node's own copy when its hash is the one wanted, or when none is: Deno imports it in place, Node its compiled copy", async () => {
   const alpha = node("alpha", shouter);
   const beta = node("beta", shouter, alpha.registry);
   const hash = (await alpha.registry.local("Shouter"))!.hash;
-  const own = join(beta.processes, "Shouter.ts");
-  assert.equal(await beta.registry.resolve("Shouter", hash), { path: own, version: hash });
-  assert.equal(await beta.registry.resolve("Shouter"), { path: own, version: hash });
+  const wanted = await beta.registry.resolve("Shouter", hash);
+  assert.equal(await beta.registry.resolve("Shouter"), wanted);
   assert.equal(beta.fetches, []);
-  assert.not.ok(existsSync(beta.cache), "the cache was written for a local module");
+  if ("Deno" in globalThis) {
+    assert.equal(wanted, { path: join(beta.processes, "Shouter.ts"), version: hash });
+    assert.not.ok(existsSync(beta.cache), "the cache was written for a local module");
+  } else {
+    assert.equal(wanted, { path: join(beta.cache, hash, "node", "Shouter.js"), version: hash });
+    const compiled = readFileSync(wanted.path, "utf8");
+    assert.not.match(compiled, /: string/, "the compiled copy still has types");
+    assert.match(compiled, /from "\.\/lib\/shout\.js"/);
+    assert.type(await loadProcessClass(wanted.path, hash), "function");
+  }
 });
 
 test("resolve() fetches the wanted version when this node's copy differs", async () => {
