@@ -31,6 +31,7 @@ export const daemonCommand: Command<DaemonArgs> = {
   handler: async (args) => {
     // Imported here: the daemon (executors, HTTP server, watcher) is not needed by other commands.
     const { runDaemon } = await import("../../daemon/mod.ts");
-    await runDaemon({ configFile: configPath(args), node: args.node });
+    const { configEditor } = await import("../config-editor.ts");
+    await runDaemon({ configFile: configPath(args), node: args.node, configEditor });
   },
 };
