@@ -100,7 +100,7 @@ ui("a wrong secret shows a clear message and the secret form", async () => {
   await page.locator("#login-error").waitFor({ state: "visible", timeout: 15_000 });
   assert.match(await page.locator("#login-error").textContent() ?? "", /Wrong cluster secret/);
   assert.ok(await page.locator("#main").isHidden());
-  assert.is(await page.evaluate(() => sessionStorage.getItem("ferry.secret")), null);
+  assert.is(await page.evaluate("sessionStorage.getItem('ferry.secret')"), null);
   // The right one, typed in, connects.
   await page.locator("#secret").fill(SECRET);
   await page.locator("#login-form button").click();
