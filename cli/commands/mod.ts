@@ -17,6 +17,7 @@ import { eventsCommand } from "./events.ts";
 import { migrateCommand } from "./migrate.ts";
 import { psCommand } from "./ps.ts";
 import { rmCommand } from "./rm.ts";
+import { serviceCommand } from "./service.ts";
 import { statusCommand } from "./status.ts";
 import { upCommand } from "./up.ts";
 import { validateCommand } from "./validate.ts";
@@ -41,7 +42,8 @@ export function withCommands(parser: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command(callCommand)
     .command(eventsCommand)
     .command(validateCommand)
-    .command(daemonCommand);
+    .command(daemonCommand)
+    .command(serviceCommand);
 }
 
 /** The command names, for "unknown command" messages. */
@@ -57,4 +59,5 @@ export const commandNames: readonly string[] = [
   eventsCommand,
   validateCommand,
   daemonCommand,
+  serviceCommand,
 ].map((c) => String(c.command).split(" ")[0] ?? "");
