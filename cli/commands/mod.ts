@@ -12,6 +12,7 @@ import type { GlobalArgs } from "../command.ts";
 import { callCommand } from "./call.ts";
 import { createCommand } from "./create.ts";
 import { daemonCommand } from "./daemon.ts";
+import { describeCommand } from "./describe.ts";
 import { downCommand } from "./down.ts";
 import { eventsCommand } from "./events.ts";
 import { migrateCommand } from "./migrate.ts";
@@ -36,6 +37,7 @@ export function withCommands(parser: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command(downCommand)
     .command(statusCommand)
     .command(psCommand)
+    .command(describeCommand)
     .command(migrateCommand)
     .command(createCommand)
     .command(rmCommand)
@@ -52,6 +54,7 @@ export const commandNames: readonly string[] = [
   downCommand,
   statusCommand,
   psCommand,
+  describeCommand,
   migrateCommand,
   createCommand,
   rmCommand,
