@@ -2,7 +2,8 @@
  * The cluster-wide process list, assembled from what each node reports. During a hand-off two
  * nodes report the same process (the holder, and the destination acquiring it); the view shows
  * it once, as its holder sees it. Processes that cluster.yaml declares but no reachable node
- * reports yet are listed too, so `ps` always shows everything the user asked for.
+ * reports yet are listed too, so `ps` always shows everything the user asked for: as `starting`
+ * when the node that should run it answered, as `unknown` when it could not be asked.
  *
  * @example
  * ```ts
@@ -13,7 +14,10 @@
  */
 import type { ProcessInfo, ProcessStateName } from "../schemas/api.schema.ts";
 import type { ClusterConfig } from "../schemas/cluster.schema.ts";
-import { formatMs, table } from "./format.ts";
+import { formatBytes, formatMs, table } from "./format.ts";
+
+/** A row of the cluster-wide view: `unknown` for a process whose node could not be asked. */
+export type ProcessRow = Omit<ProcessInfo, "state"> & { state: ProcessStateName | "unknown" };
 
 /** Holder states outrank `stopped`, which outranks `starting` (a node still acquiring it). */
 const rank: Record<ProcessStateName, number> = {
@@ -30,7 +34,9 @@ const rank: Record<ProcessStateName, number> = {
  * Merges per-node process lists into one entry per process, sorted by name. `desired` is taken
  * from `config` (the YAML as the CLI just read it), null for processes no longer in it. Without
  * a config (cluster.yaml has errors) each entry keeps the `desired` its holder reported, from the
- * last good config the daemons run, and only reported processes are listed.
+ * last good config the daemons run, and only reported processes are listed. A declared process
+ * no node reported is `unknown` when its node (for one the balancer places: any node) is among
+ * `unreachable`, else `starting`.
  *
  * @example
  * ```ts
@@ -38,7 +44,7 @@ const rank: Record<ProcessStateName, number> = {
  * // [{ ...counter, node: "alpha", state: "migrating", desired: "beta" }]
  * ```
  */
-export function mergeProcesses(reports: readonly (readonly ProcessInfo[])[], config: ClusterConfig | null): ProcessInfo[] {
+export function mergeProcesses(reports: readonly (readonly ProcessInfo[])[], config: ClusterConfig | null, unreachable: readonly string[] = []): ProcessRow[] {
   const byName = new Map<string, ProcessInfo>();
   for (const list of reports) {
     for (const info of list) {
@@ -46,7 +52,7 @@ export function mergeProcesses(reports: readonly (readonly ProcessInfo[])[], con
       if (!seen || better(info, seen)) byName.set(info.name, info);
     }
   }
-  const merged = [...byName.values()].map((info) =>
+  const merged: ProcessRow[] = [...byName.values()].map((info) =>
     config ? { ...info, desired: config.processes[info.name]?.node ?? null } : info
   );
   for (const [name, spec] of Object.entries(config?.processes ?? {})) {
@@ -57,7 +63,7 @@ export function mergeProcesses(reports: readonly (readonly ProcessInfo[])[], con
       args: [...spec.args],
       node: "-",
       desired: spec.node ?? null,
-      state: "starting",
+      state: (spec.node === undefined ? unreachable.length > 0 : unreachable.includes(spec.node)) ? "unknown" : "starting",
       generation: 0,
       migrations: 0,
       lastDowntimeMs: null,
@@ -78,15 +84,25 @@ function better(candidate: ProcessInfo, current: ProcessInfo): boolean {
 }
 
 /**
- * The `ps` table: NAME MODULE NODE DESIRED STATE GEN MIGR DOWNTIME ERROR.
+ * The `ps` table: NAME MODULE NODE DESIRED STATE GEN MIGR DOWNTIME ERROR; `wide` adds ARGS,
+ * PLACED (config or balancer), MOVED (bytes of the last hand-off) and STARTED.
  *
  * @example
  * ```ts
  * print(processTable(mergeProcesses(reports, config)));
+ * print(processTable(rows, { wide: true }));
  * ```
  */
-export function processTable(processes: readonly ProcessInfo[]): string {
-  const rows = processes.map((p) => [
+export function processTable(processes: readonly ProcessRow[], options: { wide?: boolean } = {}): string {
+  if (options.wide) {
+    const rows = processes.map((p) => [...narrowRow(p).slice(0, -1), p.args.join(" ") || "-", p.placedBy, p.lastTransferBytes === null ? "-" : formatBytes(p.lastTransferBytes), p.startedAt || "-", p.error ?? ""]);
+    return table(["NAME", "MODULE", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ARGS", "PLACED", "MOVED", "STARTED", "ERROR"], rows);
+  }
+  return table(["NAME", "MODULE", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ERROR"], processes.map(narrowRow));
+}
+
+function narrowRow(p: ProcessRow): string[] {
+  return [
     p.name,
     p.module,
     p.node,
@@ -96,6 +112,5 @@ export function processTable(processes: readonly ProcessInfo[]): string {
     String(p.migrations),
     p.lastDowntimeMs === null ? "-" : formatMs(p.lastDowntimeMs),
     p.error ?? "",
-  ]);
-  return table(["NAME", "MODULE", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ERROR"], rows);
+  ];
 }

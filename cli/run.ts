@@ -19,7 +19,7 @@ import process from "node:process";
 import yargs, { type Argv } from "yargs";
 import { commandNames, withCommands } from "./commands/mod.ts";
 import type { GlobalArgs } from "./command.ts";
-import { errorLine, Exit, exitStatusOf, UsageError } from "./exit.ts";
+import { errorLine, Exit, exitCodeTable, exitStatusOf, UsageError } from "./exit.ts";
 
 /**
  * Runs `ferry` with `args` (without the runtime and script) and returns the exit status.
@@ -57,6 +57,11 @@ function parser(args: string[]) {
     .option("json", { type: "boolean", default: false, describe: "Machine-readable output on stdout", global: true })
     .option("verbose", { type: "boolean", default: false, describe: "Show stack traces with errors", global: true });
   return withCommands(base as Argv<GlobalArgs>)
+    .completion("completion", "Print a shell completion script (bash, zsh): ferry completion >> ~/.bashrc")
+    .example("$0 up", "Run every node of ./cluster.yaml on this machine")
+    .example("$0 migrate counter beta", "Move counter to node beta and wait until it runs there")
+    .example("$0 ps -o wide --config /srv/ferry/cluster.yaml", "Every process, with more columns")
+    .epilogue(exitCodeTable())
     .demandCommand(1, "Missing command")
     .strict()
     .help()
@@ -72,7 +77,7 @@ function parser(args: string[]) {
 function usageMessage(message: string, args: string[]): string {
   const first = args.find((a) => !a.startsWith("-"));
   if (first !== undefined && !commandNames.includes(first) && /^Unknown arguments?:/.test(message)) {
-    const near = commandNames.find((c) => c.startsWith(first.slice(0, 2)) || first.startsWith(c));
+    const near = [...commandNames, "completion"].find((c) => c.startsWith(first.slice(0, 2)) || first.startsWith(c));
     return `Unknown command "${first}" (${near ? `did you mean \`ferry ${near}\`? ` : ""}see \`ferry --help\`)`;
   }
   const command = first !== undefined && commandNames.includes(first) ? `${first} ` : "";

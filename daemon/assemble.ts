@@ -30,6 +30,7 @@ import { leaseRenewal, renewOnce } from "./liveness/lease.ts";
 import { createHandler, type Handler } from "./api/handler.ts";
 import type { Transport } from "./api/transport.ts";
 import type { Platform } from "./adapters/platform.ts";
+import type { ConfigEditor } from "./api/config-migrate.ts";
 
 export interface AssembleOptions {
   node: string;
@@ -50,6 +51,8 @@ export interface AssembleOptions {
   /** More loops to run under the node's manager (the daemon's config sync). */
   runnables?: Runnable[];
   log?: (level: "info" | "warn" | "error", line: string) => void;
+  /** Lets the API edit cluster.yaml (`config.migrate`, the web page's move control). */
+  configEditor?: ConfigEditor;
 }
 
 export interface AssembledNode {
@@ -146,6 +149,7 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     reconcile: (names) => (names ? names.forEach((n) => queue!.add(n)) : enqueueAll()),
     platform: options.platform,
     onShutdown: options.onShutdown,
+    configEditor: options.configEditor,
   });
   let stopping: Promise<void> | undefined;
   return {

@@ -24,6 +24,7 @@ import { every } from "./manager.ts";
 import { assembleNode, type AssembledNode, peerReplicas } from "./assemble.ts";
 import { openStore } from "./store/open.ts";
 import type { ClusterStore } from "./store/cluster-store.ts";
+import type { ConfigEditor } from "./api/config-migrate.ts";
 
 export interface DaemonOptions {
   configFile: string;
@@ -32,6 +33,8 @@ export interface DaemonOptions {
   signal?: AbortSignal;
   /** Called once the API listens. */
   onReady?: (info: { node: string; url: string; port: number }) => void;
+  /** Lets the API edit cluster.yaml as the CLI does (`config.migrate`). */
+  configEditor?: ConfigEditor;
 }
 
 /** Runs one node's daemon until it is asked to stop; resolves after a graceful stop. */
@@ -102,6 +105,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         await sync?.settled();
       },
       transport: httpTransport({ tls: () => clientTls }),
+      ...(options.configEditor ? { configEditor: options.configEditor } : {}),
       ...(store ? { store } : {}),
       ...(sync?.revision ? { revision: sync.revision, moduleHashes: sync.modules } : {}),
       ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => console.error(`ferry: ${source}: ${describeError(error)}`))] } : {}),

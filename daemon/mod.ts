@@ -15,6 +15,7 @@ export type { AssembledNode, AssembleOptions } from "./assemble.ts";
 export { NodeState } from "./node/mod.ts";
 export { createHandler } from "./api/handler.ts";
 export type { Handler } from "./api/handler.ts";
+export type { ConfigEditor } from "./api/config-migrate.ts";
 export { ApiClient } from "./api/client.ts";
 export { FerryError, ConfigError, isFerryError } from "./errors.ts";
 export type { ErrorCode } from "./errors.ts";

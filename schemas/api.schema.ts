@@ -225,6 +225,18 @@ export const requests = {
     required: ["hash"],
     properties: { hash: { type: "string", pattern: moduleHashPattern } },
   },
+  /** The cluster's nodes and their URLs, for clients that know one node only (the web page). */
+  nodes: empty,
+  /**
+   * Points a process at another node in this node's cluster.yaml, the edit `ferry migrate`
+   * makes (comments kept), then publishes it as the config watcher does; answers at once.
+   */
+  "config.migrate": {
+    type: "object",
+    additionalProperties: false,
+    required: ["process", "node"],
+    properties: { process: name, node: name },
+  },
 } as const;
 
 export type MessageType = keyof typeof requests;
@@ -368,6 +380,29 @@ export const handoffMetaSchema = {
   },
 } as const;
 
+/** The answer of `nodes`: which node answered, and every node of its config in file order. */
+export const nodesResponseSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["cluster", "node", "nodes"],
+  properties: {
+    cluster: { type: "string" },
+    node: { type: "string" },
+    nodes: {
+      type: "array",
+      items: { type: "object", additionalProperties: false, required: ["name", "url"], properties: { name: { type: "string" }, url: { type: "string" } } },
+    },
+  },
+} as const;
+
+/** The answer of `config.migrate`: whether the file changed, and where the YAML had the process. */
+export const configMigrateResponseSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["process", "from", "to", "changed"],
+  properties: { process: { type: "string" }, from: { type: ["string", "null"] }, to: { type: "string" }, changed: { type: "boolean" } },
+} as const;
+
 /** Error body of every failed request. */
 export const errorBodySchema = {
   type: "object",
@@ -401,6 +436,8 @@ export const responses = {
   liveness: { type: "object", additionalProperties: false, required: ["storeReachable"], properties: { storeReachable: { type: "boolean" } } },
   "checkpoint.fetch": { description: "application/octet-stream: the replica" },
   "module.fetch": moduleBundleSchema,
+  nodes: nodesResponseSchema,
+  "config.migrate": configMigrateResponseSchema,
 } as const satisfies Record<MessageType, unknown>;
 
 export type NodeLoad = FromSchema<typeof nodeLoadSchema>;
@@ -412,6 +449,8 @@ export type HandoffStatusResponse = FromSchema<typeof handoffStatusSchema>;
 export type HandoffMeta = FromSchema<typeof handoffMetaSchema>;
 export type ErrorBody = FromSchema<typeof errorBodySchema>;
 export type Ok = FromSchema<typeof ok>;
+export type NodesResponse = FromSchema<typeof nodesResponseSchema>;
+export type ConfigMigrateResponse = FromSchema<typeof configMigrateResponseSchema>;
 
 /**
  * The success answer of each message type. Spelled out: tsc gives up ("excessively deep") on a
@@ -436,5 +475,7 @@ export interface Responses {
   liveness: { storeReachable: boolean };
   "checkpoint.fetch": Uint8Array;
   "module.fetch": ModuleBundle;
+  nodes: NodesResponse;
+  "config.migrate": ConfigMigrateResponse;
 }
 export type ResponseOf<T extends MessageType> = Responses[T];

@@ -44,7 +44,9 @@ export const callCommand: Command<CallArgs> = {
       .positional("process", { type: "string", demandOption: true, describe: "Process name" })
       .positional("method", { type: "string", demandOption: true, describe: "Public method of the process class" })
       .positional("args", { type: "string", array: true, describe: "Arguments, passed as strings (after -- when they start with -)" })
-      .option("timeout", { type: "number", describe: "Give up after this many ms (default: cluster.callTimeoutMs)" }) as unknown as Argv<CallArgs>,
+      .option("timeout", { type: "number", describe: "Give up after this many ms (default: cluster.callTimeoutMs)" })
+      .example("$0 call counter get", "Print what counter.get([]) returns")
+      .example("$0 call counter add 5 --json", "Call add([\"5\"]); the value as JSON") as unknown as Argv<CallArgs>,
   handler: async (args) => {
     const { target, cluster } = await openClusterLenient(args, "calling the process where its daemons run it");
     // A broken file's own setting may be the broken part: the schema's default then.

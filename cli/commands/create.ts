@@ -39,7 +39,9 @@ export const createCommand: Command<CreateArgs> = {
     y
       .positional("process", { type: "string", demandOption: true, describe: "Name of the new process" })
       .positional("module", { type: "string", demandOption: true, describe: "Module in the processes folder (file name without extension)" })
-      .option("node", { type: "string", describe: "Node to run it on (default: the one with the fewest processes)" }) as unknown as Argv<CreateArgs>,
+      .option("node", { type: "string", describe: "Node to run it on (default: the one with the fewest processes)" })
+      .example("$0 create sorter AlphabetSorter --node beta -- data/in.txt data/out.txt", "Add a process running processes/AlphabetSorter.ts on beta")
+      .example("$0 create counter Counter", "On the node with the fewest processes") as unknown as Argv<CreateArgs>,
   handler: async (args) => {
     const { loaded, cluster } = await openCluster(args);
     if (!loaded.modules.has(args.module)) {

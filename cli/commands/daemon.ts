@@ -27,10 +27,13 @@ export const daemonCommand: Command<DaemonArgs> = {
   command: "daemon",
   describe: "Run one node's daemon in the foreground",
   builder: (y: Argv<GlobalArgs>) =>
-    y.option("node", { type: "string", demandOption: true, describe: "Node name in cluster.yaml" }) as Argv<DaemonArgs>,
+    y.option("node", { type: "string", demandOption: true, describe: "Node name in cluster.yaml" })
+      .example("$0 daemon --node alpha", "Run node alpha's daemon in the foreground")
+      .example("$0 daemon --node alpha --config /srv/ferry/cluster.yaml", "With another cluster.yaml") as unknown as Argv<DaemonArgs>,
   handler: async (args) => {
     // Imported here: the daemon (executors, HTTP server, watcher) is not needed by other commands.
     const { runDaemon } = await import("../../daemon/mod.ts");
-    await runDaemon({ configFile: configPath(args), node: args.node });
+    const { configEditor } = await import("../config-editor.ts");
+    await runDaemon({ configFile: configPath(args), node: args.node, configEditor });
   },
 };

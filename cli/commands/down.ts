@@ -31,6 +31,7 @@ type Outcome = "stopped" | "not running" | "still stopping";
 export const downCommand: Command<GlobalArgs> = {
   command: "down",
   describe: "Stop every daemon of the cluster gracefully",
+  builder: (y) => y.example("$0 down", "Stop every daemon of the cluster gracefully"),
   handler: async (args) => {
     const { cluster } = await openClusterLenient(args, "stopping the daemons of the nodes it names");
     const results = await cluster.each(async (node): Promise<Outcome> => {

@@ -42,7 +42,9 @@ export const eventsCommand: Command<EventsArgs> = {
   command: "events",
   describe: "Show lifecycle events of all nodes (--follow to keep streaming)",
   builder: (y: Argv<GlobalArgs>) =>
-    y.option("follow", { alias: "f", type: "boolean", default: false, describe: "Keep streaming new events until Ctrl-C" }) as Argv<EventsArgs>,
+    y.option("follow", { alias: "f", type: "boolean", default: false, describe: "Keep streaming new events until Ctrl-C" })
+      .example("$0 events", "Every node's recent events, in time order")
+      .example("$0 events -f --json", "Keep following, one JSON object per line") as unknown as Argv<EventsArgs>,
   handler: async (args) => {
     const { cluster } = await openClusterLenient(args, "showing the events of the daemons it names");
     const width = Math.max(...cluster.nodes.map((n) => n.name.length));

@@ -64,7 +64,9 @@ export const migrateCommand: Command<MigrateArgs> = {
       .positional("process", { type: "string", demandOption: true, describe: "Process name" })
       .positional("node", { type: "string", demandOption: true, describe: "Destination node" })
       .option("wait", { type: "boolean", default: true, describe: "Wait until it runs on the destination (--no-wait to return at once)" })
-      .option("timeout", { type: "number", default: 30_000, describe: "Give up waiting after this many ms" }) as unknown as Argv<MigrateArgs>,
+      .option("timeout", { type: "number", default: 30_000, describe: "Give up waiting after this many ms" })
+      .example("$0 migrate counter beta", "Move counter to beta; wait and print the hand-off timings")
+      .example("$0 migrate counter beta --no-wait", "Only edit cluster.yaml and tell the daemons") as unknown as Argv<MigrateArgs>,
   handler: async (args) => {
     const { loaded, cluster } = await openCluster(args);
     const { process: name, node: to } = args;

@@ -12,11 +12,13 @@ import type { GlobalArgs } from "../command.ts";
 import { callCommand } from "./call.ts";
 import { createCommand } from "./create.ts";
 import { daemonCommand } from "./daemon.ts";
+import { describeCommand } from "./describe.ts";
 import { downCommand } from "./down.ts";
 import { eventsCommand } from "./events.ts";
 import { migrateCommand } from "./migrate.ts";
 import { psCommand } from "./ps.ts";
 import { rmCommand } from "./rm.ts";
+import { serviceCommand } from "./service.ts";
 import { statusCommand } from "./status.ts";
 import { upCommand } from "./up.ts";
 import { validateCommand } from "./validate.ts";
@@ -35,13 +37,15 @@ export function withCommands(parser: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command(downCommand)
     .command(statusCommand)
     .command(psCommand)
+    .command(describeCommand)
     .command(migrateCommand)
     .command(createCommand)
     .command(rmCommand)
     .command(callCommand)
     .command(eventsCommand)
     .command(validateCommand)
-    .command(daemonCommand);
+    .command(daemonCommand)
+    .command(serviceCommand);
 }
 
 /** The command names, for "unknown command" messages. */
@@ -50,6 +54,7 @@ export const commandNames: readonly string[] = [
   downCommand,
   statusCommand,
   psCommand,
+  describeCommand,
   migrateCommand,
   createCommand,
   rmCommand,
@@ -57,4 +62,5 @@ export const commandNames: readonly string[] = [
   eventsCommand,
   validateCommand,
   daemonCommand,
+  serviceCommand,
 ].map((c) => String(c.command).split(" ")[0] ?? "");

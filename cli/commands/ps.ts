@@ -6,15 +6,18 @@
  * @example
  * ```sh
  * ferry ps --node beta --json
+ * ferry ps -o wide
+ * ferry ps -o yaml
  * ```
  * @module
  */
 import type { Argv } from "yargs";
 import { type Command, type GlobalArgs, openClusterLenient } from "../command.ts";
 import { mergeProcesses, processTable } from "../process-view.ts";
-import { print, printJson, warn } from "../output.ts";
+import { print, warn } from "../output.ts";
+import { type OutputArgs, outputFormat, printData, withOutputOption } from "../output-format.ts";
 
-interface PsArgs extends GlobalArgs {
+interface PsArgs extends OutputArgs {
   node: string | undefined;
 }
 
@@ -30,7 +33,11 @@ export const psCommand: Command<PsArgs> = {
   command: "ps",
   describe: "List the processes on all nodes, or on one",
   builder: (y: Argv<GlobalArgs>) =>
-    y.option("node", { type: "string", describe: "Only processes running on this node" }) as Argv<PsArgs>,
+    withOutputOption(y)
+      .option("node", { type: "string", describe: "Only processes running on this node" })
+      .example("$0 ps", "Every process of the cluster")
+      .example("$0 ps --node beta -o wide", "The processes on beta, with args, placement and start time")
+      .example("$0 ps -o json | jq '.[] | select(.state != \"running\")'", "Machine-readable (same as --json)") as unknown as Argv<PsArgs>,
   handler: async (args) => {
     const { target, cluster } = await openClusterLenient(args, "showing the cluster as its daemons run it");
     if (args.node !== undefined) cluster.node(args.node); // unknown node: fail before asking anyone
@@ -39,12 +46,13 @@ export const psCommand: Command<PsArgs> = {
     const failures = results.flatMap((r) => (r.ok ? [] : [r]));
     const asked = failures.find((r) => r.node === args.node);
     if (answered.length === 0 || asked) throw (asked ?? failures[0])!.error;
-    for (const r of failures) warn(`${r.error.userMessage}; its processes may be missing or shown as starting`);
+    const format = outputFormat(args);
+    for (const r of failures) warn(`${r.error.userMessage}; its processes may be missing or shown as unknown`);
 
-    let processes = mergeProcesses(answered, target.loaded?.config ?? null);
+    let processes = mergeProcesses(answered, target.loaded?.config ?? null, failures.map((r) => r.node));
     if (args.node !== undefined) processes = processes.filter((p) => p.node === args.node);
-    if (args.json) printJson(processes);
+    if (format === "json" || format === "yaml") printData(processes, format);
     else if (processes.length === 0) print(args.node === undefined ? "No processes (add one with `ferry create`)" : `No processes on node "${args.node}"`);
-    else print(processTable(processes));
+    else print(processTable(processes, { wide: format === "wide" }));
   },
 };

@@ -29,7 +29,8 @@ export const rmCommand: Command<RmArgs> = {
   command: "rm <process>",
   describe: "Remove a process from cluster.yaml and stop it",
   builder: (y: Argv<GlobalArgs>) =>
-    y.positional("process", { type: "string", demandOption: true, describe: "Process name" }) as unknown as Argv<RmArgs>,
+    y.positional("process", { type: "string", demandOption: true, describe: "Process name" })
+      .example("$0 rm sorter", "Remove sorter from cluster.yaml; its node stops it") as unknown as Argv<RmArgs>,
   handler: async (args) => {
     const { cluster } = await openCluster(args);
     await editConfigFile(args.config, (text) => removeProcess(text, args.process));

@@ -5,14 +5,17 @@
  * @example
  * ```sh
  * ferry status --json | jq '.nodes[] | select(.reachable | not)'
+ * ferry status -o yaml
  * ```
  * @module
  */
 import type { NodeStatus } from "../../schemas/api.schema.ts";
+import type { Argv } from "yargs";
 import { type Command, type GlobalArgs, openClusterLenient } from "../command.ts";
+import { type OutputArgs, outputFormat, printData, withOutputOption } from "../output-format.ts";
 import { formatBytes, formatUptime, table } from "../format.ts";
 import { mergeProcesses, processTable } from "../process-view.ts";
-import { print, printJson } from "../output.ts";
+import { print } from "../output.ts";
 import { relative } from "node:path";
 import process from "node:process";
 
@@ -29,10 +32,16 @@ export type NodeReport =
  * yargs(argv).command(statusCommand);
  * ```
  */
-export const statusCommand: Command<GlobalArgs> = {
+export const statusCommand: Command<OutputArgs> = {
   command: "status",
   describe: "Show the nodes (reachable, runtime, load) and the processes",
+  builder: (y: Argv<GlobalArgs>) =>
+    withOutputOption(y)
+      .example("$0 status", "Nodes, their load, and every process")
+      .example("$0 status -o wide", "The same, with each process's args, placement and start time")
+      .example("$0 status -o yaml", "Everything as YAML (-o json or --json: as JSON)"),
   handler: async (args) => {
+    const format = outputFormat(args);
     const { target, cluster } = await openClusterLenient(args, "showing the cluster as its daemons run it");
     const { loaded } = target;
     const results = await cluster.fanOut("status", {});
@@ -46,13 +55,14 @@ export const statusCommand: Command<GlobalArgs> = {
           error: { code: r.error.code, message: r.error.message, ...(r.error.hint === undefined ? {} : { hint: r.error.hint }) },
         }
     );
-    const processes = mergeProcesses(results.flatMap((r) => (r.ok ? [r.value.processes] : [])), loaded?.config ?? null);
+    const unreachable = results.flatMap((r) => (r.ok ? [] : [r.node]));
+    const processes = mergeProcesses(results.flatMap((r) => (r.ok ? [r.value.processes] : [])), loaded?.config ?? null, unreachable);
     // From a broken file, the name the daemons run with is the more reliable one.
     const name = loaded?.config.cluster.name ?? results.find((r) => r.ok)?.value?.cluster ?? target.name ?? "?";
     const configError = target.error ? target.error.message : null;
 
-    if (args.json) {
-      printJson({ cluster: name, configError, nodes, processes });
+    if (format === "json" || format === "yaml") {
+      printData({ cluster: name, configError, nodes, processes }, format);
     } else {
       const up = nodes.filter((n) => n.reachable).length;
       const file = relative(process.cwd(), target.file) || target.file;
@@ -71,7 +81,7 @@ export const statusCommand: Command<GlobalArgs> = {
         for (const d of decisions.slice(-10)) print(`  ${d}`);
         print("");
       }
-      print(processes.length > 0 ? processTable(processes) : "No processes (add one with `ferry create`)");
+      print(processes.length > 0 ? processTable(processes, { wide: format === "wide" }) : "No processes (add one with `ferry create`)");
     }
     const first = results.find((r) => !r.ok);
     if (first && !first.ok && results.every((r) => !r.ok)) throw first.error;

@@ -29,6 +29,7 @@ import { type ChildSpec, Supervisor } from "../supervisor.ts";
 export const upCommand: Command<GlobalArgs> = {
   command: "up",
   describe: "Run the daemons of all local nodes in the foreground, supervised (Ctrl-C stops them)",
+  builder: (y) => y.example("$0 up", "Run every node of ./cluster.yaml that lives on this machine; Ctrl-C stops them").example("$0 up --config /srv/ferry/cluster.yaml", "Another cluster"),
   handler: async (args) => {
     const { loaded, cluster } = await openCluster(args);
     const file = configPath(args);

@@ -29,6 +29,7 @@ import { print, printJson } from "../output.ts";
 export const validateCommand: Command<GlobalArgs> = {
   command: "validate",
   describe: "Check cluster.yaml and the process modules; problems carry file:line:col",
+  builder: (y) => y.example("$0 validate", "Check cluster.yaml and processes/; problems as file:line:col").example("$0 validate --json", "The problems as JSON"),
   handler: async (args) => {
     const shown = relative(process.cwd(), args.config) || args.config;
     let issues: ConfigIssue[] = [];

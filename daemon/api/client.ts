@@ -42,6 +42,8 @@ export interface RequestBodies {
   "checkpoint.fetch": Lenient<(typeof requests)["checkpoint.fetch"]>;
   liveness: Lenient<typeof requests.liveness>;
   "module.fetch": Lenient<(typeof requests)["module.fetch"]>;
+  nodes: Lenient<typeof requests.nodes>;
+  "config.migrate": Lenient<(typeof requests)["config.migrate"]>;
 }
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 

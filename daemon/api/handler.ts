@@ -17,6 +17,8 @@ import { isMessageType, validateRequest } from "./validate.ts";
 import { routes } from "./routes.ts";
 import { BYTES_REQUEST_HEADER } from "./client.ts";
 import type { RouteContext } from "./routes.ts";
+import { uiResponse } from "./ui.ts";
+import { allowOrigin, nodeOrigins, preflight } from "./cors.ts";
 
 export type Handler = (req: Request) => Promise<Response>;
 
@@ -63,6 +65,18 @@ async function readBytes(req: Request, limit: number): Promise<Uint8Array> {
 
 /** Builds the API handler for one node. */
 export function createHandler(ctx: RouteContext): Handler {
+  const api = apiHandler(ctx);
+  return async (req) => {
+    // The web page's files and the browser's preflights come before the secret: neither reveals anything.
+    const origins = nodeOrigins(ctx.node.loaded.config.nodes);
+    const page = uiResponse(req, origins);
+    if (page) return await page.catch(errorResponse);
+    if (req.method === "OPTIONS") return preflight(req, origins);
+    return allowOrigin(req, await api(req), origins);
+  };
+}
+
+function apiHandler(ctx: RouteContext): Handler {
   return async (req) => {
     try {
       if (!authorized(req, ctx.node.loaded.secret)) {

@@ -13,6 +13,7 @@ import { META_HEADER } from "../handoff/mod.ts";
 import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
 import type { ModuleRegistry } from "../modules/registry.ts";
+import { type ConfigEditor, configMigrate } from "./config-migrate.ts";
 
 /** What the routes need of the daemon. */
 export interface RouteContext {
@@ -27,6 +28,8 @@ export interface RouteContext {
   onShutdown(): void;
   /** The module versions this node can serve to peers (none until a registry is wired in). */
   modules: Pick<ModuleRegistry, "bundleByHash">;
+  /** Edits cluster.yaml for `config.migrate` (given by the CLI's `ferry daemon`; absent in tests). */
+  configEditor?: ConfigEditor | undefined;
 }
 
 type MessageRoutes = { [K in MessageType]: (ctx: RouteContext, body: RequestOf<K>, signal: AbortSignal, bytes?: Uint8Array) => Promise<ResponseOf<K> | Response> };
@@ -170,6 +173,15 @@ const messages: MessageRoutes = {
       retryable: false,
     };
     return Response.json({ error }, { status: 404 });
+  },
+
+  async nodes({ node }) {
+    const { config } = node.loaded;
+    return { cluster: config.cluster.name, node: node.node, nodes: Object.entries(config.nodes).map(([name, spec]) => ({ name, url: spec.url })) };
+  },
+
+  async "config.migrate"(ctx, body) {
+    return await configMigrate(ctx, body);
   },
 };
 

@@ -157,12 +157,12 @@ test("--verbose adds the stack trace to the error", async () => {
   assert.match(r.stderr, /\n\s+at /);
 });
 
-test("status with every node down still shows the nodes and the declared processes", async () => {
+test("status with every node down still shows the nodes and the declared processes, their state unknown", async () => {
   const r = await run(["status", "--json"]);
   assert.is(r.code, 3);
   const report = JSON.parse(r.stdout) as { nodes: { node: string; reachable: boolean; error: { code: string } }[]; processes: { name: string; node: string; desired: string; state: string }[] };
   assert.equal(report.nodes.map((n) => [n.node, n.reachable, n.error.code]), [["alpha", false, "unreachable"], ["beta", false, "unreachable"]]);
-  assert.equal(report.processes.map((p) => [p.name, p.node, p.desired, p.state]), [["counter", "-", "alpha", "starting"]]);
+  assert.equal(report.processes.map((p) => [p.name, p.node, p.desired, p.state]), [["counter", "-", "alpha", "unknown"]]);
 });
 
 test("call with every node down fails with the unreachable node and exit status 3", async () => {

@@ -1,0 +1,19 @@
+# One Ferry node per container: mount the cluster's folder (cluster.yaml, processes/, data) at
+# /cluster and name the node to run.
+#   docker build -t ferry .
+#   docker run -v "$PWD:/cluster" -e FERRY_NODE=alpha -p 7101:7101 ferry
+# The node's url (and `listen:`) in cluster.yaml must be reachable from the other nodes; SIGTERM
+# from `docker stop` is the daemon's graceful stop (give it time: `docker stop -t 120`).
+FROM node:20-slim
+ENV NODE_ENV=production
+WORKDIR /opt/ferry
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY cli ./cli
+COPY daemon ./daemon
+COPY schemas ./schemas
+WORKDIR /cluster
+ENV FERRY_CONFIG=/cluster/cluster.yaml
+STOPSIGNAL SIGTERM
+# exec: node is PID 1's child-free replacement, so it receives the stop signal itself.
+CMD ["sh", "-c", "exec node /opt/ferry/cli/bin.mjs daemon --node \"$FERRY_NODE\""]

@@ -1,0 +1,87 @@
+/**
+ * Cross-origin access for the web page: served by one node, it asks every node of the cluster
+ * directly, which the browser allows only when those nodes say so. They say so for the cluster's
+ * own node origins only, and the secret is still required on every request (it travels in a
+ * header the page sets, never in a cookie, so a foreign page cannot borrow it).
+ *
+ * @example
+ * ```ts
+ * const origins = nodeOrigins(config.nodes);
+ * if (req.method === "OPTIONS") return preflight(req, origins);
+ * allowOrigin(req, response, origins);
+ * ```
+ * @module
+ */
+
+/**
+ * The origins (`scheme://host:port`) of the nodes' URLs.
+ *
+ * @example
+ * ```ts
+ * nodeOrigins({ alpha: { url: "http://127.0.0.1:7101/" } }); // ["http://127.0.0.1:7101"]
+ * ```
+ */
+export function nodeOrigins(nodes: Readonly<Record<string, { url: string }>>): string[] {
+  const out = new Set<string>();
+  for (const { url } of Object.values(nodes)) {
+    try {
+      out.add(new URL(url).origin);
+    } catch {
+      // The config parser rejects such a URL; nothing to allow.
+    }
+  }
+  return [...out];
+}
+
+function allowed(req: Request, origins: readonly string[]): string | undefined {
+  const origin = req.headers.get("origin");
+  return origin !== null && origins.includes(origin) ? origin : undefined;
+}
+
+/**
+ * The answer to a CORS preflight (`OPTIONS`): allowed for a node origin, a bare 204 otherwise
+ * (which the browser takes as a refusal).
+ *
+ * @example
+ * ```ts
+ * preflight(new Request("http://b/v1/ps", { method: "OPTIONS", headers: { origin: "http://a" } }), ["http://a"]).status; // 204
+ * ```
+ */
+export function preflight(req: Request, origins: readonly string[]): Response {
+  const origin = allowed(req, origins);
+  if (!origin) return new Response(null, { status: 204, headers: { vary: "Origin" } });
+  return new Response(null, {
+    status: 204,
+    headers: {
+      "access-control-allow-origin": origin,
+      "access-control-allow-methods": "GET, POST",
+      "access-control-allow-headers": "authorization, content-type",
+      "access-control-max-age": "600",
+      vary: "Origin",
+    },
+  });
+}
+
+/**
+ * Marks an API answer readable by the page when the request came from a node origin; returns it.
+ *
+ * @example
+ * ```ts
+ * return allowOrigin(req, Response.json(result), origins);
+ * ```
+ */
+export function allowOrigin(req: Request, res: Response, origins: readonly string[]): Response {
+  const origin = allowed(req, origins);
+  if (!origin) return res;
+  try {
+    res.headers.set("access-control-allow-origin", origin);
+    res.headers.append("vary", "Origin");
+    return res;
+  } catch {
+    // Headers of a response that came from elsewhere are immutable: copy it.
+    const copy = new Response(res.body, res);
+    copy.headers.set("access-control-allow-origin", origin);
+    copy.headers.append("vary", "Origin");
+    return copy;
+  }
+}
