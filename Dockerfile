@@ -8,12 +8,14 @@ FROM node:20-slim
 ENV NODE_ENV=production
 WORKDIR /opt/ferry
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+COPY scripts ./scripts
 COPY cli ./cli
 COPY daemon ./daemon
 COPY schemas ./schemas
+# Installs the run-time dependencies only; its `prepare` step builds dist/ (sucrase is one of them).
+RUN npm ci --omit=dev --no-audit --no-fund
 WORKDIR /cluster
 ENV FERRY_CONFIG=/cluster/cluster.yaml
 STOPSIGNAL SIGTERM
 # exec: node is PID 1's child-free replacement, so it receives the stop signal itself.
-CMD ["sh", "-c", "exec node /opt/ferry/cli/bin.mjs daemon --node \"$FERRY_NODE\""]
+CMD ["sh", "-c", "exec node --max-semi-space-size=1 /opt/ferry/dist/cli/main.js daemon --node \"$FERRY_NODE\""]
