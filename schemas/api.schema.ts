@@ -48,6 +48,10 @@ export const processInfoSchema = {
     description: { type: "string" },
     methods: { type: "array", items: { type: "string" } },
     startedAt: { type: "string" },
+    /** Short content hash of the module version it runs (absent until it is instantiated). */
+    moduleVersion: { type: "string" },
+    /** A newer version of its module it has not taken yet (`upgrade: manual`, or a failed upgrade). */
+    pendingVersion: { type: "string" },
   },
 } as const;
 
@@ -79,7 +83,7 @@ export const eventSchema = {
       enum: [
         "daemon-started", "daemon-stopped", "config-reloaded", "config-rejected", "module-loaded", "module-failed",
         "started", "completed", "failed", "stopped", "suspended", "transferred", "resumed", "rolled-back",
-        "restored", "executor-restarted", "balanced", "adopted", "fenced", "storage-failed", "store-unreachable", "store-reachable",
+        "restored", "upgraded", "upgrade-failed", "executor-restarted", "balanced", "adopted", "fenced", "storage-failed", "store-unreachable", "store-reachable",
       ],
     },
     process: { type: "string" },
@@ -225,6 +229,16 @@ export const requests = {
     required: ["hash"],
     properties: { hash: { type: "string", pattern: moduleHashPattern } },
   },
+  /**
+   * Moves a process held here onto the newest version of its module now (`ferry upgrade`); with
+   * `dryRun`, only tries the new code on a copy of its state.
+   */
+  "process.upgrade": {
+    type: "object",
+    additionalProperties: false,
+    required: ["name"],
+    properties: { name, dryRun: { type: "boolean", default: false } },
+  },
 } as const;
 
 export type MessageType = keyof typeof requests;
@@ -368,6 +382,28 @@ export const handoffMetaSchema = {
   },
 } as const;
 
+/** What an upgrade did, or (dry run) would do. */
+export const upgradeResultSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "node", "from", "to", "ok", "changed", "dryRun"],
+  properties: {
+    name: { type: "string" },
+    node: { type: "string" },
+    /** Short content hashes of the version it ran and of the newest one. */
+    from: { type: "string" },
+    to: { type: "string" },
+    /** The new code took (or, dry run, would take) the state. */
+    ok: { type: "boolean" },
+    /** The process runs other code now (false: already on the newest version, a dry run, or failed). */
+    changed: { type: "boolean" },
+    dryRun: { type: "boolean" },
+    /** Downtime of the swap. */
+    ms: { type: "number" },
+    error: { type: "string" },
+  },
+} as const;
+
 /** Error body of every failed request. */
 export const errorBodySchema = {
   type: "object",
@@ -401,6 +437,7 @@ export const responses = {
   liveness: { type: "object", additionalProperties: false, required: ["storeReachable"], properties: { storeReachable: { type: "boolean" } } },
   "checkpoint.fetch": { description: "application/octet-stream: the replica" },
   "module.fetch": moduleBundleSchema,
+  "process.upgrade": upgradeResultSchema,
 } as const satisfies Record<MessageType, unknown>;
 
 export type NodeLoad = FromSchema<typeof nodeLoadSchema>;
@@ -411,6 +448,7 @@ export type LocateResponse = FromSchema<typeof locateResponseSchema>;
 export type HandoffStatusResponse = FromSchema<typeof handoffStatusSchema>;
 export type HandoffMeta = FromSchema<typeof handoffMetaSchema>;
 export type ErrorBody = FromSchema<typeof errorBodySchema>;
+export type UpgradeResult = FromSchema<typeof upgradeResultSchema>;
 export type Ok = FromSchema<typeof ok>;
 
 /**
@@ -436,5 +474,6 @@ export interface Responses {
   liveness: { storeReachable: boolean };
   "checkpoint.fetch": Uint8Array;
   "module.fetch": ModuleBundle;
+  "process.upgrade": UpgradeResult;
 }
 export type ResponseOf<T extends MessageType> = Responses[T];

@@ -42,6 +42,7 @@ export interface RequestBodies {
   "checkpoint.fetch": Lenient<(typeof requests)["checkpoint.fetch"]>;
   liveness: Lenient<typeof requests.liveness>;
   "module.fetch": Lenient<(typeof requests)["module.fetch"]>;
+  "process.upgrade": Lenient<(typeof requests)["process.upgrade"]>;
 }
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 

@@ -171,6 +171,10 @@ const messages: MessageRoutes = {
     };
     return Response.json({ error }, { status: 404 });
   },
+
+  async "process.upgrade"({ node }, body) {
+    return node.upgrade(body.name, { dryRun: body.dryRun });
+  },
 };
 
 function events({ node }: RouteContext, follow: boolean, signal: AbortSignal): Response {
