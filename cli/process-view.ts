@@ -78,7 +78,8 @@ function better(candidate: ProcessInfo, current: ProcessInfo): boolean {
 }
 
 /**
- * The `ps` table: NAME MODULE NODE DESIRED STATE GEN MIGR DOWNTIME ERROR.
+ * The `ps` table: NAME MODULE VERSION NODE DESIRED STATE GEN MIGR DOWNTIME ERROR. VERSION is the
+ * module version it runs, `old→new` while a newer one is pending.
  *
  * @example
  * ```ts
@@ -89,6 +90,7 @@ export function processTable(processes: readonly ProcessInfo[]): string {
   const rows = processes.map((p) => [
     p.name,
     p.module,
+    versionOf(p),
     p.node,
     p.desired ?? (p.placedBy === "balancer" ? "(balancer)" : "-"),
     p.state,
@@ -97,5 +99,11 @@ export function processTable(processes: readonly ProcessInfo[]): string {
     p.lastDowntimeMs === null ? "-" : formatMs(p.lastDowntimeMs),
     p.error ?? "",
   ]);
-  return table(["NAME", "MODULE", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ERROR"], rows);
+  return table(["NAME", "MODULE", "VERSION", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ERROR"], rows);
+}
+
+/** Short hashes are 12 hex digits; 7 tell versions apart in a table. */
+function versionOf(p: ProcessInfo): string {
+  const now = p.moduleVersion?.slice(0, 7) ?? "-";
+  return p.pendingVersion ? `${now}→${p.pendingVersion.slice(0, 7)}` : now;
 }

@@ -19,6 +19,7 @@ import { psCommand } from "./ps.ts";
 import { rmCommand } from "./rm.ts";
 import { statusCommand } from "./status.ts";
 import { upCommand } from "./up.ts";
+import { upgradeCommand } from "./upgrade.ts";
 import { validateCommand } from "./validate.ts";
 
 /**
@@ -39,6 +40,7 @@ export function withCommands(parser: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command(createCommand)
     .command(rmCommand)
     .command(callCommand)
+    .command(upgradeCommand)
     .command(eventsCommand)
     .command(validateCommand)
     .command(daemonCommand);
@@ -54,6 +56,7 @@ export const commandNames: readonly string[] = [
   createCommand,
   rmCommand,
   callCommand,
+  upgradeCommand,
   eventsCommand,
   validateCommand,
   daemonCommand,
