@@ -5,21 +5,8 @@ import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TestCluster, until } from "../helpers/cluster.ts";
+import { counterSource } from "../helpers/modules.ts";
 import type { FerryEvent, ProcessInfo } from "../../schemas/api.schema.ts";
-
-/** A counter whose `get` answers `<tag>:<count>`; `extra` is spliced into the class body. */
-export function counterSource(tag: string, extra = ""): string {
-  return `export default class Ticker {
-  count = 0;
-  constructor(_args: string[]) {}
-  async run(ctx: { signal: AbortSignal; sleep(ms: number): Promise<void> }) {
-    while (!ctx.signal.aborted) { this.count++; await ctx.sleep(20); }
-  }
-  get() { return "${tag}:" + this.count; }
-  ${extra}
-}
-`;
-}
 
 const upgrade = suite("hot upgrade");
 let c: TestCluster;
@@ -86,6 +73,44 @@ upgrade("a syntax error in the new file changes nothing: the process keeps runni
   const later = (await events()).slice(seen);
   assert.not.ok(later.some((e) => e.process === "t1" && (e.type === "suspended" || e.type === "upgraded")), "never suspended");
   assert.match(await c.call<string>("alpha", "t1", "get"), /^v2:/);
+});
+
+upgrade("upgrade: manual waits for `ferry upgrade`; --dry-run tries the new code without touching the process", async () => {
+  write("Manual", counterSource("m1").replace("class Ticker", "class Manual"));
+  c.writeConfig({ t1: "module: Ticker, node: alpha", m: "module: Manual, node: alpha, upgrade: manual" });
+  await until(async () => (await find("m"))?.state === "running", "m running");
+  write("Manual", counterSource("m2", "upgrade(from: string) { this.count += 1000; }").replace("class Ticker", "class Manual"));
+  const pending = await until(async () => { const p = await find("m"); return p?.pendingVersion && p; }, "the new version to show as pending");
+  // Given time in which an automatic upgrade would have happened, it still runs the old code.
+  const window = Date.now() + 1500;
+  while (Date.now() < window) assert.match(await c.call<string>("alpha", "m", "get"), /^m1:/);
+
+  const dry = await c.cli(["upgrade", "m", "--dry-run", "--json"]);
+  assert.is(dry.code, 0, dry.stderr);
+  const tried = JSON.parse(dry.stdout);
+  assert.equal([tried.ok, tried.changed, tried.dryRun, tried.from, tried.to], [true, false, true, pending.moduleVersion, pending.pendingVersion]);
+  assert.match(await c.call<string>("alpha", "m", "get"), /^m1:/);
+
+  const before = countOf(await c.call<string>("alpha", "m", "get"));
+  const done = await c.cli(["upgrade", "m"]);
+  assert.is(done.code, 0, done.stderr);
+  assert.match(done.stdout, new RegExp(`m on alpha: ${pending.moduleVersion} → ${pending.pendingVersion} \\(downtime`));
+  const answer = await c.call<string>("alpha", "m", "get");
+  assert.match(answer, /^m2:/);
+  assert.ok(countOf(answer) >= before + 1000, `state kept: ${answer}`);
+  assert.is((await find("m"))?.pendingVersion, undefined);
+
+  write("Manual", counterSource("m3", "upgrade() { throw new Error('m3 refuses'); }").replace("class Ticker", "class Manual"));
+  await until(async () => (await find("m"))?.pendingVersion, "m3 pending");
+  const wouldFail = await c.cli(["upgrade", "m", "--dry-run"]);
+  assert.is(wouldFail.code, 1);
+  assert.match(wouldFail.stderr, /^ferry: Upgrade of "m" to version "[0-9a-f]{12}" would fail: .*m3 refuses/);
+  const all = await c.cli(["upgrade", "--all"]);
+  assert.is(all.code, 1);
+  assert.match(all.stdout, /m on alpha: .* failed, it keeps running/);
+  const after = await find("m");
+  assert.equal([after?.state, after?.moduleVersion], ["running", pending.pendingVersion]);
+  assert.match(await c.call<string>("alpha", "m", "get"), /^m2:/);
 });
 
 upgrade.run();
