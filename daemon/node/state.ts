@@ -85,6 +85,8 @@ export class NodeState {
   readonly #transport: Transport | undefined;
   readonly #log: (level: "info" | "warn" | "error", line: string) => void;
   readonly #modules = new Map<string, ModuleInfo & { hash: string }>();
+  /** The newest version of each module this node has read from its processes folder. */
+  readonly #latest = new Map<string, string>();
   readonly #registry: ModuleRegistry;
   /** Module versions the config revision names (multi-machine mode); empty: this node's files. */
   #moduleHashes: Readonly<Record<string, string>>;
@@ -358,13 +360,15 @@ export class NodeState {
    * revision names (fetched from a peer and verified when this node lacks it), or this node's
    * own copy in local mode.
    */
-  resolveModule(module: string): Promise<{ path: string; version: string }> {
-    return this.#registry.resolve(module, this.#moduleHashes[module]);
+  async resolveModule(module: string): Promise<{ path: string; version: string }> {
+    const resolved = await this.#registry.resolve(module, this.#moduleHashes[module]);
+    if (this.#moduleHashes[module] === undefined) this.#latest.set(module, resolved.version);
+    return resolved;
   }
 
   /** The version a process of `module` should run: the config revision's, else this node's file. */
   #latestVersion(module: string): string | undefined {
-    return this.#moduleHashes[module] ?? (this.#modules.get(module)?.hash || undefined);
+    return this.#moduleHashes[module] ?? this.#latest.get(module);
   }
 
   /** Loads new or changed modules in the executors to learn whether they load and what they offer. */
@@ -375,7 +379,11 @@ export class NodeState {
   }
 
   async #probe(): Promise<void> {
-    for (const name of [...this.#modules.keys()]) if (!this.#loaded.modules.has(name)) this.#modules.delete(name);
+    for (const name of [...this.#modules.keys()]) {
+      if (this.#loaded.modules.has(name)) continue;
+      this.#modules.delete(name);
+      this.#latest.delete(name);
+    }
     for (const [name, path] of this.#loaded.modules) {
       let hash: string;
       try {
@@ -388,6 +396,7 @@ export class NodeState {
         this.#modules.set(name, { name, file: path, ok: false, error: message, hash: "" });
         continue;
       }
+      this.#latest.set(name, hash);
       if (this.#modules.get(name)?.hash === hash) continue;
       const version = shortHash(hash);
       this.#modules.set(name, { name, file: path, ok: true, version, hash });
