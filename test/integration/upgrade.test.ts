@@ -113,4 +113,18 @@ upgrade("upgrade: manual waits for `ferry upgrade`; --dry-run tries the new code
   assert.match(await c.call<string>("alpha", "m", "get"), /^m2:/);
 });
 
+upgrade("a checkpoint keeps its version: restored after the file changed, the new code's upgrade() takes it over", async () => {
+  write("Durable", counterSource("d1").replace("class Ticker", "class Durable"));
+  c.writeConfig({ t1: "module: Ticker, node: alpha", d: "module: Durable, node: alpha" });
+  await until(async () => (await find("d"))?.state === "running" && countOf(await c.call<string>("alpha", "d", "get")) > 5, "d counting");
+  await c.stop("alpha"); // graceful: checkpointed at stop, with the version of its state
+  write("Durable", counterSource("d2", "upgrade(from: string) { this.count += 1000; }").replace("class Ticker", "class Durable"));
+  await c.start("alpha");
+  const answer = await until(async () => { const a = await c.call<string>("alpha", "d", "get").catch(() => ""); return a.startsWith("d2:") && a; }, "d restored on the new code");
+  assert.ok(countOf(answer) > 1005, `state restored and upgraded: ${answer}`);
+  assert.ok(countOf(answer) < 2000, `upgraded once: ${answer}`);
+  const event = (await events()).find((e) => e.type === "upgraded" && e.process === "d");
+  assert.match(event?.reason ?? "", /older version/);
+});
+
 upgrade.run();
