@@ -37,6 +37,8 @@ upgrade("editing the module upgrades the running process in place: new code, old
   assert.is(after.generation, before.generation);
   const origin = await c.call<string>("alpha", "t1", "origin");
   assert.ok(before.moduleVersion!.startsWith(origin.slice(0, 12)) || origin.startsWith(before.moduleVersion!), `upgrade() got the old version: ${origin}`);
+  const loaded = new RegExp(`^Ticker\\s+alpha\\s+${after.moduleVersion}\\s+yes$`, "m");
+  await until(async () => loaded.test((await c.cli(["status"])).stdout), "status to show the version the node loaded");
   const upgraded = (await events()).find((e) => e.type === "upgraded" && e.process === "t1");
   assert.ok(upgraded, "an upgraded event");
   assert.is(upgraded!.from, before.moduleVersion);
