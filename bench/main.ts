@@ -10,7 +10,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { repo, sleep, TestCluster, until } from "../test/helpers/cluster.ts";
-import type { ProcessInfo } from "../schemas/api.schema.ts";
+import { counterSource } from "../test/helpers/modules.ts";
+import type { FerryEvent, ProcessInfo } from "../schemas/api.schema.ts";
 
 const quick = process.argv.includes("--quick");
 const MiB = 1024 * 1024;
@@ -161,6 +162,38 @@ async function idleMemory(n: number): Promise<void> {
   }
 }
 
+/**
+ * Hot upgrade: the downtime of each process's swap onto a new version of its module (suspend,
+ * restore into the new class, upgrade(), resume()), from the daemons' `upgraded` events.
+ */
+async function upgradeSwap(): Promise<void> {
+  const n = quick ? 10 : 50;
+  const rounds = quick ? 3 : 10;
+  console.error(`hot upgrade: ${n} processes, ${rounds} new versions`);
+  const c = await TestCluster.create({ nodes: ["alpha"], modules: [], settings: { checkpointIntervalMs: 60000 } });
+  const file = join(c.dir, "processes/Swap.ts");
+  const source = (round: number) => counterSource(`r${round}`, "upgrade(_from: string) {}").replace("class Ticker", "class Swap");
+  try {
+    writeFileSync(file, source(0));
+    c.writeConfig(Object.fromEntries(Array.from({ length: n }, (_, i) => [`s${i}`, "module: Swap, node: alpha"])));
+    await c.start("alpha");
+    await until(async () => (await c.post<ProcessInfo[]>("alpha", "ps", {})).filter((p) => p.state === "running").length === n, "all running", 120000, 100);
+    const upgraded = async () => {
+      const res = await fetch(`${c.url("alpha")}/v1/events`, { headers: { authorization: "Bearer test-secret" } });
+      return (await res.text()).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as FerryEvent).filter((e) => e.type === "upgraded" && e.ms !== undefined);
+    };
+    for (let round = 1; round <= rounds; round++) {
+      writeFileSync(file, source(round));
+      await until(async () => (await upgraded()).length >= n * round, `round ${round} upgraded`, 120000, 50);
+    }
+    const swaps = (await upgraded()).map((e) => e.ms!);
+    report("upgrade swap downtime p50", pct(swaps, 50), "ms");
+    report("upgrade swap downtime p99", pct(swaps, 99), "ms");
+  } finally {
+    await c.close();
+  }
+}
+
 function machine(): Record<string, string | number> {
   return { node: process.version, cpus: (readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm) ?? []).length, date: new Date().toISOString() };
 }
@@ -170,6 +203,7 @@ async function main(): Promise<void> {
   await largeHandoff(64);
   await largeHandoff(256);
   await manyProcesses();
+  await upgradeSwap();
   if (!quick) await idleMemory(10000);
   const width = Math.max(...rows.map((r) => r.metric.length));
   console.log(`${"metric".padEnd(width)}  ${"value".padStart(10)}  unit      target     met`);

@@ -84,8 +84,9 @@ function better(candidate: ProcessInfo, current: ProcessInfo): boolean {
 }
 
 /**
- * The `ps` table: NAME MODULE NODE DESIRED STATE GEN MIGR DOWNTIME ERROR; `wide` adds ARGS,
- * PLACED (config or balancer), MOVED (bytes of the last hand-off) and STARTED.
+ * The `ps` table: NAME MODULE VERSION NODE DESIRED STATE GEN MIGR DOWNTIME ERROR. VERSION is the
+ * module version it runs, `old→new` while a newer one is pending; `wide` adds ARGS, PLACED
+ * (config or balancer), MOVED (bytes of the last hand-off) and STARTED.
  *
  * @example
  * ```ts
@@ -96,15 +97,16 @@ function better(candidate: ProcessInfo, current: ProcessInfo): boolean {
 export function processTable(processes: readonly ProcessRow[], options: { wide?: boolean } = {}): string {
   if (options.wide) {
     const rows = processes.map((p) => [...narrowRow(p).slice(0, -1), p.args.join(" ") || "-", p.placedBy, p.lastTransferBytes === null ? "-" : formatBytes(p.lastTransferBytes), p.startedAt || "-", p.error ?? ""]);
-    return table(["NAME", "MODULE", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ARGS", "PLACED", "MOVED", "STARTED", "ERROR"], rows);
+    return table(["NAME", "MODULE", "VERSION", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ARGS", "PLACED", "MOVED", "STARTED", "ERROR"], rows);
   }
-  return table(["NAME", "MODULE", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ERROR"], processes.map(narrowRow));
+  return table(["NAME", "MODULE", "VERSION", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ERROR"], processes.map(narrowRow));
 }
 
 function narrowRow(p: ProcessRow): string[] {
   return [
     p.name,
     p.module,
+    versionOf(p),
     p.node,
     p.desired ?? (p.placedBy === "balancer" ? "(balancer)" : "-"),
     p.state,
@@ -113,4 +115,10 @@ function narrowRow(p: ProcessRow): string[] {
     p.lastDowntimeMs === null ? "-" : formatMs(p.lastDowntimeMs),
     p.error ?? "",
   ];
+}
+
+/** Short hashes are 12 hex digits; 7 tell versions apart in a table. */
+function versionOf(p: Pick<ProcessInfo, "moduleVersion" | "pendingVersion">): string {
+  const now = p.moduleVersion?.slice(0, 7) ?? "-";
+  return p.pendingVersion ? `${now}→${p.pendingVersion.slice(0, 7)}` : now;
 }

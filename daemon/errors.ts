@@ -40,6 +40,8 @@ const failures = {
   not_serializable: { http: 422, exit: 1, retryable: false },
   snapshot_corrupt: { http: 422, exit: 1, retryable: false },
   checkpoint_missing: { http: 422, exit: 1, retryable: false },
+  /** New code could not take over a process's state (load, restore, upgrade() or resume() failed). */
+  upgrade_failed: { http: 422, exit: 1, retryable: false },
   suspend_timeout: { http: 503, exit: 5, retryable: true },
   stale_generation: { http: 409, exit: 7, retryable: true },
   conflict: { http: 409, exit: 7, retryable: true },

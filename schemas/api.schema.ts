@@ -48,6 +48,10 @@ export const processInfoSchema = {
     description: { type: "string" },
     methods: { type: "array", items: { type: "string" } },
     startedAt: { type: "string" },
+    /** Short content hash of the module version it runs (absent until it is instantiated). */
+    moduleVersion: { type: "string" },
+    /** A newer version of its module it has not taken yet (`upgrade: manual`, or a failed upgrade). */
+    pendingVersion: { type: "string" },
   },
 } as const;
 
@@ -79,7 +83,7 @@ export const eventSchema = {
       enum: [
         "daemon-started", "daemon-stopped", "config-reloaded", "config-rejected", "module-loaded", "module-failed",
         "started", "completed", "failed", "stopped", "suspended", "transferred", "resumed", "rolled-back",
-        "restored", "executor-restarted", "balanced", "adopted", "fenced", "storage-failed", "store-unreachable", "store-reachable",
+        "restored", "upgraded", "upgrade-failed", "executor-restarted", "balanced", "adopted", "fenced", "storage-failed", "store-unreachable", "store-reachable",
       ],
     },
     process: { type: "string" },
@@ -236,6 +240,16 @@ export const requests = {
     additionalProperties: false,
     required: ["process", "node"],
     properties: { process: name, node: name },
+  },
+  /**
+   * Moves a process held here onto the newest version of its module now (`ferry upgrade`); with
+   * `dryRun`, only tries the new code on a copy of its state.
+   */
+  "process.upgrade": {
+    type: "object",
+    additionalProperties: false,
+    required: ["name"],
+    properties: { name, dryRun: { type: "boolean", default: false } },
   },
 } as const;
 
@@ -403,6 +417,28 @@ export const configMigrateResponseSchema = {
   properties: { process: { type: "string" }, from: { type: ["string", "null"] }, to: { type: "string" }, changed: { type: "boolean" } },
 } as const;
 
+/** What an upgrade did, or (dry run) would do. */
+export const upgradeResultSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "node", "from", "to", "ok", "changed", "dryRun"],
+  properties: {
+    name: { type: "string" },
+    node: { type: "string" },
+    /** Short content hashes of the version it ran and of the newest one. */
+    from: { type: "string" },
+    to: { type: "string" },
+    /** The new code took (or, dry run, would take) the state. */
+    ok: { type: "boolean" },
+    /** The process runs other code now (false: already on the newest version, a dry run, or failed). */
+    changed: { type: "boolean" },
+    dryRun: { type: "boolean" },
+    /** Downtime of the swap. */
+    ms: { type: "number" },
+    error: { type: "string" },
+  },
+} as const;
+
 /** Error body of every failed request. */
 export const errorBodySchema = {
   type: "object",
@@ -438,6 +474,7 @@ export const responses = {
   "module.fetch": moduleBundleSchema,
   nodes: nodesResponseSchema,
   "config.migrate": configMigrateResponseSchema,
+  "process.upgrade": upgradeResultSchema,
 } as const satisfies Record<MessageType, unknown>;
 
 export type NodeLoad = FromSchema<typeof nodeLoadSchema>;
@@ -448,6 +485,7 @@ export type LocateResponse = FromSchema<typeof locateResponseSchema>;
 export type HandoffStatusResponse = FromSchema<typeof handoffStatusSchema>;
 export type HandoffMeta = FromSchema<typeof handoffMetaSchema>;
 export type ErrorBody = FromSchema<typeof errorBodySchema>;
+export type UpgradeResult = FromSchema<typeof upgradeResultSchema>;
 export type Ok = FromSchema<typeof ok>;
 export type NodesResponse = FromSchema<typeof nodesResponseSchema>;
 export type ConfigMigrateResponse = FromSchema<typeof configMigrateResponseSchema>;
@@ -477,5 +515,6 @@ export interface Responses {
   "module.fetch": ModuleBundle;
   nodes: NodesResponse;
   "config.migrate": ConfigMigrateResponse;
+  "process.upgrade": UpgradeResult;
 }
 export type ResponseOf<T extends MessageType> = Responses[T];

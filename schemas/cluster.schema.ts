@@ -92,6 +92,12 @@ export const processSchema = {
     args: { type: "array", items: { type: "string" }, default: [] },
     node: { type: "string", pattern: namePattern },
     limits: limitsSchema,
+    upgrade: {
+      type: "string",
+      enum: ["auto", "manual"],
+      default: "auto",
+      description: "auto: a changed module file upgrades the process in place; manual: it waits for `ferry upgrade`",
+    },
   },
 } as const;
 

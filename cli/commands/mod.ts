@@ -21,6 +21,7 @@ import { rmCommand } from "./rm.ts";
 import { serviceCommand } from "./service.ts";
 import { statusCommand } from "./status.ts";
 import { upCommand } from "./up.ts";
+import { upgradeCommand } from "./upgrade.ts";
 import { validateCommand } from "./validate.ts";
 
 /**
@@ -42,6 +43,7 @@ export function withCommands(parser: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command(createCommand)
     .command(rmCommand)
     .command(callCommand)
+    .command(upgradeCommand)
     .command(eventsCommand)
     .command(validateCommand)
     .command(daemonCommand)
@@ -59,6 +61,7 @@ export const commandNames: readonly string[] = [
   createCommand,
   rmCommand,
   callCommand,
+  upgradeCommand,
   eventsCommand,
   validateCommand,
   daemonCommand,

@@ -1,6 +1,7 @@
 /**
- * `ferry status`: each node (reachable, runtime, load, config problems), then the processes.
- * Works while cluster.yaml has errors: the cluster is then shown as its daemons run it.
+ * `ferry status`: each node (reachable, runtime, load, config problems), the module versions each
+ * node loaded, then the processes. Works while cluster.yaml has errors: the cluster is then shown
+ * as its daemons run it.
  *
  * @example
  * ```sh
@@ -74,6 +75,11 @@ export const statusCommand: Command<OutputArgs> = {
       );
       print(table(["NODE", "URL", "STATE", "RUNTIME", "UPTIME", "CONFIG", "PROCS", "LOAD", "EXECUTORS", "RSS", "NOTE"], rows));
       print("");
+      const modules = nodes.flatMap((n) => (n.reachable ? moduleRows(n) : []));
+      if (modules.length) {
+        print(table(["MODULE", "NODE", "VERSION", "LOADS"], modules));
+        print("");
+      }
       const decisions = nodes.flatMap((n) => (n.reachable ? (n.balancer?.decisions ?? []).map((d) => `${d.slice(0, 24)}  ${n.node.padEnd(8)} ${d.slice(25)}`) : [])).sort();
       if (decisions.length) {
         const policy = nodes.find((n) => n.reachable)?.balancer?.policy ?? "";
@@ -87,6 +93,11 @@ export const statusCommand: Command<OutputArgs> = {
     if (first && !first.ok && results.every((r) => !r.ok)) throw first.error;
   },
 };
+
+/** The module versions a node has loaded (or failed to), one row each. */
+function moduleRows(n: NodeStatus): string[][] {
+  return n.modules.map((m) => [m.name, n.node, m.version ?? "-", m.ok ? "yes" : `no: ${m.error ?? "?"}`]);
+}
 
 /** A node's load as the balancer sees it: processes plus executor utilization. */
 function loadOf(n: NodeStatus): string {

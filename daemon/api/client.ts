@@ -44,6 +44,7 @@ export interface RequestBodies {
   "module.fetch": Lenient<(typeof requests)["module.fetch"]>;
   nodes: Lenient<typeof requests.nodes>;
   "config.migrate": Lenient<(typeof requests)["config.migrate"]>;
+  "process.upgrade": Lenient<(typeof requests)["process.upgrade"]>;
 }
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 

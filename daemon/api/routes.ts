@@ -183,6 +183,10 @@ const messages: MessageRoutes = {
   async "config.migrate"(ctx, body) {
     return await configMigrate(ctx, body);
   },
+
+  async "process.upgrade"({ node }, body) {
+    return node.upgrade(body.name, { dryRun: body.dryRun });
+  },
 };
 
 function events({ node }: RouteContext, follow: boolean, signal: AbortSignal): Response {

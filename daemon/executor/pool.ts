@@ -58,6 +58,8 @@ export interface RequestTimeouts {
   call: number;
   /** Load a module, per worker. @default 60000 */
   inspect: number;
+  /** Load the new code, restore the fields into it, upgrade() and resume(). @default 60000 */
+  upgrade: number;
 }
 
 export const defaultTimeouts: Readonly<RequestTimeouts> = {
@@ -68,6 +70,7 @@ export const defaultTimeouts: Readonly<RequestTimeouts> = {
   discard: 10_000,
   call: 60_000,
   inspect: 60_000,
+  upgrade: 60_000,
 };
 
 export interface PoolOptions {

@@ -50,16 +50,27 @@ export type Request =
   | { type: "capture"; name: string }
   | { type: "discard"; name: string }
   | { type: "call"; name: string; method: string; args: string[] }
-  | { type: "inspect"; modulePath: string; moduleVersion: string };
+  | { type: "inspect"; modulePath: string; moduleVersion: string }
+  /**
+   * Swap a suspended (or completed) process's code: restore its fields into the class of
+   * `moduleVersion`, call `upgrade(fromVersion)`, `resume()`, then run() unless `run` is false.
+   * The old instance stays until all of that succeeded; on failure it is left suspended for an
+   * `activate`. With `dryRun` the process is not suspended first and keeps running: its fields are
+   * captured between two turns, restored into the new class and `upgrade()` is called on that copy
+   * only, which is then dropped.
+   */
+  | { type: "upgrade"; name: string; modulePath: string; moduleVersion: string; fromVersion: string; run: boolean; dryRun: boolean };
 
 export type ReplyValue = {
-  start: { methods: string[]; description: string };
+  /** `upgradedFrom`: the snapshot was another version's, and the new code's upgrade() took it over. */
+  start: { methods: string[]; description: string; upgradedFrom?: string };
   activate: null;
   suspend: { snapshot: Uint8Array };
   capture: { snapshot: Uint8Array };
   discard: null;
   call: { value: Uint8Array };
   inspect: { methods: string[] };
+  upgrade: { methods: string[]; description: string };
 };
 
 export type ToWorker = Request & { id: number };
@@ -150,6 +161,7 @@ export const Activity = {
    * but a state of hundreds of MiB keeps the thread busy for seconds. Not a stall.
    */
   serialize: 8,
+  upgrade: 9,
 } as const;
 export type Activity = (typeof Activity)[keyof typeof Activity];
 
@@ -161,6 +173,7 @@ const stuckIn: Record<number, string> = {
   [Activity.run]: "ran run() without yielding",
   [Activity.call]: "ran a method call without yielding",
   [Activity.describe]: "never returned from toString()",
+  [Activity.upgrade]: "never returned from upgrade()",
 };
 
 /**

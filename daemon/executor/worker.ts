@@ -41,6 +41,8 @@ interface Hosted {
   name: string;
   slot: number;
   cls: ProcessClass;
+  /** The module version (content hash) whose code `cls` is; snapshots carry it. */
+  version: string;
   instance: ProcessInstance & Record<string, unknown>;
   controller: AbortController;
   generation: number;
@@ -257,14 +259,31 @@ function beginRun(h: Hosted): void {
   });
 }
 
-async function callHook(h: Hosted, hook: "suspend" | "resume"): Promise<void> {
-  const fn = h.instance[hook];
+type Instance = ProcessInstance & Record<string, unknown>;
+
+async function callHook(h: Hosted, hook: "suspend" | "resume", instance: Instance = h.instance): Promise<void> {
+  const fn = instance[hook];
   if (typeof fn !== "function") return;
   const turn = turnOf(h, hook === "suspend" ? Activity.suspend : Activity.resume);
   await owner.run(turn, async () => {
     step(turn);
     try {
-      await fn.call(h.instance);
+      await fn.call(instance);
+    } finally {
+      leave();
+    }
+  });
+}
+
+/** Calls `upgrade(fromVersion)` on an instance restored with an older version's fields, if it has one. */
+async function callUpgrade(who: { name: string; slot: number }, instance: Instance, fromVersion: string): Promise<void> {
+  const fn = instance.upgrade;
+  if (typeof fn !== "function") return;
+  const turn = turnOf(who, Activity.upgrade);
+  await owner.run(turn, async () => {
+    step(turn);
+    try {
+      await fn.call(instance, fromVersion);
     } finally {
       leave();
     }
@@ -274,7 +293,24 @@ async function callHook(h: Hosted, hook: "suspend" | "resume"): Promise<void> {
 function capture(h: Hosted): Uint8Array {
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(h.instance)) fields[key] = h.instance[key];
-  return serializing(() => encodeState({ className: h.cls.name, fields }));
+  return serializing(() => encodeState({ className: h.cls.name, fields, moduleVersion: h.version }));
+}
+
+/** A new instance of `cls` holding the fields of `snapshot`, its constructor not run. */
+function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array): { instance: Instance; fromVersion?: string } {
+  return runTurn(turnOf(who, Activity.decode), () => {
+    const state = serializing(() => decodeState(snapshot));
+    const instance = Object.assign(Object.create(cls.prototype) as object, state.fields) as Instance;
+    return state.moduleVersion === undefined ? { instance } : { instance, fromVersion: state.moduleVersion };
+  });
+}
+
+function upgradeFailed(message: string): FerryError {
+  return new FerryError("upgrade_failed", message, { hint: "the process keeps running its previous code; fix the module and save it again" });
+}
+
+function short(version: string): string {
+  return version.slice(0, 12);
 }
 
 /**
@@ -327,13 +363,15 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
     try {
       const cls = await classOf(req.modulePath, req.moduleVersion);
       stillWanted();
-      let instance: ProcessInstance & Record<string, unknown>;
+      let instance: Instance;
+      let upgradedFrom: string | undefined;
       const snapshot = req.snapshot;
       if (snapshot) {
-        instance = runTurn(turnOf(req, Activity.decode), () => {
-          const state = serializing(() => decodeState(snapshot));
-          return Object.assign(Object.create(cls.prototype) as object, state.fields) as typeof instance;
-        });
+        const restored = restoreInto(req, cls, snapshot);
+        instance = restored.instance;
+        // State written by another version (a peer's, or this node's before its file changed):
+        // the new code adapts it now, so a hand-off or restore that cannot fails instead.
+        if (restored.fromVersion !== undefined && restored.fromVersion !== req.moduleVersion) upgradedFrom = restored.fromVersion;
       } else {
         try {
           instance = runTurn(turnOf(req, Activity.construct), () => new cls(req.args) as typeof instance);
@@ -344,10 +382,19 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       if (typeof instance.run !== "function") {
         throw new FerryError("module_invalid", `${cls.name} has no run(ctx) method`, { hint: "a process class needs async run(ctx)" });
       }
+      if (upgradedFrom !== undefined) {
+        try {
+          await callUpgrade(req, instance, upgradedFrom);
+        } catch (error) {
+          throw upgradeFailed(`${cls.name}.upgrade("${short(upgradedFrom)}") threw while restoring "${req.name}": ${describeError(error)}`);
+        }
+        stillWanted();
+      }
       const h: Hosted = {
         name: req.name,
         slot: req.slot,
         cls,
+        version: req.moduleVersion,
         instance,
         controller: new AbortController(),
         generation: req.generation,
@@ -357,7 +404,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       hosted.set(req.name, h);
       if (!req.hold && snapshot) await callHook(h, "resume");
       stillWanted();
-      const reply = { methods: callableMethods(cls), description: describeInstance(h) };
+      const reply = { methods: callableMethods(cls), description: describeInstance(h), ...(upgradedFrom !== undefined ? { upgradedFrom } : {}) };
       if (Atomics.compareExchange(new Int32Array(req.claim), 0, 0, CLAIM_STARTED) !== 0) {
         // The main thread gave up on this start and forgot the process: so does this worker.
         if (hosted.get(req.name) === h) hosted.delete(req.name);
@@ -463,6 +510,55 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
 
   async inspect(req) {
     return { methods: callableMethods(await classOf(req.modulePath, req.moduleVersion)) };
+  },
+
+  async upgrade(req) {
+    const h = get(req.name);
+    if (!req.dryRun && h.phase !== "suspended" && h.phase !== "completed") {
+      throw new FerryError("conflict", `Process "${h.name}" must be suspended before its code is swapped (it is ${h.phase})`);
+    }
+    const to = short(req.moduleVersion);
+    let cls: ProcessClass;
+    try {
+      cls = await classOf(req.modulePath, req.moduleVersion);
+    } catch (error) {
+      throw upgradeFailed(`Cannot load version "${to}" of ${h.cls.name}: ${describeError(error)}`);
+    }
+    if (hosted.get(req.name) !== h) throw new FerryError("process_not_found", `Process "${req.name}" was discarded while its new code loaded`);
+    // A copy through the codec: the new instance shares no object with the old one, which stays
+    // intact for a rollback.
+    const bytes = capture(h);
+    let instance: Instance;
+    try {
+      instance = restoreInto(h, cls, bytes).instance;
+    } catch (error) {
+      throw upgradeFailed(`Cannot restore the fields of "${h.name}" into version "${to}" of ${cls.name}: ${describeError(error)}`);
+    }
+    if (typeof instance.run !== "function") throw upgradeFailed(`Version "${to}" of ${cls.name} has no run(ctx) method`);
+    let hook = "upgrade";
+    let ranNewCode = false;
+    try {
+      ranNewCode = typeof instance.upgrade === "function";
+      await callUpgrade(h, instance, req.fromVersion);
+      if (req.dryRun) return { methods: callableMethods(cls), description: cls.name };
+      hook = "resume";
+      ranNewCode ||= typeof instance.resume === "function";
+      await callHook(h, "resume", instance);
+    } catch (error) {
+      // The old code goes on from the captured state. If new code ran, it may have written through
+      // the file streams: a fresh copy re-owns each file from its captured offset on.
+      if (ranNewCode && !req.dryRun && hosted.get(req.name) === h) h.instance = restoreInto(h, h.cls, bytes).instance;
+      const call = hook === "upgrade" ? `upgrade("${short(req.fromVersion)}")` : "resume()";
+      throw upgradeFailed(`${cls.name}.${call} of version "${to}" threw: ${describeError(error)}`);
+    }
+    if (hosted.get(req.name) !== h) throw new FerryError("process_not_found", `Process "${req.name}" was discarded while it was upgraded`);
+    h.cls = cls;
+    h.instance = instance;
+    h.version = req.moduleVersion;
+    const reply = { methods: callableMethods(cls), description: describeInstance(h) };
+    if (req.run) beginRun(h);
+    else h.phase = "completed";
+    return reply;
   },
 };
 

@@ -25,7 +25,7 @@ export type ProcessClass = new (args: string[]) => object;
 const extensions = [".ts", ".js", ".mjs"] as const;
 const ignoredSuffixes = [".d.ts", ".d.mts", ".test.ts", ".test.js", ".test.mjs"];
 /** The process contract's hooks: driven by the daemon, never by `ferry call`. */
-const reserved = new Set(["constructor", "run", "suspend", "resume", "toString"]);
+const reserved = new Set(["constructor", "run", "suspend", "resume", "upgrade", "toString"]);
 
 /**
  * Lists the modules directly in `dir`: name → absolute file path. A missing folder has none.

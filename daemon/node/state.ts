@@ -26,7 +26,7 @@ import type { Transport } from "../api/transport.ts";
 import { CheckpointStore, Journal } from "../store/mod.ts";
 import type { Fence, OwnedProcess } from "../store/mod.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
-import type { ModuleInfo } from "../../schemas/api.schema.ts";
+import type { ModuleInfo, UpgradeResult } from "../../schemas/api.schema.ts";
 import type { ClusterSettings, ProcessSpec } from "../../schemas/cluster.schema.ts";
 import { ManagedProcess } from "./process.ts";
 import type { ProcessIdentity, ProcessView } from "./process.ts";
@@ -35,6 +35,7 @@ import type { Acquiring } from "./table.ts";
 import { Outgoing } from "./outgoing.ts";
 import { Incoming } from "./incoming.ts";
 import { Grants } from "./grants.ts";
+import { Upgrades, type UpgradeOptions } from "./upgrade.ts";
 import { callProcess } from "./calls.ts";
 import { locateIn, processInfo, psOf } from "./views.ts";
 import { identityOf } from "./identity.ts";
@@ -73,6 +74,7 @@ export class NodeState {
   readonly outgoing: Outgoing;
   readonly incoming: Incoming;
   readonly grants: Grants;
+  readonly #upgrades: Upgrades;
   readonly #table = new ProcessTable();
   readonly #journal: Journal;
   readonly #checkpoints: CheckpointStore;
@@ -83,6 +85,8 @@ export class NodeState {
   readonly #transport: Transport | undefined;
   readonly #log: (level: "info" | "warn" | "error", line: string) => void;
   readonly #modules = new Map<string, ModuleInfo & { hash: string }>();
+  /** The newest version of each module this node has read from its processes folder. */
+  readonly #latest = new Map<string, string>();
   readonly #registry: ModuleRegistry;
   /** Module versions the config revision names (multi-machine mode); empty: this node's files. */
   #moduleHashes: Readonly<Record<string, string>>;
@@ -144,6 +148,7 @@ export class NodeState {
     this.grants = new Grants(this.#parts);
     this.outgoing = new Outgoing(this.#parts, this.grants);
     this.incoming = new Incoming(this.#parts);
+    this.#upgrades = new Upgrades(this.#parts, { resolve: (module) => this.resolveModule(module), latest: (module) => this.#latestVersion(module) });
     this.#setPeers();
   }
 
@@ -295,11 +300,11 @@ export class NodeState {
   }
 
   ps() {
-    return psOf(this.#table, this.node, (name) => this.desired(name));
+    return psOf(this.#table, this.node, (name) => this.desired(name), (p) => this.#upgrades.pending(p));
   }
 
   info(p: ProcessView) {
-    return processInfo(p, this.node, this.desired(p.name));
+    return processInfo(p, this.node, this.desired(p.name), this.#upgrades.pending(p));
   }
 
   locate(name: string) {
@@ -355,8 +360,15 @@ export class NodeState {
    * revision names (fetched from a peer and verified when this node lacks it), or this node's
    * own copy in local mode.
    */
-  resolveModule(module: string): Promise<{ path: string; version: string }> {
-    return this.#registry.resolve(module, this.#moduleHashes[module]);
+  async resolveModule(module: string): Promise<{ path: string; version: string }> {
+    const resolved = await this.#registry.resolve(module, this.#moduleHashes[module]);
+    if (this.#moduleHashes[module] === undefined) this.#latest.set(module, resolved.version);
+    return resolved;
+  }
+
+  /** The version a process of `module` should run: the config revision's, else this node's file. */
+  #latestVersion(module: string): string | undefined {
+    return this.#moduleHashes[module] ?? this.#latest.get(module);
   }
 
   /** Loads new or changed modules in the executors to learn whether they load and what they offer. */
@@ -367,7 +379,11 @@ export class NodeState {
   }
 
   async #probe(): Promise<void> {
-    for (const name of [...this.#modules.keys()]) if (!this.#loaded.modules.has(name)) this.#modules.delete(name);
+    for (const name of [...this.#modules.keys()]) {
+      if (this.#loaded.modules.has(name)) continue;
+      this.#modules.delete(name);
+      this.#latest.delete(name);
+    }
     for (const [name, path] of this.#loaded.modules) {
       let hash: string;
       try {
@@ -380,6 +396,7 @@ export class NodeState {
         this.#modules.set(name, { name, file: path, ok: false, error: message, hash: "" });
         continue;
       }
+      this.#latest.set(name, hash);
       if (this.#modules.get(name)?.hash === hash) continue;
       const version = shortHash(hash);
       this.#modules.set(name, { name, file: path, ok: true, version, hash });
@@ -388,6 +405,8 @@ export class NodeState {
         const { methods } = await this.#pool.inspect((await this.#registry.resolve(name, hash)).path, hash);
         this.#modules.set(name, { name, file: path, ok: true, methods, version, hash });
         this.events.emit({ type: "module-loaded", message: `${name} ${version}` });
+        // Its processes may be due an upgrade now.
+        for (const p of this.#table.values()) if (p.module === name) this.#enqueue(p.name);
       } catch (error) {
         const message = describeError(error);
         this.#modules.set(name, { name, file: path, ok: false, error: message, version, hash });
@@ -508,6 +527,29 @@ export class NodeState {
     return true;
   }
 
+  /**
+   * Whether `name` runs here on an older version of its module and its policy (`upgrade: auto`)
+   * says to move it onto the newest one now.
+   */
+  upgradeDue(name: string): boolean {
+    return this.#upgrades.due(name);
+  }
+
+  /**
+   * Moves a process held here onto the newest version of its module in place, keeping its state
+   * (or, with `dryRun`, tries the new code on a copy of it). A failed upgrade leaves it running
+   * the old code and answers `ok: false` with the reason.
+   *
+   * @example
+   * ```ts
+   * const result = await node.upgrade("counter", { dryRun: true });
+   * if (!result.ok) console.error(result.error);
+   * ```
+   */
+  upgrade(name: string, options: UpgradeOptions = {}): Promise<UpgradeResult> {
+    return this.#upgrades.apply(name, options);
+  }
+
   /** Stops and forgets a process removed from cluster.yaml. */
   async remove(name: string, reason: string): Promise<void> {
     const p = this.#table.get(name);
@@ -519,6 +561,7 @@ export class NodeState {
     if (p) await this.#stopHosted(p, "stopped");
     if (this.#journal.state.owned.has(name) || p) await this.#journal.append({ op: "removed", name });
     this.#checkpoints.remove(name);
+    this.#upgrades.forget(name);
     await this.#store.forget(name);
     this.#table.stopAcquiring(name);
     this.events.emit({ type: "stopped", process: name, reason });
@@ -559,6 +602,13 @@ export class NodeState {
       p.hosted = true;
       p.methods = started.methods;
       p.description = started.description;
+      if (started.upgradedFrom !== undefined) {
+        // Restored from state another version wrote (a checkpoint from before the file changed, or
+        // a peer running another version): its upgrade() took it over.
+        const from = shortHash(started.upgradedFrom);
+        this.events.emit({ type: "upgraded", process: identity.name, generation: identity.generation, from, to: shortHash(file.version), reason: "restored from state of an older version" });
+        this.#log("info", `[${identity.name}] restored state of ${identity.module} ${from} into ${shortHash(file.version)}`);
+      }
       if (p.state === "starting") p.moveTo(options.hold ? "held" : "running");
     } catch (error) {
       if (p.state !== "starting") return p; // lost meanwhile (executor died): already handled

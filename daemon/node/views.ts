@@ -14,6 +14,7 @@ import type { JournalState } from "../store/mod.ts";
 import { shownState } from "./lifecycle.ts";
 import type { ProcessView } from "./process.ts";
 import type { ProcessTable } from "./table.ts";
+import { shortHash } from "../modules/hash.ts";
 
 /** `config` for a process pinned by `node:`, `balancer` for one the balancer places. */
 export function placedBy(spec: ProcessSpec | undefined): "config" | "balancer" {
@@ -25,10 +26,10 @@ export function placedBy(spec: ProcessSpec | undefined): "config" | "balancer" {
  *
  * @example
  * ```ts
- * processInfo(view, "alpha", spec).state; // "running"
+ * processInfo(view, "alpha", spec, "8b1d2e4f0a3c").pendingVersion; // "8b1d2e4f0a3c"
  * ```
  */
-export function processInfo(p: ProcessView, node: string, spec: ProcessSpec | undefined): ProcessInfo {
+export function processInfo(p: ProcessView, node: string, spec: ProcessSpec | undefined, pendingVersion?: string): ProcessInfo {
   return {
     name: p.name,
     module: p.module,
@@ -45,6 +46,8 @@ export function processInfo(p: ProcessView, node: string, spec: ProcessSpec | un
     description: p.description,
     methods: [...p.methods],
     startedAt: p.startedAt,
+    ...(p.moduleVersion ? { moduleVersion: shortHash(p.moduleVersion) } : {}),
+    ...(pendingVersion ? { pendingVersion } : {}),
   };
 }
 
@@ -53,11 +56,16 @@ export function processInfo(p: ProcessView, node: string, spec: ProcessSpec | un
  *
  * @example
  * ```ts
- * psOf(table, "alpha", desired).map((p) => p.name);
+ * psOf(table, "alpha", desired, (p) => upgrades.pending(p)).map((p) => p.name);
  * ```
  */
-export function psOf(table: ProcessTable, node: string, desired: (name: string) => ProcessSpec | undefined): ProcessInfo[] {
-  const out = [...table.values()].map((p) => processInfo(p, node, desired(p.name)));
+export function psOf(
+  table: ProcessTable,
+  node: string,
+  desired: (name: string) => ProcessSpec | undefined,
+  pending: (p: ProcessView) => string | undefined = () => undefined,
+): ProcessInfo[] {
+  const out = [...table.values()].map((p) => processInfo(p, node, desired(p.name), pending(p)));
   for (const [name, a] of table.acquisitions()) {
     if (table.has(name)) continue;
     const spec = desired(name);

@@ -1,8 +1,9 @@
 /**
  * The node's reconciler: for one process name, compare what cluster.yaml wants with what this
  * node holds, and take one step — start it fresh, pull it from its holder, settle a hand-off left
- * in doubt, stop it, restart it after its module was fixed — or nothing. The holder of a process
- * never pushes it: the node cluster.yaml names pulls (receiver-initiated).
+ * in doubt, stop it, restart it after its module was fixed, upgrade it in place onto its module's
+ * new version — or nothing. The holder of a process never pushes it: the node cluster.yaml names
+ * pulls (receiver-initiated).
  *
  * @example
  * ```ts
@@ -49,6 +50,7 @@ export class NodeReconciler implements Reconciler {
     }
     if (held) {
       if (held.state === "failed") await node.retryFailed(name);
+      else if (node.upgradeDue(name)) await node.upgrade(name);
       return done();
     }
     if (desired.node === undefined) return this.#acquireUnpinned(name, desired);

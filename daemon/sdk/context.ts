@@ -31,6 +31,12 @@ export interface ProcessInstance {
   run(ctx: ProcessContext): Promise<void> | void;
   suspend?(): Promise<void> | void;
   resume?(): Promise<void> | void;
+  /**
+   * Called once on an instance of a new module version restored with the fields of an older one,
+   * before `resume()`; `fromVersion` is the older version's id (its content hash). Throwing keeps
+   * the process on the old code.
+   */
+  upgrade?(fromVersion: string): Promise<void> | void;
   toString?(): string;
 }
 

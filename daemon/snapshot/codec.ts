@@ -23,10 +23,15 @@ const MAGIC = [0x46, 0x52, 0x52, 0x59]; // "FRRY"
 // cycles are graph.ts's job (cbor-x's own structured clone mishandles a Map inside its own cycle).
 const codec = new Encoder({ useRecords: false, pack: false, structuredClone: false });
 
-/** What a snapshot holds: the class it was taken from and the instance's own fields. */
+/**
+ * What a snapshot holds: the class it was taken from, the instance's own fields and the module
+ * version (content hash) whose code they belong to, so whoever restores them with other code
+ * knows to call `upgrade(fromVersion)`. Snapshots written before versions were kept have none.
+ */
 export interface ProcessState {
   className: string;
   fields: Record<string, unknown>;
+  moduleVersion?: string;
 }
 
 /**
@@ -66,7 +71,8 @@ export function encodeState(state: ProcessState): Uint8Array {
   assertPortable(state.fields, state.className);
   let payload: Uint8Array;
   try {
-    payload = codec.encode([state.className, toGraph(state.fields)]);
+    const graph = toGraph(state.fields);
+    payload = codec.encode(state.moduleVersion ? [state.className, graph, state.moduleVersion] : [state.className, graph]);
   } catch (cause) {
     throw new FerryError("not_serializable", `Cannot encode the fields of ${state.className}: ${(cause as Error).message}`, { cause });
   }
@@ -107,9 +113,9 @@ export function decodeState(bytes: Uint8Array): ProcessState {
   const problem = envelopeProblem(bytes);
   if (problem) throw new FerryError("snapshot_corrupt", `Snapshot is corrupt: ${problem}`);
   const payload = bytes.subarray(HEADER_BYTES);
-  const [className, graph] = codec.decode(payload) as [string, Graph];
+  const [className, graph, moduleVersion] = codec.decode(payload) as [string, Graph, string?];
   const fields = fromGraph(graph) as Record<string, unknown>;
-  return { className, fields };
+  return typeof moduleVersion === "string" ? { className, fields, moduleVersion } : { className, fields };
 }
 
 /**

@@ -106,7 +106,7 @@ test("no command at all exits 2 and --help exits 0 listing the commands", async 
   assert.equal(lines(none.stderr), ["ferry: Missing command (see `ferry --help`)"]);
   const help = await run(["--help"]);
   assert.is(help.code, 0);
-  for (const name of ["up", "down", "status", "ps", "migrate", "create", "rm", "call", "events", "validate", "daemon"]) {
+  for (const name of ["up", "down", "status", "ps", "migrate", "create", "rm", "call", "upgrade", "events", "validate", "daemon"]) {
     assert.match(help.stdout, new RegExp(`ferry ${name}\\b`));
   }
 });

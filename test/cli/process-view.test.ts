@@ -61,8 +61,18 @@ test("mergeProcesses() lists declared processes no node reports as starting on n
 test("processTable() has the ps columns and shows missing values as -", () => {
   const text = processTable([info("counter", "alpha", "running", { desired: null, lastDowntimeMs: 1.234, error: "rolled back: beta unreachable" })]);
   const [header, row] = text.split("\n");
-  assert.equal(header?.split(/\s+/), ["NAME", "MODULE", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ERROR"]);
-  assert.match(row ?? "", /^counter\s+Counter\s+alpha\s+-\s+running\s+0\s+0\s+1\.2 ms\s+rolled back: beta unreachable$/);
+  assert.equal(header?.split(/\s+/), ["NAME", "MODULE", "VERSION", "NODE", "DESIRED", "STATE", "GEN", "MIGR", "DOWNTIME", "ERROR"]);
+  assert.match(row ?? "", /^counter\s+Counter\s+-\s+alpha\s+-\s+running\s+0\s+0\s+1\.2 ms\s+rolled back: beta unreachable$/);
+});
+
+test("processTable() shows the version a process runs, and old→new while one is pending", () => {
+  const text = processTable([
+    info("a", "alpha", "running", { moduleVersion: "3f2a9c0d1e4b" }),
+    info("b", "alpha", "running", { moduleVersion: "3f2a9c0d1e4b", pendingVersion: "8b1d2e4f0a3c" }),
+  ]);
+  const [, a, b] = text.split("\n");
+  assert.match(a ?? "", /^a\s+Counter\s+3f2a9c0\s+alpha\s/);
+  assert.match(b ?? "", /^b\s+Counter\s+3f2a9c0→8b1d2e4\s+alpha\s/);
 });
 
 test.run();
