@@ -31,7 +31,7 @@ import { errorLine, Exit, exitCodeTable, exitStatusOf, UsageError } from "./exit
  */
 export async function main(args: string[]): Promise<number> {
   try {
-    await parser(args).parseAsync();
+    await (await parser(args)).parseAsync();
     return 0;
   } catch (error) {
     if (!(error instanceof Exit)) {
@@ -42,7 +42,7 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-function parser(args: string[]) {
+async function parser(args: string[]) {
   const base = yargs(args)
     .scriptName("ferry")
     .usage("$0 <command> [options]\n\nRuns and steers a Ferry cluster declared in cluster.yaml.")
@@ -56,7 +56,7 @@ function parser(args: string[]) {
     })
     .option("json", { type: "boolean", default: false, describe: "Machine-readable output on stdout", global: true })
     .option("verbose", { type: "boolean", default: false, describe: "Show stack traces with errors", global: true });
-  return withCommands(base as Argv<GlobalArgs>)
+  return (await withCommands(base as Argv<GlobalArgs>, args))
     .completion("completion", "Print a shell completion script (bash, zsh): ferry completion >> ~/.bashrc")
     .example("$0 up", "Run every node of ./cluster.yaml on this machine")
     .example("$0 migrate counter beta", "Move counter to node beta and wait until it runs there")
