@@ -30,6 +30,9 @@ import { leaseRenewal, renewOnce } from "./liveness/lease.ts";
 import { createHandler, type Handler } from "./api/handler.ts";
 import type { Transport } from "./api/transport.ts";
 import type { Platform } from "./adapters/platform.ts";
+import { ProcessLogs, recordLifecycle } from "./logs/mod.ts";
+import { NodeMetrics } from "./metrics/mod.ts";
+import type { NodeHealth } from "./api/routes.ts";
 
 export interface AssembleOptions {
   node: string;
@@ -56,6 +59,9 @@ export interface AssembledNode {
   readonly state: NodeState;
   readonly handler: Handler;
   readonly store: ClusterStore;
+  /** The output and lifecycle lines of the node's processes. */
+  readonly logs: ProcessLogs;
+  readonly metrics: NodeMetrics;
   /** Takes a new good config (from the watcher, or a revision from the store). */
   updateConfig(loaded: LoadedConfig, revision?: string, moduleHashes?: Record<string, string>): void;
   rejectConfig(error: unknown): void;
@@ -79,6 +85,14 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   const replicaStore = new ReplicaStore(join(options.loaded.dataDir, options.node, "replicas"));
   const store = options.store ?? openStore(options.node, options.loaded, { replicas: peerReplicas(options.node, () => state) });
   let queue: WorkQueue | undefined;
+  let metrics: NodeMetrics | undefined;
+  let opened: NodeState | undefined;
+  const logs = await ProcessLogs.open({
+    node: options.node,
+    dir: join(options.loaded.dataDir, options.node, "logs"),
+    limits: () => (opened?.settings ?? options.loaded.config.cluster).logs,
+    report,
+  });
   const state: NodeState = await NodeState.open({
     node: options.node,
     loaded: options.loaded,
@@ -88,12 +102,19 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     ...(options.reloadConfig ? { reloadConfig: options.reloadConfig } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     log,
+    output: (name, generation, stream, text) => logs.write(name, generation, stream, text),
+    journal: { onFsync: (ms) => metrics?.observeFsync(ms) },
     ...(options.revision ? { revision: options.revision } : {}),
     ...(options.moduleHashes ? { moduleHashes: options.moduleHashes } : {}),
     // The first lease is taken before any process is restored: fences written while this node
     // was down are seen before anything runs.
     beforeRestore: (s) => renewOnce(s, store),
   });
+  opened = state;
+  // Both read the events emitted while the node opened, then subscribe.
+  const detachLogs = recordLifecycle(state.events, logs, (name) => state.get(name)?.generation);
+  metrics = new NodeMetrics({ node: options.node, events: state.events, ps: () => state.ps(), modules: () => state.modules(), runtime: options.platform });
+  const nodeMetrics = metrics;
   const liveness = new PeerLiveness(store, () => settings().balancer.goneAfterMs);
   queue = new WorkQueue(new NodeReconciler(state, liveness), {
     concurrency: 256,
@@ -118,7 +139,12 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     // Level-triggered safety net; a name backing off after an error keeps its backoff.
     for (const name of state.names()) queue!.nudge(name);
   }, report));
-  manager.add(every("checkpoints", () => settings().checkpointIntervalMs, () => state.checkpointAll(), report));
+  manager.add(every("checkpoints", () => settings().checkpointIntervalMs, async () => {
+    const began = performance.now();
+    const any = state.processes().some((p) => p.state === "running");
+    await state.checkpointAll();
+    if (any) nodeMetrics.observeCheckpointRound(performance.now() - began);
+  }, report));
   manager.add(leaseRenewal(state, store, {
     intervalMs: () => Math.max(50, Math.min(1000, settings().balancer.goneAfterMs / 4)),
     carryMs: () => Math.max(100, settings().balancer.goneAfterMs - 250),
@@ -131,12 +157,15 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     report,
   }));
   manager.add(balancer);
+  manager.add(logs);
   for (const runnable of options.runnables ?? []) manager.add(runnable);
   manager.add({
     name: "hand-off sessions",
     start: (signal) => new Promise<void>((resolve) => signal.addEventListener("abort", () => (handoffs.close(), resolve()), { once: true })),
   });
   manager.start();
+  // Serving from here on (the handler exists only now); stopping once stop() began.
+  const health = (): NodeHealth => (state.closing ? "stopping" : "serving");
   const handler = createHandler({
     node: state,
     replicas: replicaStore,
@@ -146,12 +175,17 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     reconcile: (names) => (names ? names.forEach((n) => queue!.add(n)) : enqueueAll()),
     platform: options.platform,
     onShutdown: options.onShutdown,
+    logs,
+    metrics: nodeMetrics,
+    health,
   });
   let stopping: Promise<void> | undefined;
   return {
     state,
     handler,
     store,
+    logs,
+    metrics: nodeMetrics,
     updateConfig: (loaded, revision, moduleHashes) => state.updateConfig(loaded, revision, moduleHashes),
     rejectConfig: (error) => state.rejectConfig(error),
     stop() {
@@ -159,6 +193,9 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
         state.beginClose();
         await manager.stop();
         await state.close();
+        detachLogs();
+        nodeMetrics.close();
+        await logs.close();
         await store.close();
       })();
       return stopping;

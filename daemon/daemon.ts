@@ -24,6 +24,7 @@ import { every } from "./manager.ts";
 import { assembleNode, type AssembledNode, peerReplicas } from "./assemble.ts";
 import { openStore } from "./store/open.ts";
 import type { ClusterStore } from "./store/cluster-store.ts";
+import { daemonLog } from "./log.ts";
 
 export interface DaemonOptions {
   configFile: string;
@@ -37,6 +38,7 @@ export interface DaemonOptions {
 /** Runs one node's daemon until it is asked to stop; resolves after a graceful stop. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const stop = new AbortController();
+  const log = daemonLog(options.node);
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   let assembled: AssembledNode | undefined;
   let sync: ConfigSync | undefined;
@@ -46,7 +48,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const followTls = (next: LoadedConfig) => {
     tlsRead = tlsRead.then(() => clientTlsOf(next.config, next.dir)).then(
       (tls) => void (clientTls = tls),
-      (error) => console.error(`ferry: node ${options.node} keeps its previous TLS settings: ${describeError(error)}`),
+      (error) => log("error", `ferry: node ${options.node} keeps its previous TLS settings: ${describeError(error)}`),
     );
   };
   const apply = (next: LoadedConfig, revision?: string, modules?: Record<string, string>) => {
@@ -79,7 +81,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         stateDir,
         apply,
         reject: (error) => assembled?.rejectConfig(error),
-        log: (line) => console.error(line),
+        log: (line) => log("warn", line),
       });
       loaded = await sync.start(loaded);
     }
@@ -97,6 +99,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       loaded,
       platform,
       onShutdown: () => stop.abort(),
+      log,
       reloadConfig: async () => {
         await watcher.reload();
         await sync?.settled();
@@ -104,7 +107,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       transport: httpTransport({ tls: () => clientTls }),
       ...(store ? { store } : {}),
       ...(sync?.revision ? { revision: sync.revision, moduleHashes: sync.modules } : {}),
-      ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => console.error(`ferry: ${source}: ${describeError(error)}`))] } : {}),
+      ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => log("error", `ferry: ${source}: ${describeError(error)}`))] } : {}),
     });
     assembled = node;
     if (sync?.startError) node.rejectConfig(sync.startError);
@@ -120,7 +123,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     }
     const restored = node.state.processes().length;
     const bound = loaded.config.nodes[options.node]?.listen === undefined ? "" : ` (bound to ${plan.address})`;
-    console.log(`ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${plan.url}${bound}, ${restored} processes restored`);
+    log("info", `ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${plan.url}${bound}, ${restored} processes restored`);
     options.onReady?.({ node: options.node, url: plan.url, port: server.port });
     const onSignal = () => stop.abort();
     process.on("SIGINT", onSignal);
@@ -131,10 +134,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     });
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    console.log(`ferry: node ${options.node} stopping; checkpointing ${node.state.processes().length} processes`);
+    log("info", `ferry: node ${options.node} stopping; checkpointing ${node.state.processes().length} processes`);
     await node.stop();
     await server.close();
-    console.log(`ferry: node ${options.node} stopped`);
+    log("info", `ferry: node ${options.node} stopped`);
   } finally {
     stop.abort();
     await watcher.close();
