@@ -14,6 +14,7 @@ import { createCommand } from "./create.ts";
 import { daemonCommand } from "./daemon.ts";
 import { downCommand } from "./down.ts";
 import { eventsCommand } from "./events.ts";
+import { logsCommand } from "./logs.ts";
 import { migrateCommand } from "./migrate.ts";
 import { psCommand } from "./ps.ts";
 import { rmCommand } from "./rm.ts";
@@ -40,6 +41,7 @@ export function withCommands(parser: Argv<GlobalArgs>): Argv<GlobalArgs> {
     .command(rmCommand)
     .command(callCommand)
     .command(eventsCommand)
+    .command(logsCommand)
     .command(validateCommand)
     .command(daemonCommand);
 }
@@ -55,6 +57,7 @@ export const commandNames: readonly string[] = [
   rmCommand,
   callCommand,
   eventsCommand,
+  logsCommand,
   validateCommand,
   daemonCommand,
 ].map((c) => String(c.command).split(" ")[0] ?? "");
