@@ -70,6 +70,8 @@ export class ProcessLogs implements Runnable {
   #kick: (() => void) | undefined;
   #dropped = 0;
   #closed = false;
+  /** A failing disk is reported once, not at every flush, until an append succeeds again. */
+  #failing = false;
 
   private constructor(options: ProcessLogsOptions, seq: number) {
     this.node = options.node;
@@ -98,7 +100,7 @@ export class ProcessLogs implements Runnable {
     return this.#seq;
   }
 
-  /** Records dropped because the disk fell too far behind. */
+  /** Records lost because the disk fell too far behind or refused them. */
   get dropped(): number {
     return this.#dropped;
   }
@@ -202,8 +204,11 @@ export class ProcessLogs implements Runnable {
       for (const [process, records] of pending) {
         try {
           await this.#file(process).append(records.map((r) => JSON.stringify(r) + "\n").join(""));
+          this.#failing = false;
         } catch (error) {
-          this.#options.report?.(`the log of ${process}`, error);
+          this.#dropped += records.length;
+          if (!this.#failing) this.#options.report?.(`appending to the log of ${process} (its lines are lost until the disk takes them)`, error);
+          this.#failing = true;
         }
       }
     });

@@ -58,6 +58,13 @@ test("logs show a process's lines from alpha then beta, with its hand-off, each 
     const lines = human.stdout.trimEnd().split("\n");
     assert.is(lines.length, 3, human.stdout);
     for (const line of lines) assert.match(line, /^\d{4}-\d\d-\d\dT[\d:.]+Z beta\s+chatter\[g1\] out\s+\| tick \d+$/);
+
+    // A read-only command: it works while cluster.yaml has errors, with a warning.
+    c.writeRaw(c.readConfig().replace("processes:", "processes: [oops"));
+    const broken = await c.cli(["logs", "chatter", "--lines", "1", "--json"]);
+    assert.is(broken.code, 0, broken.stderr);
+    assert.match(broken.stderr, /has errors/);
+    assert.is(parse(broken.stdout).length, 1);
   } finally {
     await c.close();
   }
