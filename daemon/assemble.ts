@@ -31,6 +31,9 @@ import { createHandler, type Handler } from "./api/handler.ts";
 import type { Transport } from "./api/transport.ts";
 import type { Platform } from "./adapters/platform.ts";
 import type { ConfigEditor } from "./api/config-migrate.ts";
+import { ProcessLogs, recordLifecycle } from "./logs/mod.ts";
+import { NodeMetrics } from "./metrics/mod.ts";
+import type { NodeHealth } from "./api/routes.ts";
 
 export interface AssembleOptions {
   node: string;
@@ -59,6 +62,9 @@ export interface AssembledNode {
   readonly state: NodeState;
   readonly handler: Handler;
   readonly store: ClusterStore;
+  /** The output and lifecycle lines of the node's processes. */
+  readonly logs: ProcessLogs;
+  readonly metrics: NodeMetrics;
   /** Takes a new good config (from the watcher, or a revision from the store). */
   updateConfig(loaded: LoadedConfig, revision?: string, moduleHashes?: Record<string, string>): void;
   rejectConfig(error: unknown): void;
@@ -82,6 +88,14 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   const replicaStore = new ReplicaStore(join(options.loaded.dataDir, options.node, "replicas"));
   const store = options.store ?? (await openStore(options.node, options.loaded, { replicas: peerReplicas(options.node, () => state) }));
   let queue: WorkQueue | undefined;
+  let metrics: NodeMetrics | undefined;
+  let opened: NodeState | undefined;
+  const logs = await ProcessLogs.open({
+    node: options.node,
+    dir: join(options.loaded.dataDir, options.node, "logs"),
+    limits: () => (opened?.settings ?? options.loaded.config.cluster).logs,
+    report,
+  });
   const state: NodeState = await NodeState.open({
     node: options.node,
     loaded: options.loaded,
@@ -91,12 +105,19 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     ...(options.reloadConfig ? { reloadConfig: options.reloadConfig } : {}),
     ...(options.transport ? { transport: options.transport } : {}),
     log,
+    output: (name, generation, stream, text) => logs.write(name, generation, stream, text),
+    journal: { onFsync: (ms) => metrics?.observeFsync(ms) },
     ...(options.revision ? { revision: options.revision } : {}),
     ...(options.moduleHashes ? { moduleHashes: options.moduleHashes } : {}),
     // The first lease is taken before any process is restored: fences written while this node
     // was down are seen before anything runs.
     beforeRestore: (s) => renewOnce(s, store),
   });
+  opened = state;
+  // Both read the events emitted while the node opened, then subscribe.
+  const detachLogs = recordLifecycle(state.events, logs, (name) => state.get(name)?.generation);
+  metrics = new NodeMetrics({ node: options.node, events: state.events, ps: () => state.ps(), modules: () => state.modules(), runtime: options.platform });
+  const nodeMetrics = metrics;
   const liveness = new PeerLiveness(store, () => settings().balancer.goneAfterMs);
   queue = new WorkQueue(new NodeReconciler(state, liveness), {
     concurrency: 256,
@@ -121,7 +142,12 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     // Level-triggered safety net; a name backing off after an error keeps its backoff.
     for (const name of state.names()) queue!.nudge(name);
   }, report));
-  manager.add(every("checkpoints", () => settings().checkpointIntervalMs, () => state.checkpointAll(), report));
+  manager.add(every("checkpoints", () => settings().checkpointIntervalMs, async () => {
+    const began = performance.now();
+    const any = state.processes().some((p) => p.state === "running");
+    await state.checkpointAll();
+    if (any) nodeMetrics.observeCheckpointRound(performance.now() - began);
+  }, report));
   manager.add(leaseRenewal(state, store, {
     intervalMs: () => Math.max(50, Math.min(1000, settings().balancer.goneAfterMs / 4)),
     carryMs: () => Math.max(100, settings().balancer.goneAfterMs - 250),
@@ -134,12 +160,15 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     report,
   }));
   manager.add(balancer);
+  manager.add(logs);
   for (const runnable of options.runnables ?? []) manager.add(runnable);
   manager.add({
     name: "hand-off sessions",
     start: (signal) => new Promise<void>((resolve) => signal.addEventListener("abort", () => (handoffs.close(), resolve()), { once: true })),
   });
   manager.start();
+  // Serving from here on (the handler exists only now); stopping once stop() began.
+  const health = (): NodeHealth => (state.closing ? "stopping" : "serving");
   const handler = createHandler({
     node: state,
     replicas: replicaStore,
@@ -150,12 +179,17 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
     platform: options.platform,
     onShutdown: options.onShutdown,
     configEditor: options.configEditor,
+    logs,
+    metrics: nodeMetrics,
+    health,
   });
   let stopping: Promise<void> | undefined;
   return {
     state,
     handler,
     store,
+    logs,
+    metrics: nodeMetrics,
     updateConfig: (loaded, revision, moduleHashes) => state.updateConfig(loaded, revision, moduleHashes),
     rejectConfig: (error) => state.rejectConfig(error),
     stop() {
@@ -163,6 +197,9 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
         state.beginClose();
         await manager.stop();
         await state.close();
+        detachLogs();
+        nodeMetrics.close();
+        await logs.close();
         await store.close();
       })();
       return stopping;

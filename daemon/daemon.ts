@@ -25,6 +25,7 @@ import { assembleNode, type AssembledNode, peerReplicas } from "./assemble.ts";
 import { openStore } from "./store/open.ts";
 import type { ClusterStore } from "./store/cluster-store.ts";
 import type { ConfigEditor } from "./api/config-migrate.ts";
+import { daemonLog } from "./log.ts";
 
 export interface DaemonOptions {
   configFile: string;
@@ -40,6 +41,7 @@ export interface DaemonOptions {
 /** Runs one node's daemon until it is asked to stop; resolves after a graceful stop. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const stop = new AbortController();
+  const log = daemonLog(options.node);
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   let assembled: AssembledNode | undefined;
   let sync: ConfigSync | undefined;
@@ -49,7 +51,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const followTls = (next: LoadedConfig) => {
     tlsRead = tlsRead.then(() => clientTlsOf(next.config, next.dir)).then(
       (tls) => void (clientTls = tls),
-      (error) => console.error(`ferry: node ${options.node} keeps its previous TLS settings: ${describeError(error)}`),
+      (error) => log("error", `ferry: node ${options.node} keeps its previous TLS settings: ${describeError(error)}`),
     );
   };
   const apply = (next: LoadedConfig, revision?: string, modules?: Record<string, string>) => {
@@ -82,7 +84,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         stateDir,
         apply,
         reject: (error) => assembled?.rejectConfig(error),
-        log: (line) => console.error(line),
+        log: (line) => log("warn", line),
       });
       loaded = await sync.start(loaded);
     }
@@ -100,6 +102,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       loaded,
       platform,
       onShutdown: () => stop.abort(),
+      log,
       reloadConfig: async () => {
         await watcher.reload();
         await sync?.settled();
@@ -108,7 +111,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       ...(options.configEditor ? { configEditor: options.configEditor } : {}),
       ...(store ? { store } : {}),
       ...(sync?.revision ? { revision: sync.revision, moduleHashes: sync.modules } : {}),
-      ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => console.error(`ferry: ${source}: ${describeError(error)}`))] } : {}),
+      ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => log("error", `ferry: ${source}: ${describeError(error)}`))] } : {}),
     });
     assembled = node;
     if (sync?.startError) node.rejectConfig(sync.startError);
@@ -124,7 +127,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     }
     const restored = node.state.processes().length;
     const bound = loaded.config.nodes[options.node]?.listen === undefined ? "" : ` (bound to ${plan.address})`;
-    console.log(`ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${plan.url}${bound}, ${restored} processes restored`);
+    log("info", `ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${plan.url}${bound}, ${restored} processes restored`);
     options.onReady?.({ node: options.node, url: plan.url, port: server.port });
     const onSignal = () => stop.abort();
     process.on("SIGINT", onSignal);
@@ -135,10 +138,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     });
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    console.log(`ferry: node ${options.node} stopping; checkpointing ${node.state.processes().length} processes`);
+    log("info", `ferry: node ${options.node} stopping; checkpointing ${node.state.processes().length} processes`);
     await node.stop();
     await server.close();
-    console.log(`ferry: node ${options.node} stopped`);
+    log("info", `ferry: node ${options.node} stopped`);
   } finally {
     stop.abort();
     await watcher.close();

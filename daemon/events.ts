@@ -34,6 +34,28 @@ export class EventLog {
     return event;
   }
 
+  /**
+   * Calls `fn` with every event from now on, synchronously as it is emitted (a throwing `fn` is
+   * its own problem: it is caught and ignored). Returns the unsubscribe function.
+   *
+   * @example
+   * ```ts
+   * const past = events.recent();
+   * const stop = events.subscribe((e) => count(e));
+   * ```
+   */
+  subscribe(fn: (event: FerryEvent) => void): () => void {
+    const safe = (event: FerryEvent) => {
+      try {
+        fn(event);
+      } catch {
+        // An observer (metrics, logs) must not break the emitter.
+      }
+    };
+    this.#subscribers.add(safe);
+    return () => this.#subscribers.delete(safe);
+  }
+
   /** Events still in memory, oldest first. */
   recent(): FerryEvent[] {
     return [...this.#history];

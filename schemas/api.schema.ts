@@ -97,6 +97,27 @@ export const eventSchema = {
   },
 } as const;
 
+/**
+ * One line of a process's log: what it printed (`out`, `err`) or what happened to it (`event`),
+ * on one node. `seq` increases with every record of that node (across its processes and its
+ * restarts), so a follower resumes after the last one it saw, with no gap and no repeat.
+ */
+export const logRecordSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["seq", "ts", "node", "process", "generation", "stream", "text"],
+  properties: {
+    seq: { type: "integer", minimum: 1 },
+    /** ISO time the node took the line. */
+    ts: { type: "string" },
+    node: { type: "string" },
+    process: { type: "string" },
+    generation: { type: "integer", minimum: 0 },
+    stream: { type: "string", enum: ["out", "err", "event"] },
+    text: { type: "string" },
+  },
+} as const;
+
 /** A module version id: the sha256 of its bundle, 64 lowercase hex digits. */
 export const moduleHashPattern = "^[0-9a-f]{64}$";
 
@@ -123,6 +144,22 @@ const empty = { type: "object", additionalProperties: false, properties: {} } as
 const name = { type: "string", pattern: namePattern } as const;
 const generation = { type: "integer", minimum: 0 } as const;
 const handoffId = { type: "string", minLength: 8, maxLength: 64 } as const;
+
+/** Which log lines of one process: after a sequence number, since a time, the last N of them. */
+const logsQuery = {
+  type: "object",
+  additionalProperties: false,
+  required: ["process"],
+  properties: {
+    process: name,
+    /** Only records with a larger `seq` (where a follower left off). */
+    after: { type: "integer", minimum: 0 },
+    /** Only records taken at or after this ISO time. */
+    sinceTs: { type: "string", minLength: 1, maxLength: 64 },
+    /** Only the last N of the records selected. */
+    lines: { type: "integer", minimum: 1, maximum: 1000000 },
+  },
+} as const;
 
 /** Request bodies, keyed by message type. */
 export const requests = {
@@ -251,6 +288,10 @@ export const requests = {
     required: ["name"],
     properties: { name, dryRun: { type: "boolean", default: false } },
   },
+  /** A process's log lines kept by this node, oldest first. */
+  "logs.read": logsQuery,
+  /** The same lines, then new ones as they are written (NDJSON), until the client hangs up. */
+  "logs.follow": logsQuery,
 } as const;
 
 export type MessageType = keyof typeof requests;
@@ -262,6 +303,8 @@ export type ModuleInfo = FromSchema<typeof moduleInfoSchema>;
 export type FerryEvent = FromSchema<typeof eventSchema>;
 export type CallRequest = RequestOf<"call">;
 export type ModuleBundle = FromSchema<typeof moduleBundleSchema>;
+export type LogRecord = FromSchema<typeof logRecordSchema>;
+export type LogStream = LogRecord["stream"];
 
 const ok = { type: "object", additionalProperties: false, required: ["ok"], properties: { ok: { type: "boolean", const: true } } } as const;
 
@@ -475,6 +518,17 @@ export const responses = {
   nodes: nodesResponseSchema,
   "config.migrate": configMigrateResponseSchema,
   "process.upgrade": upgradeResultSchema,
+  "logs.read": {
+    type: "object",
+    additionalProperties: false,
+    required: ["records", "seq"],
+    properties: {
+      records: { type: "array", items: logRecordSchema },
+      /** The node's last sequence number when it answered: follow with `after` set to it. */
+      seq: { type: "integer", minimum: 0 },
+    },
+  },
+  "logs.follow": { description: "application/x-ndjson: log records, the selected ones first, then new ones as they are written" },
 } as const satisfies Record<MessageType, unknown>;
 
 export type NodeLoad = FromSchema<typeof nodeLoadSchema>;
@@ -489,6 +543,8 @@ export type UpgradeResult = FromSchema<typeof upgradeResultSchema>;
 export type Ok = FromSchema<typeof ok>;
 export type NodesResponse = FromSchema<typeof nodesResponseSchema>;
 export type ConfigMigrateResponse = FromSchema<typeof configMigrateResponseSchema>;
+export type LogsReadResponse = { records: LogRecord[]; seq: number };
+export type LogsQuery = RequestOf<"logs.read">;
 
 /**
  * The success answer of each message type. Spelled out: tsc gives up ("excessively deep") on a
@@ -516,5 +572,7 @@ export interface Responses {
   nodes: NodesResponse;
   "config.migrate": ConfigMigrateResponse;
   "process.upgrade": UpgradeResult;
+  "logs.read": LogsReadResponse;
+  "logs.follow": Uint8Array;
 }
 export type ResponseOf<T extends MessageType> = Responses[T];

@@ -164,6 +164,23 @@ export const storeSchema = {
   },
 } as const;
 
+/** The log each node keeps per process (`<dataDir>/<node>/logs/<process>.log`), rotated by size. */
+export const logsSchema = {
+  type: "object",
+  additionalProperties: false,
+  default: {},
+  properties: {
+    maxFileBytes: {
+      type: "integer",
+      minimum: 4096,
+      maximum: 1073741824,
+      default: 1048576,
+      description: "A process's log file is rotated once the next write would take it past this size",
+    },
+    files: { type: "integer", minimum: 1, maximum: 100, default: 3, description: "Files kept per process, the current one included" },
+  },
+} as const;
+
 export const clusterSettingsSchema = {
   type: "object",
   additionalProperties: false,
@@ -199,6 +216,7 @@ export const clusterSettingsSchema = {
     },
     maxTransferMb: { type: "integer", minimum: 1, maximum: 65536, default: 1024 },
     balancer: balancerSchema,
+    logs: logsSchema,
     store: storeSchema,
     tls: clusterTlsSchema,
     insecure: {
@@ -240,3 +258,4 @@ export type ClusterTls = FromSchema<typeof clusterTlsSchema>;
 export type ProcessSpec = FromSchema<typeof processSchema>;
 export type BalancerSettings = FromSchema<typeof balancerSchema>;
 export type StoreSettings = FromSchema<typeof storeSchema>;
+export type LogsSettings = FromSchema<typeof logsSchema>;

@@ -27,6 +27,7 @@ const loaders: Record<string, Loader> = {
   rm: async () => cast((await import("./rm.ts")).rmCommand),
   call: async () => cast((await import("./call.ts")).callCommand),
   events: async () => cast((await import("./events.ts")).eventsCommand),
+  logs: async () => cast((await import("./logs.ts")).logsCommand),
   upgrade: async () => cast((await import("./upgrade.ts")).upgradeCommand),
   validate: async () => cast((await import("./validate.ts")).validateCommand),
   daemon: async () => cast((await import("./daemon.ts")).daemonCommand),

@@ -13,7 +13,7 @@
  */
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { FerryError, isFerryError, toErrorCode } from "../errors.ts";
-import type { FerryEvent, MessageType, requests, ResponseOf } from "../../schemas/api.schema.ts";
+import type { FerryEvent, LogRecord, MessageType, requests, ResponseOf } from "../../schemas/api.schema.ts";
 import { type FastTransport, httpTransport, type Transport } from "./transport.ts";
 import { AnswerTooLarge, BodyCollector } from "./body.ts";
 
@@ -45,11 +45,13 @@ export interface RequestBodies {
   nodes: Lenient<typeof requests.nodes>;
   "config.migrate": Lenient<(typeof requests)["config.migrate"]>;
   "process.upgrade": Lenient<(typeof requests)["process.upgrade"]>;
+  "logs.read": Lenient<(typeof requests)["logs.read"]>;
+  "logs.follow": Lenient<(typeof requests)["logs.follow"]>;
 }
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 
 /** Message types answered with JSON. */
-export type JsonMessageType = Exclude<MessageType, "handoff.begin" | "checkpoint.fetch">;
+export type JsonMessageType = Exclude<MessageType, "handoff.begin" | "checkpoint.fetch" | "logs.follow">;
 
 /** Message types whose request carries bytes (the JSON part travels in a header). */
 export const BYTES_REQUEST_HEADER = "ferry-checkpoint";
@@ -165,11 +167,33 @@ export class ApiClient {
    * ```
    */
   async *events(follow: boolean, signal?: AbortSignal): AsyncIterable<FerryEvent> {
+    for await (const value of this.#ndjson(`/v1/events${follow ? "?follow=1" : ""}`, "GET", undefined, "events", signal)) {
+      if (typeof value === "object" && value !== null && "type" in value && "node" in value) yield value as FerryEvent;
+    }
+  }
+
+  /**
+   * A process's log records kept by this node (those `body` selects), then new ones as they are
+   * written, until `signal` aborts (which ends the iteration quietly) or the node ends the stream.
+   *
+   * @example
+   * ```ts
+   * for await (const record of client.followLogs({ process: "counter", after: 41 }, signal)) print(record.text);
+   * ```
+   */
+  async *followLogs(body: RequestBody<"logs.follow">, signal?: AbortSignal): AsyncIterable<LogRecord> {
+    for await (const value of this.#ndjson("/v1/logs.follow", "POST", JSON.stringify(body), "logs.follow", signal)) {
+      if (typeof value === "object" && value !== null && "seq" in value && "text" in value) yield value as LogRecord;
+    }
+  }
+
+  /** The JSON values of a streamed NDJSON answer; a torn or foreign line is skipped. */
+  async *#ndjson(path: string, method: string, body: string | undefined, what: string, signal?: AbortSignal): AsyncIterable<unknown> {
     const connect = new AbortController();
     const timer = setTimeout(() => connect.abort(new DOMException("The connection timed out", "TimeoutError")), 2000);
     let response: Response;
     try {
-      response = await this.#send(`/v1/events${follow ? "?follow=1" : ""}`, "GET", undefined, { signal: signal ? AbortSignal.any([signal, connect.signal]) : connect.signal, timeoutMs: 0 });
+      response = await this.#send(path, method, body, { signal: signal ? AbortSignal.any([signal, connect.signal]) : connect.signal, timeoutMs: 0 });
     } catch (error) {
       if (signal?.aborted) return;
       throw error;
@@ -186,19 +210,19 @@ export class ApiClient {
           chunk = await reader.read();
         } catch (error) {
           if (signal?.aborted) return;
-          throw this.#failure(error, {}, "events");
+          throw this.#failure(error, {}, what);
         }
         if (chunk.done) break;
         buffered += chunk.value;
         const lines = buffered.split("\n");
         buffered = lines.pop() ?? "";
         for (const line of lines) {
-          const event = parseEvent(line);
-          if (event) yield event;
+          const value = parseLine(line);
+          if (value !== undefined) yield value;
         }
       }
-      const last = parseEvent(buffered);
-      if (last) yield last;
+      const last = parseLine(buffered);
+      if (last !== undefined) yield last;
     } finally {
       await reader.cancel().catch(() => {});
     }
@@ -338,16 +362,15 @@ function errorFields(body: unknown): { code: string; message: string; hint?: str
   return { code, message, ...(typeof hint === "string" ? { hint } : {}), ...(typeof retryable === "boolean" ? { retryable } : {}) };
 }
 
-function parseEvent(line: string): FerryEvent | undefined {
+function parseLine(line: string): unknown {
   const trimmed = line.trim();
   if (!trimmed) return undefined;
   try {
-    const value: unknown = JSON.parse(trimmed);
-    if (typeof value === "object" && value !== null && "type" in value && "node" in value) return value as FerryEvent;
+    return JSON.parse(trimmed);
   } catch {
     // A torn or foreign line is skipped: one bad line must not end a long `--follow`.
+    return undefined;
   }
-  return undefined;
 }
 
 async function readBody(response: Response, maxBytes: number, onProgress?: (received: number, total: number) => void): Promise<Uint8Array> {

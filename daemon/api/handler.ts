@@ -2,7 +2,8 @@
  * The daemon's HTTP API as one web-standard handler, `(req: Request) => Promise<Response>`,
  * independent of any server: the Node and Deno adapters only feed it requests, and tests call it
  * directly. Routes: `POST /v1/<type>` (JSON body validated against `schemas/api.schema.ts`,
- * dispatched to `routes[type]`) and `GET /v1/events[?follow=1]` (NDJSON).
+ * dispatched to `routes[type]`), `GET /v1/events[?follow=1]` (NDJSON), `GET /metrics` (Prometheus
+ * text) and `GET /healthz`, the one route that needs no secret (and names no process).
  *
  * @example
  * ```ts
@@ -19,6 +20,7 @@ import { BYTES_REQUEST_HEADER } from "./client.ts";
 import type { RouteContext } from "./routes.ts";
 import { uiResponse } from "./ui.ts";
 import { allowOrigin, nodeOrigins, preflight } from "./cors.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../metrics/prometheus.ts";
 
 export type Handler = (req: Request) => Promise<Response>;
 
@@ -63,6 +65,12 @@ async function readBytes(req: Request, limit: number): Promise<Uint8Array> {
   return bytes;
 }
 
+/** 200 while the node serves, 503 while it starts or stops; says nothing else. */
+function health(ctx: RouteContext): Response {
+  const status = ctx.health();
+  return Response.json({ status }, { status: status === "serving" ? 200 : 503, headers: { "cache-control": "no-store" } });
+}
+
 /** Builds the API handler for one node. */
 export function createHandler(ctx: RouteContext): Handler {
   const api = apiHandler(ctx);
@@ -79,10 +87,12 @@ export function createHandler(ctx: RouteContext): Handler {
 function apiHandler(ctx: RouteContext): Handler {
   return async (req) => {
     try {
+      const url = new URL(req.url);
+      if (url.pathname === "/healthz" && (req.method === "GET" || req.method === "HEAD")) return health(ctx);
       if (!authorized(req, ctx.node.loaded.secret)) {
         throw new FerryError("unauthorized", "Missing or wrong cluster secret", { hint: "send Authorization: Bearer <cluster.secret>" });
       }
-      const url = new URL(req.url);
+      if (url.pathname === "/metrics" && req.method === "GET") return new Response(ctx.metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
       const match = /^\/v1\/([a-z.]+)$/.exec(url.pathname);
       if (!match) throw new FerryError("not_found", `No endpoint ${req.method} ${url.pathname}`);
       const type = match[1]!;

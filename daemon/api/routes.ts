@@ -14,6 +14,10 @@ import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
 import type { ModuleRegistry } from "../modules/registry.ts";
 import { type ConfigEditor, configMigrate } from "./config-migrate.ts";
+import type { LogQuery, ProcessLogs } from "../logs/mod.ts";
+
+/** Whether the node serves (`GET /healthz` answers 200) or is starting or stopping (503). */
+export type NodeHealth = "starting" | "serving" | "stopping";
 
 /** What the routes need of the daemon. */
 export interface RouteContext {
@@ -30,6 +34,11 @@ export interface RouteContext {
   modules: Pick<ModuleRegistry, "bundleByHash">;
   /** Edits cluster.yaml for `config.migrate` (given by the CLI's `ferry daemon`; absent in tests). */
   configEditor?: ConfigEditor | undefined;
+  /** The node's process logs (`logs.read`, `logs.follow`). */
+  logs: Pick<ProcessLogs, "read" | "follow">;
+  /** The node's metrics as Prometheus text (`GET /metrics`). */
+  metrics: { render(): string };
+  health(): NodeHealth;
 }
 
 type MessageRoutes = { [K in MessageType]: (ctx: RouteContext, body: RequestOf<K>, signal: AbortSignal, bytes?: Uint8Array) => Promise<ResponseOf<K> | Response> };
@@ -187,7 +196,43 @@ const messages: MessageRoutes = {
   async "process.upgrade"({ node }, body) {
     return node.upgrade(body.name, { dryRun: body.dryRun });
   },
+
+  async "logs.read"({ logs }, body) {
+    return logs.read(logQuery(body));
+  },
+
+  async "logs.follow"({ logs }, body, signal) {
+    const query = logQuery(body);
+    return ndjson((stop) => logs.follow(query, stop), signal);
+  },
 };
+
+function logQuery(body: RequestOf<"logs.read">): LogQuery {
+  if (body.sinceTs !== undefined && Number.isNaN(Date.parse(body.sinceTs))) {
+    throw new FerryError("bad_request", `Invalid "sinceTs" "${body.sinceTs}"`, { hint: "an ISO time, e.g. 2026-11-27T03:00:00Z" });
+  }
+  return body;
+}
+
+/** A streamed NDJSON answer of what `items` yields, ended when the client hangs up. */
+function ndjson(items: (signal: AbortSignal) => AsyncGenerator<unknown>, signal: AbortSignal): Response {
+  const encoder = new TextEncoder();
+  const stop = new AbortController();
+  signal.addEventListener("abort", () => stop.abort(), { once: true });
+  const iterator = items(stop.signal);
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await iterator.next();
+      if (done) controller.close();
+      else controller.enqueue(encoder.encode(JSON.stringify(value) + "\n"));
+    },
+    cancel() {
+      stop.abort();
+      void iterator.return(undefined);
+    },
+  });
+  return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });
+}
 
 function events({ node }: RouteContext, follow: boolean, signal: AbortSignal): Response {
   const encoder = new TextEncoder();

@@ -25,6 +25,7 @@ import { ApiClient } from "../api/client.ts";
 import type { Transport } from "../api/transport.ts";
 import { CheckpointStore, Journal } from "../store/mod.ts";
 import type { Fence, OwnedProcess } from "../store/mod.ts";
+import type { JournalOptions } from "../store/journal.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
 import type { ModuleInfo, UpgradeResult } from "../../schemas/api.schema.ts";
 import type { ClusterSettings, ProcessSpec } from "../../schemas/cluster.schema.ts";
@@ -57,6 +58,10 @@ export interface NodeStateOptions {
   transport?: Transport;
   /** Where log lines go. @default console */
   log?: (level: "info" | "warn" | "error", line: string) => void;
+  /** Also receives each line a process prints (the node's process logs keep them). */
+  output?: (name: string, generation: number, stream: "out" | "err", text: string) => void;
+  /** How the journal is opened (its fsync timing, for the node's metrics). */
+  journal?: JournalOptions;
   /** Runs after the journal is open and before any process is restored (the first lease). */
   beforeRestore?: (state: NodeState) => Promise<void>;
   /** The config revision `loaded` is (multi-machine mode); a hash of its text otherwise. */
@@ -125,7 +130,10 @@ export class NodeState {
     const c = options.loaded.config.cluster;
     this.#pool = new ExecutorPool({ size: c.executors, memoryMb: c.executorMemoryMb, stallMs: c.stallMs }, {
       exit: (name, outcome, error) => this.#tasks.spawn(`exit of ${name}`, () => this.#onExit(name, outcome, error)),
-      log: (name, stream, text) => this.#log(stream === "err" ? "error" : "info", `[${name}] ${text}`),
+      log: (name, stream, text) => {
+        this.#log(stream === "err" ? "error" : "info", `[${name}] ${text}`);
+        options.output?.(name, this.#table.get(name)?.generation ?? 0, stream, text);
+      },
       lost: (names, reason, culprit) => this.#tasks.spawn(`restart after executor loss`, () => this.#onLost(names, reason, culprit)),
     });
     this.#parts = {
@@ -165,7 +173,7 @@ export class NodeState {
     if (!loaded.config.nodes[node]) {
       throw new FerryError("not_found", `No node named "${node}" in ${loaded.file}`, { hint: `nodes: ${Object.keys(loaded.config.nodes).join(", ")}` });
     }
-    const journal = await Journal.open(join(loaded.dataDir, node));
+    const journal = await Journal.open(join(loaded.dataDir, node), options.journal);
     const state = new NodeState(options, journal);
     try {
       // A distributed store learns what this node's journal owns before anything runs.

@@ -49,6 +49,8 @@ export interface JournalOptions {
    * @default nodeStorageFs
    */
   fs?: StorageFs;
+  /** Called with the duration (ms) of each group commit's fsync, for the node's metrics. */
+  onFsync?: (ms: number) => void;
 }
 
 interface Waiter {
@@ -67,6 +69,7 @@ export class Journal {
   readonly file: string;
   readonly #warnings: string[];
   readonly #fs: StorageFs;
+  readonly #onFsync: ((ms: number) => void) | undefined;
   #fd: number;
   /** Bytes of the file known to be on disk; a failed flush cuts the file back to this. */
   #size: number;
@@ -80,8 +83,9 @@ export class Journal {
   #lastError: FerryError | undefined;
   #broken: FerryError | undefined;
 
-  private constructor(dir: string, storage: StorageFs, fd: number, state: JournalState, size: number, lines: number, warnings: string[]) {
+  private constructor(dir: string, storage: StorageFs, fd: number, state: JournalState, size: number, lines: number, warnings: string[], onFsync?: (ms: number) => void) {
     this.dir = dir;
+    this.#onFsync = onFsync;
     this.file = join(dir, JOURNAL_FILE);
     this.#fs = storage;
     this.#fd = fd;
@@ -124,7 +128,7 @@ export class Journal {
     const records = snapshotRecords(state);
     try {
       const compacted = writeCompacted(storage, dir, file, records);
-      return new Journal(dir, storage, compacted.fd, state, compacted.size, records.length, warnings);
+      return new Journal(dir, storage, compacted.fd, state, compacted.size, records.length, warnings, options.onFsync);
     } catch (cause) {
       warnings.push(`Cannot compact the journal in "${dir}" (${describeIoError(cause)}); appending to it as it is`);
     }
@@ -141,7 +145,7 @@ export class Journal {
       if (fd !== undefined) closeQuietly(storage, fd);
       throw storageFailed(cannotOpen, dir, cause, hint);
     }
-    return new Journal(dir, storage, fd, state, replayed.validBytes, replayed.records, warnings);
+    return new Journal(dir, storage, fd, state, replayed.validBytes, replayed.records, warnings, options.onFsync);
   }
 
   /** What open and compaction could not do, one line each; the journal works regardless. */
@@ -257,14 +261,18 @@ export class Journal {
     }
     if (lines.length) {
       const data = encoder.encode(lines.join(""));
+      let syncMs: number;
       try {
         writeAllSync(this.#fs, this.#fd, data);
+        const syncStart = performance.now();
         this.#fs.fsyncSync(this.#fd);
+        syncMs = performance.now() - syncStart;
       } catch (cause) {
         const error = this.#failed(cause);
         for (const w of waiters) w.reject(error);
         return;
       }
+      this.#onFsync?.(syncMs);
       this.#size += data.byteLength;
       this.#lines += lines.length;
       this.#lastError = undefined;
