@@ -117,9 +117,26 @@ export class Upgrades {
     return p;
   }
 
+  /**
+   * The newest version's file. A version that cannot even be compiled (a syntax error) is still
+   * a version: answered as `failed` with the reason, like one that does not load.
+   */
+  async #target(p: ManagedProcess, dryRun: boolean): Promise<{ path: string; version: string } | UpgradeResult> {
+    try {
+      return await this.#sources.resolve(p.module);
+    } catch (error) {
+      const version = this.#sources.latest(p.module);
+      if (version === undefined || version === p.moduleVersion) throw error;
+      const reason = `Cannot load version "${shortHash(version)}" of ${p.module}: ${describeError(error)}`;
+      const base = this.#result(p, version, dryRun);
+      return dryRun ? { ...base, ok: false, error: reason } : this.#failure(p, version, reason, base);
+    }
+  }
+
   async #dryRun(name: string): Promise<UpgradeResult> {
     const p = this.#held(name);
-    const target = await this.#sources.resolve(p.module);
+    const target = await this.#target(p, true);
+    if (!("path" in target)) return target;
     const base = this.#result(p, target.version, true);
     if (target.version === p.moduleVersion) return { ...base, ok: true };
     try {
@@ -132,7 +149,8 @@ export class Upgrades {
 
   async #upgrade(name: string): Promise<UpgradeResult> {
     let p = this.#held(name);
-    const target = await this.#sources.resolve(p.module);
+    const target = await this.#target(p, false);
+    if (!("path" in target)) return target;
     const from = p.moduleVersion;
     const base = this.#result(p, target.version, false);
     if (target.version === from) return { ...base, ok: true };
