@@ -6,10 +6,14 @@
  * `npm run bench -- --quick` runs fewer iterations and skips the 10,000-process case.
  * @module
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, fsyncSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { repo, sleep, TestCluster, until } from "../test/helpers/cluster.ts";
+import { Worker } from "node:worker_threads";
+import { deno, repo, sleep, TestCluster, until } from "../test/helpers/cluster.ts";
 import { counterSource } from "../test/helpers/modules.ts";
 import type { FerryEvent, ProcessInfo } from "../schemas/api.schema.ts";
 
@@ -24,6 +28,9 @@ interface Row {
   ok?: boolean;
 }
 const rows: Row[] = [];
+/** The figures other tools read, by stable dotted key (bench/results/latest.json `keys`). */
+const keys: Record<string, number | null> = {};
+const key = (name: string, value: number | null) => (keys[name] = value === null ? null : Math.round(value * 1000) / 1000);
 function report(metric: string, value: number, unit: string, target?: { op: "<=" | ">="; limit: number }): void {
   const ok = target ? (target.op === "<=" ? value <= target.limit : value >= target.limit) : undefined;
   rows.push({ metric, value: Math.round(value * 1000) / 1000, unit, ...(target ? { target: `${target.op} ${target.limit}`, ok } : {}) });
@@ -85,14 +92,23 @@ async function smallHandoffs(): Promise<void> {
 
     console.error("ferry migrate → running elsewhere");
     const migrates: number[] = [];
+    // Wall time of the spawned command, from its start to its return: what the user waits for.
+    const walls: number[] = [];
     for (let i = 0; i < (quick ? 6 : 20); i++) {
       const to = i % 2 ? "alpha" : "beta";
+      const t0 = performance.now();
       const r = await c.cli(["migrate", "p", to, "--json"]);
+      walls.push(performance.now() - t0);
       if (r.code !== 0) throw new Error(`ferry migrate failed: ${r.stderr}`);
       migrates.push((JSON.parse(r.stdout) as { ms: number }).ms);
       await sleep(150);
     }
-    report("ferry migrate → running elsewhere p50", pct(migrates, 50), "ms", { op: "<=", limit: 6 });
+    report("ferry migrate → running elsewhere p50 (inside the command)", pct(migrates, 50), "ms", { op: "<=", limit: 6 });
+    report("ferry migrate, spawned command wall time p50", pct(walls, 50), "ms", { op: "<=", limit: 250 });
+    key("downtime1KiB.p50Ms", pct(downtimes, 50));
+    key("downtime1KiB.p99Ms", pct(downtimes, 99));
+    key("editToRunning.p50Ms", pct(edits, 50));
+    key("cliMigrateWall.p50Ms", pct(walls, 50));
   } finally {
     await c.close();
   }
@@ -118,6 +134,10 @@ async function largeHandoff(mib: number): Promise<void> {
     report(`${mib} MiB hand-off downtime`, info.lastDowntimeMs!, "ms", mib === 256 ? { op: "<=", limit: 1500 } : undefined);
     report(`${mib} MiB throughput`, (info.lastTransferBytes! / MiB) / (info.lastDowntimeMs! / 1000), "MB/s");
     report(`${mib} MiB peak extra memory (both daemons)`, extra / (mib * MiB), "× state", mib === 256 ? { op: "<=", limit: 2 } : undefined);
+    if (mib === 256) {
+      key("state256MiB.downtimeMs", info.lastDowntimeMs!);
+      key("state256MiB.peakExtraMemoryRatio", extra / (mib * MiB));
+    }
   } finally {
     await c.close();
   }
@@ -139,6 +159,7 @@ async function manyProcesses(): Promise<void> {
     await c.post("beta", "reconcile", { reload: true });
     await until(async () => (await c.post<ProcessInfo[]>("beta", "ps", {})).filter((p) => p.state === "running").length === N, "all moved", 120000, 20);
     report("1,000 processes moved by one edit", (performance.now() - t0) / 1000, "s", { op: "<=", limit: 2 });
+    key("moves1000.totalMs", performance.now() - t0);
   } finally {
     await c.close();
   }
@@ -156,6 +177,7 @@ async function idleMemory(n: number): Promise<void> {
     await sleep(2000);
     const rss = memory(pidOf(c, "alpha")).rss;
     report(`RSS of a daemon with ${n} idle processes`, rss / MiB, "MiB", n === 10000 ? { op: "<=", limit: 1024 } : undefined);
+    if (n === 10000) key("idle10000.rssMiB", rss / MiB);
     report(`RSS per idle process (${n})`, rss / n / 1024, "KiB");
   } finally {
     await c.close();
@@ -194,11 +216,131 @@ async function upgradeSwap(): Promise<void> {
   }
 }
 
+/** Wall time of a spawned command, p50 of `n` runs, in ms; it must succeed. */
+function wall(command: string, args: string[], n: number, cwd = repo): number {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    times.push(performance.now() - t0);
+    if (r.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${r.stderr}`);
+  }
+  return pct(times, 50);
+}
+
+/** The floors every figure is read against: loopback HTTP, a 4 KiB append + fsync, a worker round trip. */
+async function floors(): Promise<void> {
+  console.error("floors: HTTP round trip, fsync, worker round trip");
+  const server = createServer((_req, res) => res.end("ok"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  const rtts: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const t0 = performance.now();
+    await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    rtts.push(performance.now() - t0);
+  }
+  server.close();
+  const dir = mkdtempSync(join(tmpdir(), "ferry-bench-"));
+  const fd = openSync(join(dir, "f"), "a");
+  const block = Buffer.alloc(4096, 1);
+  const syncs: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    writeSync(fd, block);
+    fsyncSync(fd);
+    syncs.push(performance.now() - t0);
+  }
+  closeSync(fd);
+  rmSync(dir, { recursive: true, force: true });
+  const worker = new Worker("require('node:worker_threads').parentPort.on('message', (m) => require('node:worker_threads').parentPort.postMessage(m))", { eval: true });
+  const trips: number[] = [];
+  for (let i = 0; i < 500; i++) {
+    const t0 = performance.now();
+    await new Promise((resolve) => {
+      worker.once("message", resolve);
+      worker.postMessage(i);
+    });
+    trips.push(performance.now() - t0);
+  }
+  await worker.terminate();
+  report("floor: loopback HTTP round trip p50", pct(rtts, 50), "ms");
+  report("floor: 4 KiB append + fsync p50", pct(syncs, 50), "ms");
+  report("floor: worker-thread round trip p50", pct(trips, 50), "ms");
+  key("floor.httpRttP50Ms", pct(rtts, 50));
+  key("floor.fsyncP50Ms", pct(syncs, 50));
+  key("floor.workerRttP50Ms", pct(trips, 50));
+}
+
+/** Resident memory of a process and all its descendants, from /proc. */
+function treeRss(pid: number): number {
+  let total = memory(pid).rss;
+  for (const task of readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) total += treeRss(Number(task));
+  return total;
+}
+
+/**
+ * What a user waits for when typing a command, against the runtime's own start-up, on Node and
+ * Deno; and what an idle daemon (started the way `ferry up` starts it) holds in memory.
+ */
+async function startupAndFootprint(): Promise<void> {
+  console.error("start-up: ferry --version, validate and ps against a bare runtime");
+  const n = quick ? 7 : 21;
+  const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Counter"] });
+  try {
+    c.writeConfig({ counter: "module: Counter, node: alpha" });
+    await c.start("alpha");
+    await c.waitRunningOn("counter", "alpha");
+    const bin = join(repo, "cli/bin.mjs");
+    const nodeFloor = wall(process.execPath, ["-e", "0"], n);
+    const version = wall(process.execPath, [bin, "--version"], n);
+    const validate = wall(process.execPath, [bin, "validate", "--config", c.file], n);
+    const ps = wall(process.execPath, [bin, "ps", "--config", c.file], n);
+    report("floor: node -e 0 wall p50", nodeFloor, "ms");
+    report("ferry --version wall p50 / node -e 0", version / nodeFloor, "×", { op: "<=", limit: 2 });
+    report("ferry validate wall p50 / node -e 0", validate / nodeFloor, "×", { op: "<=", limit: 3 });
+    report("ferry ps wall p50 / node -e 0", ps / nodeFloor, "×", { op: "<=", limit: 3 });
+    key("startup.node.floorP50Ms", nodeFloor);
+    key("startup.node.versionP50Ms", version);
+    key("startup.node.validateP50Ms", validate);
+    key("startup.node.psP50Ms", ps);
+    const main = join(repo, "cli/main.ts");
+    const denoFloor = wall(deno, ["eval", "0"], n);
+    const denoVersion = wall(deno, ["run", "-A", main, "--version"], n);
+    const denoPs = wall(deno, ["run", "-A", main, "ps", "--config", c.file], n);
+    report("floor: deno eval 0 wall p50", denoFloor, "ms");
+    report("Deno: ferry --version wall p50 / deno eval 0", denoVersion / denoFloor, "×", { op: "<=", limit: 2 });
+    report("Deno: ferry ps wall p50 / deno eval 0", denoPs / denoFloor, "×", { op: "<=", limit: 3 });
+    key("startup.deno.floorP50Ms", denoFloor);
+    key("startup.deno.versionP50Ms", denoVersion);
+    key("startup.deno.psP50Ms", denoPs);
+
+    console.error("idle daemon footprint: whole process tree, 1 and 100 processes");
+    await sleep(3000); // let the daemon settle into idle before reading its memory
+    const one = treeRss(pidOf(c, "alpha")) / MiB;
+    report("idle daemon with 1 process, RSS of the process tree", one, "MiB", { op: "<=", limit: 60 });
+    const many: Record<string, string> = { counter: "module: Counter, node: alpha" };
+    for (let i = 0; i < 99; i++) many[`c${i}`] = "module: Counter, node: alpha";
+    c.writeConfig(many);
+    await c.post("alpha", "reconcile", { names: Object.keys(many), reload: true });
+    await until(async () => (await c.ps()).filter((p) => p.state === "running").length === 100, "100 running", 120000, 200);
+    await sleep(3000);
+    const hundred = treeRss(pidOf(c, "alpha")) / MiB;
+    report("idle daemon with 100 processes, RSS of the process tree", hundred, "MiB", { op: "<=", limit: 90 });
+    key("idle1.rssMiB", one);
+    key("idle100.rssMiB", hundred);
+  } finally {
+    await c.close();
+  }
+}
+
 function machine(): Record<string, string | number> {
   return { node: process.version, cpus: (readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm) ?? []).length, date: new Date().toISOString() };
 }
 
 async function main(): Promise<void> {
+  await floors();
+  await startupAndFootprint();
   await smallHandoffs();
   await largeHandoff(64);
   await largeHandoff(256);
@@ -210,7 +352,8 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`${r.metric.padEnd(width)}  ${String(r.value).padStart(10)}  ${r.unit.padEnd(8)}  ${(r.target ?? "").padEnd(9)}  ${r.ok === undefined ? "" : r.ok ? "yes" : "NO"}`);
   }
-  const result = { machine: machine(), rows };
+  key("precopy256MiB.downtimeMs", null); // pre-copy is not built yet
+  const result = { machine: machine(), keys, rows };
   mkdirSync(join(repo, "bench/results"), { recursive: true });
   writeFileSync(join(repo, "bench/results/latest.json"), JSON.stringify(result, null, 2) + "\n");
   console.log(JSON.stringify(result));

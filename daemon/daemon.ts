@@ -26,6 +26,7 @@ import { openStore } from "./store/open.ts";
 import type { ClusterStore } from "./store/cluster-store.ts";
 import type { ConfigEditor } from "./api/config-migrate.ts";
 import { daemonLog } from "./log.ts";
+import { nativeCbor } from "./snapshot/codec.ts";
 
 export interface DaemonOptions {
   configFile: string;
@@ -128,6 +129,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     const restored = node.state.processes().length;
     const bound = loaded.config.nodes[options.node]?.listen === undefined ? "" : ` (bound to ${plan.address})`;
     log("info", `ferry: node ${options.node} (${platform.name} ${platform.version}) listening on ${plan.url}${bound}, ${restored} processes restored`);
+    log("info", `ferry: CBOR native acceleration ${nativeCbor() ? "on" : "off (cbor-extract's addon did not load; snapshots decode in plain JavaScript)"}`);
     options.onReady?.({ node: options.node, url: plan.url, port: server.port });
     const onSignal = () => stop.abort();
     process.on("SIGINT", onSignal);

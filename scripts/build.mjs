@@ -14,7 +14,7 @@
  * node scripts/build.mjs
  * ```
  */
-import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
@@ -31,8 +31,11 @@ const started = performance.now();
 let files = 0;
 try {
   for (const folder of folders) build(join(root, folder));
-  rmSync(out, { recursive: true, force: true });
+  // Two renames, then the removal: a daemon starting meanwhile finds one tree or the other.
+  const old = join(root, `.dist-old-${process.pid}`);
+  if (existsSync(out)) renameSync(out, old);
   renameSync(temp, out);
+  rmSync(old, { recursive: true, force: true });
 } catch (error) {
   rmSync(temp, { recursive: true, force: true });
   const where = error?.filePath ? ` in ${relative(root, error.filePath)}` : "";

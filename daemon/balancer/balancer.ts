@@ -28,6 +28,7 @@ import { isPolicy } from "./policy.ts";
 import type { BalancerPolicy, BalancerView, Move } from "./policy.ts";
 import { ReceiverInitiated } from "./receiver-initiated.ts";
 import { Adoption } from "./adoption.ts";
+import { registerProcessLoader } from "../modules/process-loader.ts";
 
 export class Balancer implements Runnable {
   readonly name = "balancer";
@@ -85,6 +86,8 @@ export class Balancer implements Runnable {
     }
     const key = `${path}?v=${version}`;
     if (key === this.#policyKey) return;
+    // A policy written in TypeScript needs Node's type-stripping hooks in this (the main) thread.
+    if (/\.(?:ts|mts)$/.test(path)) registerProcessLoader();
     const module = (await import(`${pathToFileURL(path).href}?v=${version}`)) as { default?: unknown };
     const exported = module.default;
     const policy = typeof exported === "function" ? new (exported as new () => unknown)() : exported;

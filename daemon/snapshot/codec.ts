@@ -8,7 +8,7 @@
  * payload length u64 | payload.
  * @module
  */
-import { addExtension, Encoder } from "cbor-x";
+import { addExtension, Encoder, isNativeAccelerationEnabled } from "cbor-x";
 import { crc32 } from "node:zlib";
 import { FerryError } from "../errors.ts";
 import { allowPortableClass, assertPortable } from "./portable.ts";
@@ -133,4 +133,17 @@ export function encodeValue(value: unknown): Uint8Array {
 /** Inverse of {@link encodeValue}. */
 export function decodeValue(bytes: Uint8Array): unknown {
   return fromGraph(codec.decode(bytes) as Graph);
+}
+
+/**
+ * Whether cbor-x found its native string extractor (cbor-extract's prebuilt addon), which speeds
+ * up decoding; without it cbor-x decodes in plain JavaScript, correctly but slower.
+ *
+ * @example
+ * ```ts
+ * console.log(`CBOR native acceleration: ${nativeCbor() ? "on" : "off"}`);
+ * ```
+ */
+export function nativeCbor(): boolean {
+  return isNativeAccelerationEnabled;
 }

@@ -53,9 +53,10 @@ test("parseClusterConfig() fills the defaults of a good config", () => {
     maxTransferMb: 1024,
     balancer: { policy: "receiver-initiated", intervalMs: 1000, minStayMs: 5000, minDifference: 2, goneAfterMs: 5000 },
     insecure: false,
+    logs: { maxFileBytes: 1048576, files: 3 },
   });
   assert.equal(config.nodes.alpha, { url: "http://127.0.0.1:7101", runtime: "node" });
-  assert.equal(config.processes.counter, { module: "Counter", node: "alpha", args: [] });
+  assert.equal(config.processes.counter, { module: "Counter", node: "alpha", args: [], upgrade: "auto" });
 });
 
 test("parseClusterConfig() keeps given values and treats a missing or empty processes section as none", () => {
@@ -111,7 +112,7 @@ test("parseClusterConfig() reports a document that is not a mapping at 1:1", () 
 
 test("parseClusterConfig() points at an unknown field with line and column", () => {
   const issue = onlyIssue(`${head}processes:\n  counter:\n    module: Counter\n    nodee: alpha\n`, 10, 5, 'Unknown field "nodee" in cluster.yaml at processes.counter');
-  assert.is(issue.hint, "Allowed: module, args, node, limits");
+  assert.is(issue.hint, "Allowed: module, args, node, limits, upgrade");
 });
 
 test("parseClusterConfig() points at unknown fields at every level", () => {
