@@ -37,7 +37,12 @@ const isDeno = "Deno" in globalThis;
  */
 export function daemonCommandLine(runtime: "node" | "deno", node: string, configFile: string): CommandLine {
   const tail = ["daemon", "--node", node, "--config", configFile];
-  if (runtime === "deno") return { command: findDeno(), args: ["run", "-A", join(repoRoot, "cli", "main.ts"), ...tail] };
+  if (runtime === "deno") {
+    // Deno refuses TypeScript under node_modules: an installed Ferry runs its built JavaScript
+    // there (and process modules' "ferry/sdk" resolves to the same files through package.json).
+    const entry = /[\\/]node_modules[\\/]/.test(repoRoot) ? join(repoRoot, "dist", "cli", "main.js") : join(repoRoot, "cli", "main.ts");
+    return { command: findDeno(), args: ["run", "-A", entry, ...tail] };
+  }
   // Under Deno, execPath is deno itself: a node daemon then needs node from PATH.
   // The built entry itself when there is one: no shim, no package runner in between.
   const entry = runsBuilt ? join(repoRoot, "dist", "cli", "main.js") : join(repoRoot, "cli", "bin.mjs");
