@@ -286,9 +286,9 @@ function treeRss(pid: number): number {
 async function startupAndFootprint(): Promise<void> {
   console.error("start-up: ferry --version, validate and ps against a bare runtime");
   const n = quick ? 7 : 21;
-  const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Counter"] });
+  const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Idle"] });
   try {
-    c.writeConfig({ counter: "module: Counter, node: alpha" });
+    c.writeConfig({ counter: "module: Idle, node: alpha" });
     await c.start("alpha");
     await c.waitRunningOn("counter", "alpha");
     const bin = join(repo, "cli/bin.mjs");
@@ -319,8 +319,8 @@ async function startupAndFootprint(): Promise<void> {
     await sleep(3000); // let the daemon settle into idle before reading its memory
     const one = treeRss(pidOf(c, "alpha")) / MiB;
     report("idle daemon with 1 process, RSS of the process tree", one, "MiB", { op: "<=", limit: 60 });
-    const many: Record<string, string> = { counter: "module: Counter, node: alpha" };
-    for (let i = 0; i < 99; i++) many[`c${i}`] = "module: Counter, node: alpha";
+    const many: Record<string, string> = { counter: "module: Idle, node: alpha" };
+    for (let i = 0; i < 99; i++) many[`c${i}`] = "module: Idle, node: alpha";
     c.writeConfig(many);
     await c.post("alpha", "reconcile", { names: Object.keys(many), reload: true });
     await until(async () => (await c.ps()).filter((p) => p.state === "running").length === 100, "100 running", 120000, 200);

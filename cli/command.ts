@@ -9,10 +9,11 @@
  * ```
  * @module
  */
-import type { CommandModule } from "yargs";
+import type { CommandModule } from "./argv.ts";
 import { dirname, relative, resolve } from "node:path";
 import process from "node:process";
-import { type ClusterTarget, type LoadedConfig, loadClusterConfig, loadClusterTarget, parseClusterConfig } from "../daemon/config/mod.ts";
+import { type ClusterTarget, type LoadedConfig, loadClusterConfig, loadClusterTarget } from "../daemon/config/load.ts";
+import { parseClusterConfig } from "../daemon/config/parse.ts";
 import { clientTlsOf } from "../daemon/api/client-tls.ts";
 import { httpTransport, type Transport } from "../daemon/api/transport.ts";
 import type { ClusterConfig } from "../schemas/cluster.schema.ts";
@@ -29,7 +30,7 @@ export interface GlobalArgs {
   verbose: boolean;
 }
 
-/** A command in `cli/commands/`, parsed by yargs on top of the global options. */
+/** A command in `cli/commands/`, parsed (cli/argv.ts) on top of the global options. */
 export type Command<A> = CommandModule<GlobalArgs, A>;
 
 /** The loaded config and a client of all its nodes. */

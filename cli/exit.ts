@@ -28,7 +28,7 @@ export class Exit extends Error {
   }
 }
 
-/** Bad command line: yargs' message plus where to look. Exit status 2. */
+/** Bad command line: the parser's message plus where to look. Exit status 2. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
@@ -97,7 +97,7 @@ export function exitCodeTable(): string {
   return ["Exit status (and the error codes behind it):", ...rows].join("\n");
 }
 
-/** Breaks a line at spaces before `width`, continuing with `indent` (yargs would not indent). */
+/** Breaks a line at spaces before `width`, continuing with `indent` (a plain wrap would not indent). */
 function wrap(line: string, width: number, indent: string): string {
   const out: string[] = [];
   let rest = line;

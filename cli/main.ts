@@ -9,11 +9,10 @@
  * @module
  */
 import process from "node:process";
-import { hideBin } from "yargs/helpers";
 import { main } from "./run.ts";
 import { flushOutput } from "./output.ts";
 
-const status = await main(hideBin(process.argv));
+const status = await main(process.argv.slice(2));
 // Explicit exit: idle keep-alive sockets and timers must not hold a finished command open.
 await flushOutput();
 process.exit(status);

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import type { Argv } from "yargs";
+import type { Argv } from "./argv.ts";
 import { stringify } from "yaml";
 import type { GlobalArgs } from "./command.ts";
 import { UsageError } from "./exit.ts";

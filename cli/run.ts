@@ -16,7 +16,7 @@
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import yargs, { type Argv } from "yargs";
+import { Argv } from "./argv.ts";
 import { commandNames, withCommands } from "./commands/mod.ts";
 import type { GlobalArgs } from "./command.ts";
 import { errorLine, Exit, exitCodeTable, exitStatusOf, UsageError } from "./exit.ts";
@@ -43,11 +43,8 @@ export async function main(args: string[]): Promise<number> {
 }
 
 async function parser(args: string[]) {
-  const base = yargs(args)
-    .scriptName("ferry")
+  const base = new Argv<GlobalArgs>(args, "ferry")
     .usage("$0 <command> [options]\n\nRuns and steers a Ferry cluster declared in cluster.yaml.")
-    // `ferry call counter add 007` passes "007", and `create x M -- --flag` passes "--flag".
-    .parserConfiguration({ "populate--": true, "parse-positional-numbers": false })
     .option("config", {
       type: "string",
       default: process.env.FERRY_CONFIG || "./cluster.yaml",
@@ -63,9 +60,6 @@ async function parser(args: string[]) {
     .example("$0 ps -o wide --config /srv/ferry/cluster.yaml", "Every process, with more columns")
     .epilogue(exitCodeTable())
     .demandCommand(1, "Missing command")
-    .strict()
-    .help()
-    .alias("h", "help")
     .version(version())
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((message, error) => {
@@ -73,7 +67,7 @@ async function parser(args: string[]) {
     });
 }
 
-/** yargs' message, with the way out added; an unknown first word is called a command. */
+/** The parser's message, with the way out added; an unknown first word is called a command. */
 function usageMessage(message: string, args: string[]): string {
   const first = args.find((a) => !a.startsWith("-"));
   if (first !== undefined && !commandNames.includes(first) && /^Unknown arguments?:/.test(message)) {

@@ -19,7 +19,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { isMap, isScalar, LineCounter, type Node, type Pair, parseDocument, Scalar, type YAMLMap } from "yaml";
 import { modulePattern, namePattern } from "../schemas/cluster.schema.ts";
 import { ConfigError, FerryError, isFerryError } from "../daemon/errors.ts";
-import type { LoadedConfig } from "../daemon/config/mod.ts";
+import type { LoadedConfig } from "../daemon/config/load.ts";
 import { withFileLock } from "./file-lock.ts";
 
 /** A process entry for {@link addProcess}. */
@@ -264,7 +264,7 @@ async function replaceConfig(file: string, text: string, expected: string | unde
     try {
       // Loaded on first write only: the loader compiles the JSON schema, which the pure edit
       // functions above do not need.
-      const { loadClusterConfig } = await import("../daemon/config/mod.ts");
+      const { loadClusterConfig } = await import("../daemon/config/load.ts");
       loaded = await loadClusterConfig(tmp);
     } catch (error) {
       throw relabel(error, tmp, file);

@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { FerryError, isFerryError, isRetryable } from "../../daemon/errors.ts";
 import { clusterSettingsSchema } from "../../schemas/cluster.schema.ts";
 import { type Command, type GlobalArgs, openClusterLenient, sleep } from "../command.ts";

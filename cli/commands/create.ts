@@ -10,7 +10,7 @@
  */
 import { relative } from "node:path";
 import process from "node:process";
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { FerryError } from "../../daemon/errors.ts";
 import { type Command, type GlobalArgs, notifyNodes, openCluster } from "../command.ts";
 import { print, printJson } from "../output.ts";

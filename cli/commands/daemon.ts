@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { type Command, configPath, type GlobalArgs } from "../command.ts";
 
 interface DaemonArgs extends GlobalArgs {

@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { FerryError } from "../../daemon/errors.ts";
 import type { FerryEvent } from "../../schemas/api.schema.ts";
 import { type Command, type GlobalArgs, openClusterLenient } from "../command.ts";

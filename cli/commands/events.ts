@@ -15,7 +15,7 @@
  * @module
  */
 import process from "node:process";
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { describeError, isRetryable } from "../../daemon/errors.ts";
 import type { FerryEvent } from "../../schemas/api.schema.ts";
 import type { NodeClient } from "../client.ts";

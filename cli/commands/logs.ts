@@ -18,7 +18,7 @@
  * @module
  */
 import process from "node:process";
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { describeError, FerryError, isRetryable } from "../../daemon/errors.ts";
 import type { LogRecord } from "../../schemas/api.schema.ts";
 import type { NodeClient } from "../client.ts";

@@ -16,9 +16,9 @@
  * ```
  * @module
  */
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { readFile } from "node:fs/promises";
-import { loadClusterConfig } from "../../daemon/config/mod.ts";
+import { loadClusterConfig } from "../../daemon/config/load.ts";
 import { describeError, FerryError, isFerryError, isRetryable } from "../../daemon/errors.ts";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
 import process from "node:process";

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import type { Command, GlobalArgs } from "../command.ts";
 
 type Loader = () => Promise<Command<GlobalArgs>>;
@@ -73,7 +73,7 @@ export async function withCommands(parser: Argv<GlobalArgs>, args: readonly stri
   return parser;
 }
 
-/** yargs' command types differ per argument shape; the parser only needs the common one. */
+/** Command types differ per argument shape; the parser only needs the common one. */
 function cast<A>(command: Command<A>): Command<GlobalArgs> {
   return command as unknown as Command<GlobalArgs>;
 }

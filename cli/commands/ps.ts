@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { type Command, type GlobalArgs, openClusterLenient } from "../command.ts";
 import { mergeProcesses, processTable } from "../process-view.ts";
 import { print, warn } from "../output.ts";

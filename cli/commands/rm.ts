@@ -8,7 +8,7 @@
  * ```
  * @module
  */
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { type Command, type GlobalArgs, notifyNodes, openCluster } from "../command.ts";
 import { print, printJson } from "../output.ts";
 import { editConfigFile, removeProcess } from "../yaml-edit.ts";

@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import process from "node:process";
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { FerryError } from "../../daemon/errors.ts";
 import { type Command, configPath, type GlobalArgs, openCluster } from "../command.ts";
 import { type CommandLine, daemonCommandLine } from "../daemon-command.ts";

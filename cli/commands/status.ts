@@ -11,7 +11,7 @@
  * @module
  */
 import type { NodeStatus } from "../../schemas/api.schema.ts";
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { type Command, type GlobalArgs, openClusterLenient } from "../command.ts";
 import { type OutputArgs, outputFormat, printData, withOutputOption } from "../output-format.ts";
 import { formatBytes, formatUptime, table } from "../format.ts";

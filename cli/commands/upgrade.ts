@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import type { Argv } from "yargs";
+import type { Argv } from "../argv.ts";
 import { FerryError } from "../../daemon/errors.ts";
 import type { UpgradeResult } from "../../schemas/api.schema.ts";
 import type { ClusterClient } from "../client.ts";

@@ -2,15 +2,14 @@
  * Runtime validation of API request bodies with the same schemas that give them their types.
  * @module
  */
-import { Ajv } from "ajv";
 import type { ValidateFunction } from "ajv";
 import { requests } from "../../schemas/api.schema.ts";
 import type { MessageType, RequestOf } from "../../schemas/api.schema.ts";
+import { requestKey, validators as compiled } from "../../schemas/validators.ts";
 import { FerryError } from "../errors.ts";
 
-const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: false });
-const validators = new Map<string, ValidateFunction>();
-for (const [type, schema] of Object.entries(requests)) validators.set(type, ajv.compile(schema));
+const api = await compiled("api");
+const validators = new Map<string, ValidateFunction>(Object.keys(requests).map((type) => [type, api[requestKey(type)]!]));
 
 export function isMessageType(type: string): type is MessageType {
   return validators.has(type);

@@ -10,7 +10,8 @@
  * ```
  * @module
  */
-import { Ajv, type ErrorObject } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import { validators } from "../../schemas/validators.ts";
 import {
   type Document,
   isAlias,
@@ -24,7 +25,7 @@ import {
   visit,
   type YAMLError,
 } from "yaml";
-import { type ClusterConfig, clusterSchema, type NodeSpec } from "../../schemas/cluster.schema.ts";
+import type { ClusterConfig, NodeSpec } from "../../schemas/cluster.schema.ts";
 import { type ConfigIssue, ConfigError } from "../errors.ts";
 
 /** Options of {@link parseClusterConfig}. */
@@ -37,10 +38,9 @@ export interface ParseOptions {
   modules?: ReadonlySet<string>;
 }
 
-// `verbose` gives each error its schema and data, which the messages need (allowed fields, the
-// offending value, the limits). Compiled once: compiling costs far more than validating.
-const ajv = new Ajv({ allErrors: true, useDefaults: true, verbose: true });
-const validate = ajv.compile<ClusterConfig>(clusterSchema);
+// Precompiled when built (schemas/validators.ts), with `verbose`: each error carries its schema
+// and data, which the messages need (allowed fields, the offending value, the limits).
+const validate = (await validators("cluster")).cluster as ValidateFunction<ClusterConfig>;
 
 const exampleUrl = "http://127.0.0.1:7101";
 const nameHint = 'Use letters, digits, "_", "." and "-", starting with a letter or digit, at most 63 characters';

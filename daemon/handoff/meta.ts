@@ -3,11 +3,12 @@
  * schema on arrival: a destination never instantiates from a header it does not understand.
  * @module
  */
-import { Ajv } from "ajv";
+import type { ValidateFunction } from "ajv";
 import { FerryError } from "../errors.ts";
-import { type HandoffMeta, handoffMetaSchema } from "../../schemas/api.schema.ts";
+import type { HandoffMeta } from "../../schemas/api.schema.ts";
+import { validators } from "../../schemas/validators.ts";
 
-const validate = new Ajv({ strict: false }).compile<HandoffMeta>(handoffMetaSchema);
+const validate = (await validators("api")).handoffMeta as ValidateFunction<HandoffMeta>;
 
 /**
  * Parses and validates the header's value.

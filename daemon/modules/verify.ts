@@ -10,16 +10,16 @@
  * ```
  * @module
  */
-import { Ajv } from "ajv";
+import type { ValidateFunction } from "ajv";
 import { posix } from "node:path";
-import { moduleBundleSchema } from "../../schemas/api.schema.ts";
 import type { ModuleBundle } from "../../schemas/api.schema.ts";
+import { validators } from "../../schemas/validators.ts";
 import { FerryError } from "../errors.ts";
 import { hashBundle, shortHash } from "./hash.ts";
 import { isBundlePath } from "./specifiers.ts";
 
 const moduleExtensions = new Set([".ts", ".js", ".mjs"]);
-let validate: ReturnType<Ajv["compile"]> | undefined;
+const validate = (await validators("api")).moduleBundle as ValidateFunction<ModuleBundle>;
 
 /** The bundle's origin in a message: a peer, or this node's own processes folder (""). */
 function from(source: string): string {
@@ -39,7 +39,6 @@ function from(source: string): string {
  */
 export function verifyBundle(candidate: unknown, hash: string, source: string): ModuleBundle {
   const wanted = shortHash(hash);
-  validate ??= new Ajv({ strict: false }).compile(moduleBundleSchema);
   if (!validate(candidate)) {
     const e = validate.errors?.[0];
     const where = e?.instancePath ? ` at ${e.instancePath}` : "";

@@ -92,8 +92,8 @@ cli("--help lists every command's examples and the exit statuses of the failure 
 cli("completion prints a shell completion script for ferry", async () => {
   const script = await c.cli(["completion"]);
   assert.is(script.code, 0, script.stderr);
-  assert.match(script.stdout, /ferry --get-yargs-completions/);
-  const words = await c.cli(["--get-yargs-completions", "ferry", "des"]);
+  assert.match(script.stdout, /ferry --get-completions/);
+  const words = await c.cli(["--get-completions", "ferry", "des"]);
   assert.match(words.stdout, /^describe$/m);
 });
 
