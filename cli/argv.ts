@@ -358,7 +358,9 @@ export function commandName(module: Pick<CommandModule, "command">): string {
 }
 
 /** Words completing the last of `words` (the words typed after the script name). */
-function completions(root: Argv<unknown>, words: string[]): string[] {
+function completions(root: Argv<unknown>, typed: string[]): string[] {
+  // Options that take a value (`--config <file>`) are no words to complete.
+  const words = typed.filter((w, i) => !(root.options.get(typed[i - 1]?.replace(/^--/, "") ?? "")?.type === "string") && !(w.startsWith("--") && root.options.get(w.slice(2))?.type === "string"));
   const current = words.at(-1) ?? "";
   const before = words.slice(0, -1).filter((w) => !w.startsWith("-"));
   const names = [...root.commands.map(commandName), ...(root.completionCommand ? [root.completionCommand.name] : [])];

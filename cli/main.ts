@@ -8,11 +8,19 @@
  * ```
  * @module
  */
+import { readFileSync } from "node:fs";
 import process from "node:process";
-import { main } from "./run.ts";
-import { flushOutput } from "./output.ts";
 
-const status = await main(process.argv.slice(2));
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  // Answered before the CLI loads, as cli/bin.mjs does on Node.
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  process.stdout.write(`${pkg.version}\n`);
+  process.exit(0);
+}
+const { main } = await import("./run.ts");
+const { flushOutput } = await import("./output.ts");
+const status = await main(args);
 // Explicit exit: idle keep-alive sockets and timers must not hold a finished command open.
 await flushOutput();
 process.exit(status);
