@@ -3,7 +3,8 @@
  * daemons on loopback, prints a table and writes JSON (bench/results/latest.json). Not part of
  * the test run: timings belong here, where a loaded machine skews a report rather than failing CI.
  *
- * `npm run bench -- --quick` runs fewer iterations and skips the 10,000-process case.
+ * `npm run bench -- --quick` runs fewer iterations and skips the 10,000-process case;
+ * `--only=startup,small,large,many,upgrade,idle` runs only those sections.
  * @module
  */
 import { spawnSync } from "node:child_process";
@@ -338,15 +339,21 @@ function machine(): Record<string, string | number> {
   return { node: process.version, cpus: (readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm) ?? []).length, date: new Date().toISOString() };
 }
 
+/** `--only=<section>[,<section>]` runs some sections (the floors always). */
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split(",");
+const wanted = (section: string) => !only || only.includes(section);
+
 async function main(): Promise<void> {
   await floors();
-  await startupAndFootprint();
-  await smallHandoffs();
-  await largeHandoff(64);
-  await largeHandoff(256);
-  await manyProcesses();
-  await upgradeSwap();
-  if (!quick) await idleMemory(10000);
+  if (wanted("startup")) await startupAndFootprint();
+  if (wanted("small")) await smallHandoffs();
+  if (wanted("large")) {
+    await largeHandoff(64);
+    await largeHandoff(256);
+  }
+  if (wanted("many")) await manyProcesses();
+  if (wanted("upgrade")) await upgradeSwap();
+  if (!quick && wanted("idle")) await idleMemory(10000);
   const width = Math.max(...rows.map((r) => r.metric.length));
   console.log(`${"metric".padEnd(width)}  ${"value".padStart(10)}  unit      target     met`);
   for (const r of rows) {

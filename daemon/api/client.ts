@@ -14,7 +14,7 @@
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { FerryError, isFerryError, toErrorCode } from "../errors.ts";
 import type { FerryEvent, LogRecord, MessageType, requests, ResponseOf } from "../../schemas/api.schema.ts";
-import { type FastTransport, httpTransport, type Transport } from "./transport.ts";
+import { type AnswerHeaders, type FastTransport, httpTransport, type Transport } from "./transport.ts";
 import { AnswerTooLarge, BodyCollector } from "./body.ts";
 
 type Lenient<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropertiesOptional: true }>;
@@ -141,7 +141,7 @@ export class ApiClient {
    * const { bytes, headers } = await client.postForBytes("handoff.begin", req, { timeoutMs: 30000, maxBytes: 1 << 30 });
    * ```
    */
-  async postForBytes<T extends MessageType>(type: T, body: RequestBody<T>, options: BytesOptions): Promise<{ bytes: Uint8Array; headers: Headers }> {
+  async postForBytes<T extends MessageType>(type: T, body: RequestBody<T>, options: BytesOptions): Promise<{ bytes: Uint8Array; headers: AnswerHeaders }> {
     if (isFast(this.#transport)) {
       const answer = await this.#exchange(this.#transport, type, body, options);
       return { bytes: answer.body, headers: answer.headers };
@@ -258,7 +258,7 @@ export class ApiClient {
   }
 
   /** The fast path of the keep-alive HTTP transport: no web Request/Response objects. */
-  async #exchange(transport: FastTransport, type: string, body: unknown, options: BytesOptions, extraHeaders: Record<string, string> = {}): Promise<{ body: Uint8Array; headers: Headers }> {
+  async #exchange(transport: FastTransport, type: string, body: unknown, options: BytesOptions, extraHeaders: Record<string, string> = {}): Promise<{ body: Uint8Array; headers: AnswerHeaders }> {
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     let answer;
     try {
@@ -281,7 +281,7 @@ export class ApiClient {
       throw failure;
     }
     if (answer.status === 200) return answer;
-    throw await this.#errorOf(new Response(answer.body, { status: answer.status, headers: answer.headers }));
+    throw await this.#errorOf(new Response(answer.body, { status: answer.status, headers: answer.headers.record }));
   }
 
   async #send(path: string, method: string, body: string | Uint8Array | undefined, options: RequestOptions, extraHeaders: Record<string, string> = {}): Promise<Response> {
