@@ -14,7 +14,6 @@
  * ```
  * @module
  */
-import process from "node:process";
 import type { Argv } from "../argv.ts";
 import { describeError, isRetryable } from "../../daemon/errors.ts";
 import type { FerryEvent } from "../../schemas/api.schema.ts";
@@ -22,6 +21,7 @@ import type { NodeClient } from "../client.ts";
 import { type Command, type GlobalArgs, openClusterLenient, sleep } from "../command.ts";
 import { formatBytes, formatMs } from "../format.ts";
 import { print, printJson, warn } from "../output.ts";
+import { followMerged } from "../follow-merged.ts";
 
 interface EventsArgs extends GlobalArgs {
   follow: boolean;
@@ -63,32 +63,7 @@ export const eventsCommand: Command<EventsArgs> = {
       return;
     }
 
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    const pending: { event: FerryEvent; arrived: number }[] = [];
-    const flush = (all: boolean) => {
-      const cutoff = Date.now() - reorderMs;
-      const ready = pending.filter((p) => all || p.arrived <= cutoff);
-      if (ready.length === 0) return;
-      pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
-      ready.map((p) => p.event).sort(byTime).forEach(show);
-    };
-    const timer = setInterval(() => flush(false), reorderMs / 3);
-    try {
-      await Promise.all(cluster.nodes.map((node) =>
-        follow(node, stop.signal, (event) => pending.push({ event, arrived: Date.now() })).catch((error: unknown) => {
-          stop.abort(); // the other nodes' streams end with this one
-          throw error;
-        })
-      ));
-    } finally {
-      clearInterval(timer);
-      flush(true);
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    }
+    await followMerged(cluster.nodes, follow, byTime, show, reorderMs);
   },
 };
 

@@ -17,7 +17,6 @@
  * ```
  * @module
  */
-import process from "node:process";
 import type { Argv } from "../argv.ts";
 import { describeError, FerryError, isRetryable } from "../../daemon/errors.ts";
 import type { LogRecord } from "../../schemas/api.schema.ts";
@@ -25,6 +24,7 @@ import type { NodeClient } from "../client.ts";
 import { type Command, type GlobalArgs, openClusterLenient, sleep } from "../command.ts";
 import { formatRecord, mergeRecords, parseSince, recordOrder } from "../log-records.ts";
 import { note, print, printJson, warn } from "../output.ts";
+import { followMerged } from "../follow-merged.ts";
 
 interface LogsArgs extends GlobalArgs {
   process: string;
@@ -81,33 +81,7 @@ export const logsCommand: Command<LogsArgs> = {
 
     // Each node goes on from where its answer ended; a node that did not answer, from its last N.
     const from = new Map(results.map((r) => [r.node, r.ok ? { process: args.process, after: r.value.seq, ...(sinceTs !== undefined ? { sinceTs } : {}) } : query]));
-    const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    const order = recordOrder(names);
-    const pending: { record: LogRecord; arrived: number }[] = [];
-    const flush = (all: boolean) => {
-      const cutoff = Date.now() - reorderMs;
-      const ready = pending.filter((p) => all || p.arrived <= cutoff);
-      if (ready.length === 0) return;
-      pending.splice(0, pending.length, ...pending.filter((p) => !ready.includes(p)));
-      ready.map((p) => p.record).sort(order).forEach(show);
-    };
-    const timer = setInterval(() => flush(false), reorderMs / 3);
-    try {
-      await Promise.all(cluster.nodes.map((node) =>
-        follow(node, from.get(node.name)!, stop.signal, (record) => pending.push({ record, arrived: Date.now() })).catch((error: unknown) => {
-          stop.abort(); // the other nodes' streams end with this one
-          throw error;
-        })
-      ));
-    } finally {
-      clearInterval(timer);
-      flush(true);
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-    }
+    await followMerged(cluster.nodes, (node: NodeClient, signal, emit: (record: LogRecord) => void) => follow(node, from.get(node.name)!, signal, emit), recordOrder(names), show, reorderMs);
   },
 };
 

@@ -235,26 +235,11 @@ function ndjson(items: (signal: AbortSignal) => AsyncGenerator<unknown>, signal:
 }
 
 function events({ node }: RouteContext, follow: boolean, signal: AbortSignal): Response {
-  const encoder = new TextEncoder();
   if (!follow) {
     const text = node.events.recent().map((e) => JSON.stringify(e) + "\n").join("");
     return new Response(text, { headers: { "content-type": "application/x-ndjson" } });
   }
-  const stop = new AbortController();
-  signal.addEventListener("abort", () => stop.abort(), { once: true });
-  const iterator = node.events.follow(stop.signal);
-  const stream = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await iterator.next();
-      if (done) controller.close();
-      else controller.enqueue(encoder.encode(JSON.stringify(value) + "\n"));
-    },
-    cancel() {
-      stop.abort();
-      void iterator.return(undefined);
-    },
-  });
-  return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });
+  return ndjson((stop) => node.events.follow(stop), signal);
 }
 
 export const routes = { messages, events };
