@@ -19,28 +19,10 @@
  * @module
  */
 import process from "node:process";
+import type { AnyCommand, FailHandler, OptionSpec, ParsedArgs, PositionalSpec } from "./argv-spec.ts";
 import { renderHelp } from "./help.ts";
 
-/** What an option takes and how it is shown. */
-export interface OptionSpec {
-  /** @default "string" */
-  type?: "string" | "number" | "boolean";
-  describe?: string;
-  default?: unknown;
-  alias?: string;
-  choices?: readonly string[];
-  demandOption?: boolean;
-  /** Applies to every command (declared on the root). */
-  global?: boolean;
-}
-
-/** A positional of a command: named in its command string, `<required>` or `[optional]`, `[rest...]`. */
-export interface PositionalSpec {
-  type?: "string";
-  describe?: string;
-  demandOption?: boolean;
-  array?: boolean;
-}
+export type { AnyCommand, FailHandler, OptionSpec, ParsedArgs, PositionalSpec } from "./argv-spec.ts";
 
 /** One command: its usage (`migrate <process> <node>`), what it does, its options and its work. */
 export interface CommandModule<T = unknown, U = T> {
@@ -50,19 +32,6 @@ export interface CommandModule<T = unknown, U = T> {
   handler: (args: U) => void | Promise<void>;
 }
 
-/** Any command module, whatever its arguments' type (their values are checked at parse time). */
-export interface AnyCommand {
-  command: string;
-  describe: string;
-  builder?: (y: never) => unknown;
-  handler: (args: never) => void | Promise<void>;
-}
-
-/** A usage error: the message only; the caller adds the way out. */
-export type FailHandler = (message: string, error: Error | undefined) => never;
-
-/** Parsed arguments: option and positional values by name, plus `_` (the command path) and `--`. */
-export type ParsedArgs = Record<string, unknown> & { _: string[]; "--"?: string[] };
 
 interface Positional extends PositionalSpec {
   name: string;

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import type { Argv, CommandModule, OptionSpec } from "./argv.ts";
+import type { HelpSource, OptionSpec } from "./argv-spec.ts";
 
 
 /**
@@ -20,7 +20,7 @@ import type { Argv, CommandModule, OptionSpec } from "./argv.ts";
  * renderHelp(root, [], root.options);
  * ```
  */
-export function renderHelp(parser: Argv<unknown>, path: string[], options: Map<string, OptionSpec>, module?: CommandModule<unknown, unknown>): string {
+export function renderHelp(parser: HelpSource, path: string[], options: Map<string, OptionSpec>, module?: { command: string; describe: string }): string {
   const name = parser.scriptName;
   const sub = (text: string) => text.replaceAll("$0", name);
   const out: string[] = [];

@@ -63,7 +63,7 @@ test("help lists positionals and options with their types, defaults and choices,
     .option("output", { alias: "o", choices: ["json", "yaml"], describe: "Format" })
     .example("$0 cmd x", "Do it to x");
   child.positionals.push({ name: "name", required: true, describe: "A name" });
-  const text = renderHelp(child, ["cmd"], new Map([...root.options, ...child.options]), { command: "cmd <name>", describe: "A command", handler: () => {} });
+  const text = renderHelp(child, ["cmd"], new Map([...root.options, ...child.options]), { command: "cmd <name>", describe: "A command" });
   assert.match(text, /^ferry cmd <name>\n\nA command\n/);
   assert.match(text, /Positionals:\n {2}name +A name \[string\] \[required\]/);
   assert.match(text, /-o, --output +Format \[string\] \[choices: "json", "yaml"\]/);
