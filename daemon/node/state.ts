@@ -15,7 +15,7 @@
  */
 import { join } from "node:path";
 import type { LoadedConfig } from "../config/mod.ts";
-import { describeError, FerryError } from "../errors.ts";
+import { describeError, FerryError, isFerryError } from "../errors.ts";
 import { EventLog } from "../events.ts";
 import { Trace } from "../trace.ts";
 import { ExecutorPool } from "../executor/mod.ts";
@@ -95,6 +95,8 @@ export class NodeState {
   readonly #registry: ModuleRegistry;
   /** Module versions the config revision names (multi-machine mode); empty: this node's files. */
   #moduleHashes: Readonly<Record<string, string>>;
+  /** The last failure to write a module version into the cache, until one succeeds again. */
+  #moduleCacheProblem: string | undefined;
   #probing: Promise<void> | undefined;
   readonly #peers = new Map<string, ApiClient>();
   readonly #parts: NodeParts;
@@ -239,6 +241,7 @@ export class NodeState {
   get storageProblems(): string[] {
     const problems = [...this.#journal.warnings];
     if (!this.#journal.healthy) problems.push(`the journal cannot be written: ${this.#journal.lastError?.message ?? "unknown error"}`);
+    if (this.#moduleCacheProblem) problems.push(this.#moduleCacheProblem);
     return problems;
   }
 
@@ -369,7 +372,15 @@ export class NodeState {
    * own copy in local mode.
    */
   async resolveModule(module: string): Promise<{ path: string; version: string }> {
-    const resolved = await this.#registry.resolve(module, this.#moduleHashes[module]);
+    let resolved: { path: string; version: string };
+    try {
+      resolved = await this.#registry.resolve(module, this.#moduleHashes[module]);
+      this.#moduleCacheProblem = undefined;
+    } catch (error) {
+      // The module cache lives in the data directory too: a full disk shows in `status`.
+      if (isFerryError(error) && error.code === "storage_failed") this.#moduleCacheProblem = `the module cache cannot be written: ${error.message}`;
+      throw error;
+    }
     if (this.#moduleHashes[module] === undefined) this.#latest.set(module, resolved.version);
     return resolved;
   }
