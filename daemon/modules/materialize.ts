@@ -17,7 +17,7 @@ import { stat } from "node:fs/promises";
 import { isBuiltin } from "node:module";
 import { join, relative, resolve } from "node:path";
 import { posix } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ModuleBundle } from "../../schemas/api.schema.ts";
 import { FerryError } from "../errors.ts";
 import { runsBuilt } from "../install.ts";
@@ -89,6 +89,10 @@ export async function materialize(bundle: ModuleBundle, installRoot: string, sou
           throw cannot(`"${path}" imports "${specifier}", which this node's install "${root}" lacks`, "run the same Ferry version on every node");
         }
         edits.push({ start: ref.start, end: ref.end, url: ownCodeUrl(root, found) });
+      } else if (specifier.startsWith("file:")) {
+        // Ferry's own sources named by URL: the code this daemon runs, as for `../daemon/…`.
+        const file = fileURLToPath(specifier);
+        if (!relative(root, file).startsWith("..")) edits.push({ start: ref.start, end: ref.end, url: ownCodeUrl(root, file) });
       } else if (Object.hasOwn(packageEntries, specifier)) {
         edits.push({ start: ref.start, end: ref.end, url: ownCodeUrl(root, join(root, packageEntries[specifier]!)) });
       } else if (!selfResolving.test(specifier) && !isBuiltin(specifier)) {
