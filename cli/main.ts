@@ -8,16 +8,18 @@
  * ```
  * @module
  */
-import { readFileSync } from "node:fs";
-import process from "node:process";
-
-const args = process.argv.slice(2);
+/** Deno's own API, when running there: `--version` needs nothing of the Node compatibility layer. */
+const deno = (globalThis as { Deno?: { args: string[]; readTextFileSync(url: URL): string; exit(code: number): never } }).Deno;
+const args = deno ? deno.args : globalThis.process.argv.slice(2);
 if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   // Answered before the CLI loads, as cli/bin.mjs does on Node.
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
-  process.stdout.write(`${pkg.version}\n`);
-  process.exit(0);
+  // The package root is one folder up from cli/, two from dist/cli/.
+  const url = new URL(/\/dist\/cli\/[^/]+$/.test(import.meta.url) ? "../../package.json" : "../package.json", import.meta.url);
+  const text = deno ? deno.readTextFileSync(url) : (await import("node:fs")).readFileSync(url, "utf8");
+  console.log((JSON.parse(text) as { version: string }).version);
+  deno ? deno.exit(0) : globalThis.process.exit(0);
 }
+const process = (await import("node:process")).default;
 const { main, flushOutput } = await cli();
 const status = await main(args);
 // Explicit exit: idle keep-alive sockets and timers must not hold a finished command open.

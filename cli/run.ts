@@ -15,6 +15,8 @@
  * @module
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { installRoot } from "../daemon/install.ts";
 import process from "node:process";
 import { Argv } from "./argv.ts";
 import { commandNames, withCommands } from "./commands/mod.ts";
@@ -80,7 +82,7 @@ function usageMessage(message: string, args: string[]): string {
 
 function version(): string {
   try {
-    const pkg: unknown = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+    const pkg: unknown = JSON.parse(readFileSync(join(installRoot, "package.json"), "utf8"));
     return typeof pkg === "object" && pkg !== null && "version" in pkg ? String(pkg.version) : "unknown";
   } catch {
     return "unknown";

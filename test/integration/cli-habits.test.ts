@@ -9,8 +9,9 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { spawnSync } from "node:child_process";
 import { parse } from "yaml";
-import { repo, TestCluster } from "../helpers/cluster.ts";
+import { deno, repo, TestCluster } from "../helpers/cluster.ts";
 import { errorCodes, failureOf } from "../../daemon/errors.ts";
 
 const cli = suite("CLI habits");
@@ -86,6 +87,21 @@ cli("--help lists every command's examples and the exit statuses of the failure 
   for (const command of ["up", "down", "status", "ps", "describe", "migrate", "create", "rm", "call", "events", "validate", "daemon", "service"]) {
     const one = await c.cli([command, "--help"]);
     assert.match(one.stdout, /Examples:\n  ferry /, `${command} --help`);
+  }
+});
+
+cli("--version answers the package's version: alone (before anything loads) or with other options, on Node and on Deno", async () => {
+  const version = (JSON.parse(readFileSync(join(repo, "package.json"), "utf8")) as { version: string }).version;
+  const run = (command: string, args: string[]) => spawnSync(command, args, { cwd: c.dir, encoding: "utf8" });
+  for (const [command, args] of [
+    [process.execPath, [join(repo, "cli/bin.mjs"), "--version"]],
+    [process.execPath, [join(repo, "dist/cli/main.js"), "--version"]],
+    [process.execPath, [join(repo, "cli/bin.mjs"), "--version", "--verbose"]],
+    [deno, ["run", "-A", join(repo, "cli/main.ts"), "--version"]],
+    [deno, ["run", "-A", join(repo, "dist/cli/main.js"), "--version"]],
+  ] as const) {
+    const r = run(command, [...args]);
+    assert.equal([r.status, r.stdout.trim()], [0, version], `${command} ${args.join(" ")}: ${r.stderr}`);
   }
 });
 
