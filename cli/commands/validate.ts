@@ -13,7 +13,7 @@ import { relative } from "node:path";
 import process from "node:process";
 import { type ConfigIssue, formatIssue, isFerryError } from "../../daemon/errors.ts";
 import { loadClusterConfig } from "../../daemon/config/load.ts";
-import { checkModules } from "../../daemon/modules/mod.ts";
+import { checkModules } from "../../daemon/modules/check.ts";
 import { type Command, type GlobalArgs } from "../command.ts";
 import { Exit } from "../exit.ts";
 import { print, printJson } from "../output.ts";

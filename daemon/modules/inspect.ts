@@ -15,7 +15,7 @@
 import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type ConfigIssue, FerryError } from "../errors.ts";
+import { FerryError } from "../errors.ts";
 import { registerProcessLoader } from "./process-loader.ts";
 
 /** A process class as the contract defines it: constructed with the process's args. */
@@ -105,37 +105,23 @@ export function callableMethods(cls: ProcessClass): string[] {
   return [...names].sort();
 }
 
-/**
- * Loads every module in `dir` afresh and reports each one that cannot serve as a process class;
- * used by `ferry validate`. Positions are 1:1 when the runtime does not report one.
- *
- * @example
- * ```ts
- * for (const issue of await checkModules("processes")) console.error(formatIssue(issue));
- * ```
- */
-export async function checkModules(dir: string): Promise<ConfigIssue[]> {
-  const issues: ConfigIssue[] = [];
-  const version = `check-${Date.now()}-${++checkCount}`;
-  for (const [name, path] of await listModules(dir)) {
-    const result = await importProcessClass(path, version);
-    if (!result.ok) {
-      const { line, col, reason, hint } = result;
-      issues.push(hint === undefined ? { file: path, line, col, message: reason } : { file: path, line, col, message: reason, hint });
-    } else if (typeof (result.cls.prototype as { run?: unknown }).run !== "function") {
-      issues.push({ file: path, line: 1, col: 1, message: `Class of module "${name}" has no run(ctx) method`, hint: "Add async run(ctx) { ... }" });
-    }
-  }
-  return issues;
-}
 
-let checkCount = 0;
-
-type ImportResult =
+/** What importing a module file gave: its class, or why not with a position. */
+export type ImportResult =
   | { ok: true; cls: ProcessClass }
   | { ok: false; error: FerryError; line: number; col: number; reason: string; hint?: string };
 
-async function importProcessClass(path: string, version: string | number | undefined): Promise<ImportResult> {
+/**
+ * Imports a module file and checks its default export, without throwing: `ok` with the class, or
+ * the error with a position and a one-line reason (for `ferry validate`'s issues).
+ *
+ * @example
+ * ```ts
+ * const result = await importProcessClass("/abs/processes/Counter.ts", "check-1");
+ * if (!result.ok) console.error(`${result.line}:${result.col}: ${result.reason}`);
+ * ```
+ */
+export async function importProcessClass(path: string, version: string | number | undefined): Promise<ImportResult> {
   const file = resolve(path);
   const name = basename(file, extname(file));
   const url = pathToFileURL(file).href + (version === undefined ? "" : `?v=${encodeURIComponent(String(version))}`);

@@ -10,7 +10,8 @@
  * ```
  * @module
  */
-export { callableMethods, checkModules, listModules, loadProcessClass, type ProcessClass } from "./inspect.ts";
+export { callableMethods, listModules, loadProcessClass, type ProcessClass } from "./inspect.ts";
+export { checkModules } from "./check.ts";
 export { bundleModule, type ModuleBundle } from "./bundle.ts";
 export { hashBundle, isModuleHash, shortHash } from "./hash.ts";
 export { type CacheFs, durableCacheFs, ferryInstallRoot, ModuleCache } from "./cache.ts";

@@ -3,7 +3,8 @@ import * as assert from "uvu/assert";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { callableMethods, checkModules, listModules, loadProcessClass, type ProcessClass } from "../../../daemon/modules/inspect.ts";
+import { callableMethods, listModules, loadProcessClass, type ProcessClass } from "../../../daemon/modules/inspect.ts";
+import { checkModules } from "../../../daemon/modules/check.ts";
 import { isFerryError } from "../../../daemon/errors.ts";
 
 let dir = "";
