@@ -31,18 +31,30 @@ export async function sendResponse(res: ServerResponse, response: Response): Pro
     if (!finished) reader.cancel().catch(() => {});
   });
   try {
-    const first = await reader.read();
-    if (first.done) return void ((finished = true), res.writeHead(response.status, headers).end());
-    const pending = reader.read();
-    const second = await Promise.race([pending, nextTurn()]);
-    if (second?.done) {
-      finished = true;
-      headers["content-length"] = String(first.value.byteLength);
-      return void res.writeHead(response.status, headers).end(first.value);
+    const firstPending = reader.read();
+    const early = await Promise.race([firstPending, nextTurn()]);
+    let next: Promise<Chunk>;
+    if (early === undefined) {
+      // A stream with nothing to say yet (a follow with no new line): the status and headers go
+      // now, so the client knows it is connected rather than waiting for a first item.
+      res.writeHead(response.status, headers);
+      res.flushHeaders();
+      next = firstPending;
+    } else {
+      const first = early;
+      if (first.done) return void ((finished = true), res.writeHead(response.status, headers).end());
+      const pending = reader.read();
+      const second = await Promise.race([pending, nextTurn()]);
+      if (second?.done) {
+        finished = true;
+        headers["content-length"] = String(first.value.byteLength);
+        return void res.writeHead(response.status, headers).end(first.value);
+      }
+      res.writeHead(response.status, headers);
+      res.write(first.value);
+      next = second ? Promise.resolve(second) : pending;
     }
-    res.writeHead(response.status, headers);
-    res.write(first.value);
-    for (let chunk: Chunk = second ?? (await pending); !chunk.done; chunk = await reader.read()) {
+    for (let chunk: Chunk = await next; !chunk.done; chunk = await reader.read()) {
       if (!res.write(chunk.value)) {
         await Promise.race([new Promise((resolve) => res.once("drain", resolve)), closed]);
         if (res.destroyed) return;

@@ -5,7 +5,7 @@ import * as assert from "uvu/assert";
 import { join } from "node:path";
 import process from "node:process";
 import type { LogRecord } from "../../schemas/api.schema.ts";
-import { repo, TestCluster, until } from "../helpers/cluster.ts";
+import { repo, SECRET, TestCluster, until } from "../helpers/cluster.ts";
 import { OwnedChild } from "../helpers/child.ts";
 
 const ticksOf = (records: LogRecord[]) => records.filter((r) => r.stream === "out").map((r) => Number(/^tick (\d+)$/.exec(r.text)?.[1]));
@@ -65,6 +65,28 @@ test("logs show a process's lines from alpha then beta, with its hand-off, each 
     assert.is(broken.code, 0, broken.stderr);
     assert.match(broken.stderr, /has errors/);
     assert.is(parse(broken.stdout).length, 1);
+  } finally {
+    await c.close();
+  }
+});
+
+test("a follow with nothing to send yet still answers at once: the follower knows it is connected", async () => {
+  const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Chatter"], processes: {} });
+  try {
+    await c.start("alpha");
+    const stop = new AbortController();
+    // Nothing was ever written for "quiet": the status line and headers must not wait for a record.
+    const response = await fetch(`${c.url("alpha")}/v1/logs.follow`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${SECRET}`, "content-type": "application/json" },
+      body: JSON.stringify({ process: "quiet" }),
+      // Bounded, so a node that holds its answer back fails the test instead of hanging it.
+      signal: AbortSignal.any([stop.signal, AbortSignal.timeout(15_000)]),
+    });
+    assert.is(response.status, 200);
+    assert.is(response.headers.get("content-type"), "application/x-ndjson");
+    stop.abort();
+    await response.body?.cancel().catch(() => {});
   } finally {
     await c.close();
   }
