@@ -11,6 +11,9 @@
  * @module
  */
 import process from "node:process";
+import { describeError, isRetryable } from "../daemon/errors.ts";
+import { sleep } from "./command.ts";
+import { warn } from "./output.ts";
 
 /**
  * Runs `follow` for every node until Ctrl-C; `show` gets the items in `order`.
@@ -52,5 +55,41 @@ export async function followMerged<N, T>(
     flush(true);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+}
+
+/**
+ * Reads one node's stream until `signal` aborts. When it breaks for a reason a retry can mend,
+ * it opens the stream again (`open` is called anew, so it can resume after what was seen), with
+ * backoff from 250 ms up to 5 s, saying once that the node is down and again when it is back.
+ *
+ * @example
+ * ```ts
+ * await followNode(node, signal, () => node.events(true, signal), show);
+ * ```
+ */
+export async function followNode<T>(node: { name: string }, signal: AbortSignal, open: () => AsyncIterable<T>, emit: (item: T) => void): Promise<void> {
+  let delay = 250;
+  let down = false;
+  while (!signal.aborted) {
+    try {
+      let connected = false;
+      for await (const item of open()) {
+        if (!connected) {
+          connected = true;
+          delay = 250;
+          if (down) warn(`node "${node.name}" is back`);
+          down = false;
+        }
+        emit(item);
+      }
+    } catch (error) {
+      if (signal.aborted) break;
+      if (!isRetryable(error)) throw error;
+      if (!down) warn(`${describeError(error)}; retrying`);
+      down = true;
+    }
+    await sleep(delay, signal);
+    delay = Math.min(delay * 2, 5_000);
   }
 }

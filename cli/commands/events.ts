@@ -15,13 +15,12 @@
  * @module
  */
 import type { Argv } from "../argv.ts";
-import { describeError, isRetryable } from "../../daemon/errors.ts";
 import type { FerryEvent } from "../../schemas/api.schema.ts";
 import type { NodeClient } from "../client.ts";
-import { type Command, type GlobalArgs, openClusterLenient, sleep } from "../command.ts";
+import { type Command, type GlobalArgs, openClusterLenient } from "../command.ts";
 import { formatBytes, formatMs } from "../format.ts";
 import { print, printJson, warn } from "../output.ts";
-import { followMerged } from "../follow-merged.ts";
+import { followMerged, followNode } from "../follow-merged.ts";
 
 interface EventsArgs extends GlobalArgs {
   follow: boolean;
@@ -68,37 +67,17 @@ export const eventsCommand: Command<EventsArgs> = {
 };
 
 /** Streams one node's events until `signal` aborts, reconnecting with backoff when it drops. */
-async function follow(node: NodeClient, signal: AbortSignal, emit: (event: FerryEvent) => void): Promise<void> {
+function follow(node: NodeClient, signal: AbortSignal, emit: (event: FerryEvent) => void): Promise<void> {
   const seen = new Set<string>();
-  let delay = 250;
-  let down = false;
-  while (!signal.aborted) {
-    try {
-      let connected = false;
-      for await (const event of node.events(true, signal)) {
-        if (!connected) {
-          connected = true;
-          delay = 250;
-          if (down) warn(`node "${node.name}" is back`);
-          down = false;
-        }
-        // A reconnect replays the recent events; a restarted daemon numbers them anew, hence the
-        // time in the key.
-        const key = `${event.seq}@${event.time}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        if (seen.size > 10_000) seen.delete(seen.values().next().value as string);
-        emit(event);
-      }
-    } catch (error) {
-      if (signal.aborted) break;
-      if (!isRetryable(error)) throw error;
-      if (!down) warn(`${describeError(error)}; retrying`);
-      down = true;
-    }
-    await sleep(delay, signal);
-    delay = Math.min(delay * 2, 5_000);
-  }
+  return followNode(node, signal, () => node.events(true, signal), (event) => {
+    // A reconnect replays the recent events; a restarted daemon numbers them anew, hence the
+    // time in the key.
+    const key = `${event.seq}@${event.time}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (seen.size > 10_000) seen.delete(seen.values().next().value as string);
+    emit(event);
+  });
 }
 
 function byTime(a: FerryEvent, b: FerryEvent): number {

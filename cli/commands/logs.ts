@@ -18,13 +18,13 @@
  * @module
  */
 import type { Argv } from "../argv.ts";
-import { describeError, FerryError, isRetryable } from "../../daemon/errors.ts";
+import { FerryError } from "../../daemon/errors.ts";
 import type { LogRecord } from "../../schemas/api.schema.ts";
 import type { NodeClient } from "../client.ts";
-import { type Command, type GlobalArgs, openClusterLenient, sleep } from "../command.ts";
+import { type Command, type GlobalArgs, openClusterLenient } from "../command.ts";
 import { formatRecord, mergeRecords, parseSince, recordOrder } from "../log-records.ts";
 import { note, print, printJson, warn } from "../output.ts";
-import { followMerged } from "../follow-merged.ts";
+import { followMerged, followNode } from "../follow-merged.ts";
 
 interface LogsArgs extends GlobalArgs {
   process: string;
@@ -88,32 +88,12 @@ export const logsCommand: Command<LogsArgs> = {
 type FollowQuery = { process: string; after?: number; sinceTs?: string; lines?: number };
 
 /** Streams one node's new records until `signal` aborts, reconnecting after the last one seen. */
-async function follow(node: NodeClient, query: FollowQuery, signal: AbortSignal, emit: (record: LogRecord) => void): Promise<void> {
+function follow(node: NodeClient, query: FollowQuery, signal: AbortSignal, emit: (record: LogRecord) => void): Promise<void> {
   let last = query.after;
-  let delay = 250;
-  let down = false;
-  while (!signal.aborted) {
-    try {
-      let connected = false;
-      const resume: FollowQuery = last === undefined ? query : { process: query.process, after: last, ...(query.sinceTs !== undefined ? { sinceTs: query.sinceTs } : {}) };
-      for await (const record of node.followLogs(resume, signal)) {
-        if (!connected) {
-          connected = true;
-          delay = 250;
-          if (down) warn(`node "${node.name}" is back`);
-          down = false;
-        }
-        if (last !== undefined && record.seq <= last) continue;
-        last = record.seq;
-        emit(record);
-      }
-    } catch (error) {
-      if (signal.aborted) break;
-      if (!isRetryable(error)) throw error;
-      if (!down) warn(`${describeError(error)}; retrying`);
-      down = true;
-    }
-    await sleep(delay, signal);
-    delay = Math.min(delay * 2, 5_000);
-  }
+  const resume = (): FollowQuery => (last === undefined ? query : { process: query.process, after: last, ...(query.sinceTs !== undefined ? { sinceTs: query.sinceTs } : {}) });
+  return followNode(node, signal, () => node.followLogs(resume(), signal), (record) => {
+    if (last !== undefined && record.seq <= last) return;
+    last = record.seq;
+    emit(record);
+  });
 }

@@ -87,7 +87,7 @@ export class Balancer implements Runnable {
     const key = `${path}?v=${version}`;
     if (key === this.#policyKey) return;
     // A policy written in TypeScript needs Node's type-stripping hooks in this (the main) thread.
-    if (/\.(?:ts|mts)$/.test(path)) registerProcessLoader();
+    registerProcessLoader(path);
     const module = (await import(`${pathToFileURL(path).href}?v=${version}`)) as { default?: unknown };
     const exported = module.default;
     const policy = typeof exported === "function" ? new (exported as new () => unknown)() : exported;

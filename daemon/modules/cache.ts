@@ -142,9 +142,11 @@ export class ModuleCache {
   }
 
   /**
-   * Verifies `candidate` (as received from node `source`) against `hash`, then writes it, unless
-   * it is cached already. Throws `module_invalid` (nothing written) when the content does not
-   * match the hash or needs files this install lacks, `storage_failed` when the disk refuses.
+   * The cached version with `hash`; if there is none, `candidate` (as received from node
+   * `source`) verified against `hash` and written. A version already cached is not hashed again:
+   * a node resolves its own modules through here each time a process starts. Throws
+   * `module_invalid` (nothing written) when the content does not match the hash or needs files
+   * this install lacks, `storage_failed` when the disk refuses.
    *
    * @example
    * ```ts
@@ -152,9 +154,9 @@ export class ModuleCache {
    * ```
    */
   async put(candidate: unknown, hash: string, source: string): Promise<ModuleBundle> {
-    const bundle = verifyBundle(candidate, hash, source);
     const present = await this.get(hash);
     if (present) return present;
+    const bundle = verifyBundle(candidate, hash, source);
     let writing = this.#writing.get(hash);
     if (!writing) {
       writing = this.#write(bundle, source).finally(() => this.#writing.delete(hash));

@@ -19,10 +19,10 @@ import { type ConfigIssue, FerryError, isFerryError } from "../errors.ts";
 import { installRoot } from "../install.ts";
 import { bundleModule } from "./bundle.ts";
 import { importProcessClass, listModules } from "./inspect.ts";
-import { compiledName, materialize } from "./materialize.ts";
+import { compiledName, materialize, ModuleParseError } from "./materialize.ts";
+import { isTypeScript } from "./process-loader.ts";
 
 let checkCount = 0;
-const typescript = /\.(?:ts|mts)$/;
 
 /**
  * Loads every module in `dir` and reports each unusable one; positions are 1:1 when the runtime
@@ -40,7 +40,7 @@ export async function checkModules(dir: string): Promise<ConfigIssue[]> {
   try {
     for (const [name, path] of await listModules(dir)) {
       let loadable = path;
-      if (!("Deno" in globalThis) && typescript.test(path)) {
+      if (!("Deno" in globalThis) && isTypeScript(path)) {
         scratch ??= await mkdtemp(join(tmpdir(), "ferry-validate-"));
         const compiled = await compile(dir, name, path, scratch);
         if (typeof compiled !== "string") {
@@ -86,9 +86,9 @@ async function compile(dir: string, name: string, path: string, scratch: string)
 
 /** A compile error as an issue: at the file and position it names, else at the module's file. */
 function issueOf(error: FerryError, dir: string, name: string, path: string): ConfigIssue {
-  const parse = /"([^"]+):(\d+):(\d+)" does not parse: (.*)$/.exec(error.message);
-  if (parse) {
-    return { file: join(dir, parse[1]!), line: Number(parse[2]), col: Number(parse[3]), message: `Cannot load module "${name}": SyntaxError: ${parse[4]}` };
+  if (error instanceof ModuleParseError) {
+    const { file, line, col, reason } = error.at;
+    return { file: join(dir, file), line, col, message: `Cannot load module "${name}": SyntaxError: ${reason}` };
   }
   const what = error.message.replace(/^Cannot (?:load|bundle) module "[^"]*"(?: version "[^"]*")?: /, "");
   return error.hint === undefined

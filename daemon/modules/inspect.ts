@@ -127,7 +127,7 @@ export async function importProcessClass(path: string, version: string | number 
   const url = pathToFileURL(file).href + (version === undefined ? "" : `?v=${encodeURIComponent(String(version))}`);
   // TypeScript on Node needs the type-stripping hooks (the CLI's validate, an unbuilt checkout);
   // compiled JavaScript, what a built daemon's executors import, does not.
-  if (/\.(?:ts|mts|tsx)$/.test(file)) registerProcessLoader();
+  registerProcessLoader(file);
   let namespace: Record<string, unknown>;
   try {
     namespace = (await import(url)) as Record<string, unknown>;

@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ModuleBundle } from "../../schemas/api.schema.ts";
 import { FerryError } from "../errors.ts";
 import { runsBuilt } from "../install.ts";
+import { isTypeScript } from "./process-loader.ts";
 import { shortHash } from "./hash.ts";
 import { scanImports } from "./scan.ts";
 import { findFile, isRelativeSpecifier, leavesRoot, resolveRelative } from "./specifiers.ts";
@@ -33,7 +34,6 @@ export type MaterializeTarget = "source" | "node";
 
 /** Public entries of the package (package.json `exports`), as files under the install. */
 const packageEntries: Record<string, string> = { "ferry/sdk": "daemon/sdk/mod.ts" };
-const typescript = /\.(?:ts|mts|tsx)$/;
 
 /**
  * The name a bundle file has in the compiled (`node`) layout: `.ts` → `.js`, `.mts` → `.mjs`.
@@ -44,7 +44,7 @@ const typescript = /\.(?:ts|mts|tsx)$/;
  * ```
  */
 export function compiledName(path: string): string {
-  return path.replace(/\.mts$/, ".mjs").replace(/\.tsx?$/, ".js");
+  return path.replace(/\.mts$/, ".mjs").replace(/\.ts$/, ".js");
 }
 
 /**
@@ -64,8 +64,8 @@ export async function materialize(bundle: ModuleBundle, installRoot: string, sou
   const processes = join(root, "processes");
   const compile = target === "node";
   const out: Record<string, string> = {};
-  const cannot = (what: string, hint: string, cause?: unknown) =>
-    new FerryError("module_invalid", `Cannot load module "${bundle.module}" version "${shortHash(bundle.hash)}"${source ? ` from node "${source}"` : ""}: ${what}`, { hint, cause });
+  const describe = (what: string) => `Cannot load module "${bundle.module}" version "${shortHash(bundle.hash)}"${source ? ` from node "${source}"` : ""}: ${what}`;
+  const cannot = (what: string, hint: string, cause?: unknown) => new FerryError("module_invalid", describe(what), { hint, cause });
   for (const [path, text] of Object.entries(bundle.files)) {
     const edits: Array<{ start: number; end: number; url: string }> = [];
     for (const ref of scanImports(text)) {
@@ -108,8 +108,8 @@ export async function materialize(bundle: ModuleBundle, installRoot: string, sou
     }
     const rewritten = rewrite(text, edits);
     if (!compile) out[path] = rewritten;
-    else if (!typescript.test(path)) out[path] = rewritten;
-    else out[compiledName(path)] = await stripTypes(rewritten, path, cannot);
+    else if (!isTypeScript(path)) out[path] = rewritten;
+    else out[compiledName(path)] = await stripTypes(rewritten, path, describe);
   }
   return out;
 }
@@ -117,7 +117,7 @@ export async function materialize(bundle: ModuleBundle, installRoot: string, sou
 /** A file of this install's sources as the code this daemon runs: its `dist/` twin when built. */
 function ownCodeUrl(root: string, file: string): string {
   const inside = relative(root, file);
-  if (runsBuilt && /^(?:daemon|schemas|cli)[\\/]/.test(inside) && typescript.test(inside)) {
+  if (runsBuilt && /^(?:daemon|schemas|cli)[\\/]/.test(inside) && isTypeScript(inside)) {
     return pathToFileURL(join(root, "dist", compiledName(inside))).href;
   }
   return pathToFileURL(file).href;
@@ -134,16 +134,45 @@ let sucrase: Promise<typeof import("sucrase")> | undefined;
  * Types stripped, lines kept. Rewritten imports are JSON strings of the same line, so positions
  * in a syntax error still match the file the user wrote (columns after a rewritten import aside).
  */
-async function stripTypes(text: string, path: string, cannot: (what: string, hint: string, cause?: unknown) => FerryError): Promise<string> {
+async function stripTypes(text: string, path: string, describe: (what: string) => string): Promise<string> {
   sucrase ??= import("sucrase");
   const { transform } = await sucrase;
   try {
     return transform(text, { transforms: ["typescript"], disableESTransforms: true, filePath: path }).code;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const at = /\((\d+):(\d+)\)\s*$/.exec(message);
-    const what = message.replace(/^Error transforming [^:]*: /, "").replace(/\s*\(\d+:\d+\)\s*$/, "");
-    throw cannot(`"${path}${at ? `:${at[1]}:${at[2]}` : ""}" does not parse: ${what}`, "fix the syntax error at that position", error);
+    const loc = (error as { loc?: { line?: unknown; column?: unknown } }).loc;
+    const reason = message.replace(/^Error transforming [^:]*: /, "").replace(/\s*\(\d+:\d+\)\s*$/, "");
+    if (typeof loc?.line !== "number" || typeof loc.column !== "number") {
+      throw new FerryError("module_invalid", describe(`"${path}" does not parse: ${reason}`), { hint: "fix the syntax error in that file", cause: error });
+    }
+    throw new ModuleParseError(describe(`"${path}:${loc.line}:${loc.column}" does not parse: ${reason}`), { file: path, line: loc.line, col: loc.column, reason }, error);
+  }
+}
+
+/** Where a file of a module does not parse (its path inside the module's folder, 1-based line and column). */
+export interface ParsePosition {
+  file: string;
+  line: number;
+  col: number;
+  reason: string;
+}
+
+/**
+ * A module file that does not parse, with its position as data, so that `ferry validate` can
+ * point at it without reading it back out of the message.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ModuleParseError) console.log(`${error.at.file}:${error.at.line}:${error.at.col}`);
+ * ```
+ */
+export class ModuleParseError extends FerryError {
+  readonly at: ParsePosition;
+
+  constructor(message: string, at: ParsePosition, cause: unknown) {
+    super("module_invalid", message, { hint: "fix the syntax error at that position", cause });
+    this.at = at;
   }
 }
 

@@ -16,14 +16,29 @@ import { register } from "node:module";
 const registered = Symbol.for("ferry.processLoader");
 
 /**
- * Registers the hooks once per thread; later calls do nothing.
+ * Whether a module file is TypeScript (`.ts`, `.mts`): what the hooks and the daemon's compiler
+ * strip types from.
+ *
+ * @example
+ * ```ts
+ * isTypeScript("processes/Counter.ts"); // true
+ * ```
+ */
+export function isTypeScript(path: string): boolean {
+  return /\.m?ts$/.test(path.replace(/[?#].*$/, ""));
+}
+
+/**
+ * Registers the hooks once per thread, when `path` (if given) is TypeScript; later calls do
+ * nothing.
  *
  * @example
  * ```ts
  * registerProcessLoader();
  * ```
  */
-export function registerProcessLoader(): void {
+export function registerProcessLoader(path?: string): void {
+  if (path !== undefined && !isTypeScript(path)) return;
   const flags = globalThis as { [registered]?: boolean };
   if (flags[registered] || "Deno" in globalThis) return;
   flags[registered] = true;
