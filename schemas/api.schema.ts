@@ -432,6 +432,12 @@ export const handoffMetaSchema = {
     memoryMb: { type: "integer" },
     /** ms the holder spent before it began suspending (not downtime). */
     preludeMs: { type: "number" },
+    /**
+     * ms from the holder receiving `begin` to its answer: the requester subtracts it from the
+     * round trip it saw, leaving the network's share, half of which the request spent in flight
+     * while the process still ran (not downtime).
+     */
+    serveMs: { type: "number" },
     /** run() had returned: the process moves, but does not run again. */
     completed: { type: "boolean" },
   },

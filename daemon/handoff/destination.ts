@@ -4,15 +4,15 @@
  * No I/O happens here; `runner.ts` performs the effects with their declared timeouts, so every
  * crash point of docs/protocol.md can be reached in a unit test by stopping between two effects.
  *
- * The phases are the protocol's: ask the holder for the snapshot (`begin`), hold an instance
- * without running it, journal `prepared` (durable before the commit), `commit`, then `own` and
- * run. A commit whose answer is lost leaves the node in doubt; it then asks the holder
- * (`status`) and never runs the copy until the holder says it committed.
+ * The phases are the protocol's: ask the holder for the snapshot (`begin`), store it — hold an
+ * instance without running it and journal `prepared` (durable before the commit), the two at
+ * once — `commit`, then `own` and run. A commit whose answer is lost leaves the node in doubt;
+ * it then asks the holder (`status`) and never runs the copy until the holder says it committed.
  *
  * @example
  * ```ts
  * let step = startPull();                       // effect: request-begin
- * step = nextDestination(step.phase, { type: "received", bytes: 1024 }); // effect: hold
+ * step = nextDestination(step.phase, { type: "received", bytes: 1024 }); // effect: store
  * ```
  * @module
  */
@@ -22,7 +22,6 @@ import { describeError, FerryError, isFerryError, isRetryable } from "../errors.
 export type DestinationPhase =
   | { phase: "requesting" }
   | { phase: "received"; bytes: number }
-  | { phase: "held" }
   | { phase: "prepared" }
   | { phase: "in-doubt"; asked: number }
   | { phase: "committed" }
@@ -37,9 +36,9 @@ export type DestinationPhase =
 export type DestinationInput =
   | { type: "received"; bytes: number }
   | { type: "receive-failed"; error: unknown }
-  | { type: "held" }
-  | { type: "hold-failed"; error: unknown }
   | { type: "prepared" }
+  /** The instance could not be made; `prepared` tells whether the record was journalled meanwhile. */
+  | { type: "hold-failed"; error: unknown; prepared: boolean }
   | { type: "prepare-failed"; error: unknown }
   | { type: "committed" }
   | { type: "commit-refused"; error: unknown }
@@ -53,8 +52,8 @@ export type DestinationInput =
 /** The one effect to perform next; each answers with exactly one {@link DestinationInput}. */
 export type DestinationEffect =
   | { type: "request-begin" }
-  | { type: "hold" }
-  | { type: "prepare" }
+  /** Instantiate without running it and journal `prepared` with the snapshot, concurrently. */
+  | { type: "store" }
   | { type: "request-commit" }
   | { type: "request-status" }
   | { type: "activate" }
@@ -120,19 +119,18 @@ export function nextDestination(from: DestinationPhase, input: DestinationInput,
   const { source, node } = context;
   switch (from.phase) {
     case "requesting":
-      if (input.type === "received") return { phase: { phase: "received", bytes: input.bytes }, effect: { type: "hold" } };
+      if (input.type === "received") return { phase: { phase: "received", bytes: input.bytes }, effect: { type: "store" } };
       if (input.type === "receive-failed") {
         // Nothing is stored here; the holder rolls back on its own (the abort is a courtesy).
         return drop(`Hand-off from "${source}" failed: ${describeError(input.error)}`, isRetryable(input.error) || !isFerryError(input.error), false, true);
       }
       break;
     case "received":
-      if (input.type === "held") return { phase: { phase: "held" }, effect: { type: "prepare" } };
-      if (input.type === "hold-failed") return drop(`Node "${node}" refused it: ${describeError(input.error)}`, true, false, true);
-      break;
-    case "held":
       if (input.type === "prepared") return { phase: { phase: "prepared" }, effect: { type: "request-commit" } };
-      // A node that cannot write its journal refuses the hand-off: the holder resumes it.
+      // A `prepared` journalled meanwhile is cancelled by an `aborted` record before anything else.
+      if (input.type === "hold-failed") return drop(`Node "${node}" refused it: ${describeError(input.error)}`, true, input.prepared, true);
+      // A node that cannot write its journal refuses the hand-off: the holder resumes it (a
+      // failed append is cut off the journal, so nothing was prepared).
       if (input.type === "prepare-failed") return drop(`Node "${node}" cannot store it: ${describeError(input.error)}`, true, false, true);
       break;
     case "prepared":

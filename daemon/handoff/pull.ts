@@ -72,7 +72,8 @@ class PullSession {
   #arrival: Arrival | undefined;
   #startedAt = performance.now();
   #receivedAt: number | undefined;
-  #preludeMs = 0;
+  /** From `#startedAt` until the holder began suspending: the process still ran (not downtime). */
+  #runningMs = 0;
   #size: number | null = null;
 
   constructor(
@@ -113,10 +114,9 @@ class PullSession {
         return { timeoutMs: s.handoffTimeoutMs + 5000 };
       case "request-status":
         return { timeoutMs: 10_000 };
-      case "hold":
+      case "store":
       case "activate":
         return { timeoutMs: s.stallMs + s.suspendDeadlineMs + 120_000 };
-      case "prepare":
       case "drop":
         return { timeoutMs: 120_000 };
     }
@@ -138,6 +138,10 @@ class PullSession {
     switch (effect.type) {
       case "request-begin": {
         const s = this.node.settings;
+        // Finding and loading the module is the destination's own work: done while the holder
+        // suspends and the snapshot travels.
+        this.node.incoming.expect(this.name);
+        const sentAt = performance.now();
         const answer = await this.#peer().postForBytes("handoff.begin", { name: this.name, generation: this.generation, to: this.node.node, handoffId: this.handoffId }, {
           timeoutMs: s.handoffTimeoutMs,
           maxBytes: s.maxTransferMb * 1024 * 1024,
@@ -145,22 +149,24 @@ class PullSession {
         }).finally(() => this.node.incoming.clearProgress(this.name));
         const meta: HandoffMeta = parseMeta(answer.headers.get(META_HEADER));
         this.#receivedAt = performance.now();
-        this.#preludeMs = meta.preludeMs;
+        this.#runningMs = sentAt - this.#startedAt + meta.preludeMs + requestFlightMs(this.#receivedAt - sentAt, meta, answer.bytes.byteLength);
         this.#bytes = answer.bytes;
         this.#size = answer.bytes.byteLength;
         this.#arrival = { name: this.name, from: this.from, handoffId: this.handoffId, generation: this.generation, meta };
         return { type: "received", bytes: answer.bytes.byteLength };
       }
-      case "hold": {
+      case "store": {
         const bytes = this.#bytes!;
         this.#bytes = undefined;
-        await this.node.incoming.hold(this.#arrivalOf(), bytes);
-        return { type: "held" };
-      }
-      case "prepare":
-        await this.node.incoming.prepare(this.#arrivalOf());
+        const arrival = this.#arrivalOf();
+        // Two independent waits, overlapped: the executor instantiating the copy and the fsync
+        // making it durable. The commit needs both.
+        const [held, prepared] = await Promise.allSettled(this.node.incoming.store(arrival, bytes));
+        if (held.status === "rejected") return { type: "hold-failed", error: held.reason, prepared: prepared.status === "fulfilled" };
+        if (prepared.status === "rejected") return { type: "prepare-failed", error: prepared.reason };
         if (faults.delayBeforeCommitMs) await new Promise((r) => setTimeout(r, faults.delayBeforeCommitMs));
         return { type: "prepared" };
+      }
       case "request-commit":
         await this.#peer().post("handoff.commit", { name: this.name, generation: this.generation, handoffId: this.handoffId }, { timeoutMs: this.node.settings.handoffTimeoutMs });
         return { type: "committed" };
@@ -173,18 +179,21 @@ class PullSession {
         const stats = {
           bytes: this.#size,
           transferMs: fresh ? this.#receivedAt! - this.#startedAt : null,
-          downtimeMs: fresh ? performance.now() - this.#startedAt - this.#preludeMs : null,
+          stoppedAt: fresh ? this.#startedAt + this.#runningMs : null,
         };
         const running = await this.node.incoming.activate(this.name, stats);
         return { type: "activated", running };
       }
       case "drop": {
         this.#bytes = undefined;
-        await this.node.incoming.drop(this.name, this.handoffId, effect.prepared);
-        if (effect.notifySource !== undefined) {
-          // A courtesy: the holder also rolls back on its own (broken stream or timeout).
-          const peer = this.node.peer(this.from);
-          await peer?.post("handoff.abort", { name: this.name, generation: this.generation, handoffId: this.handoffId, reason: effect.notifySource.slice(0, 2000) }, { timeoutMs: 2000 }).catch(() => {});
+        try {
+          await this.node.incoming.drop(this.name, this.handoffId, effect.prepared);
+        } finally {
+          if (effect.notifySource !== undefined) {
+            // A courtesy: the holder also rolls back on its own (broken stream or timeout).
+            const peer = this.node.peer(this.from);
+            await peer?.post("handoff.abort", { name: this.name, generation: this.generation, handoffId: this.handoffId, reason: effect.notifySource.slice(0, 2000) }, { timeoutMs: 2000 }).catch(() => {});
+          }
         }
         return { type: "dropped" };
       }
@@ -192,15 +201,26 @@ class PullSession {
   }
 }
 
+/**
+ * How long the `begin` request was in flight, during which the process still ran: half of the
+ * round trip's network share (what the holder did not spend serving it), as NTP estimates a
+ * one-way delay. Only for a snapshot small enough that its own transfer does not count in that
+ * share; a large one's downtime keeps the whole round trip (an overstatement, never an under-).
+ */
+function requestFlightMs(roundTripMs: number, meta: HandoffMeta, bytes: number): number {
+  if (meta.serveMs === undefined || bytes > ESTIMATE_FLIGHT_MAX_BYTES) return 0;
+  return Math.max(0, roundTripMs - meta.serveMs) / 2;
+}
+const ESTIMATE_FLIGHT_MAX_BYTES = 64 * 1024;
+
 /** The machine input that reports `effect`'s failure. */
 function failedInput(effect: DestinationEffect, error: unknown): DestinationInput {
   switch (effect.type) {
     case "request-begin":
       return { type: "receive-failed", error };
-    case "hold":
-      return { type: "hold-failed", error };
-    case "prepare":
-      return { type: "prepare-failed", error };
+    case "store":
+      // Gave up waiting (a backstop): the record may be durable, so it is cancelled.
+      return { type: "hold-failed", error, prepared: true };
     case "request-commit":
       return isNetwork(error) ? { type: "commit-unanswered", error } : { type: "commit-refused", error };
     case "request-status":

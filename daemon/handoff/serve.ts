@@ -60,7 +60,7 @@ export class SourceHandoffs {
         session.snapshot = undefined;
         const timeoutMs = this.#node.settings.handoffTimeoutMs;
         session.timer = setTimeout(() => this.#deliver(req.name, req.handoffId, { type: "timeout", afterMs: timeoutMs }), timeoutMs);
-        return { snapshot, meta: this.#node.outgoing.meta(req.name, req.handoffId, suspendedAt - receivedAt) };
+        return { snapshot, meta: this.#node.outgoing.meta(req.name, req.handoffId, { preludeMs: suspendedAt - receivedAt, serveMs: performance.now() - receivedAt }) };
       }
       throw endError(phase, req.to);
     } finally {

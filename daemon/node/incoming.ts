@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts
- * await node.incoming.hold(arrival, bytes);
- * await node.incoming.prepare("counter");
+ * node.incoming.expect("counter");
+ * await Promise.all(node.incoming.store(arrival, bytes));
  * await node.incoming.activate("counter", stats);
  * ```
  * @module
@@ -15,7 +15,7 @@ import { describeError, FerryError } from "../errors.ts";
 import { INLINE_MAX_BYTES } from "../store/mod.ts";
 import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import type { ProcessIdentity } from "./process.ts";
-import type { NodeParts } from "./parts.ts";
+import type { NodeParts, ResolvedModule } from "./parts.ts";
 import { identityOf } from "./identity.ts";
 
 /** A process arriving in a hand-off. */
@@ -31,7 +31,11 @@ export interface Arrival {
 export interface ArrivalStats {
   bytes: number | null;
   transferMs: number | null;
-  downtimeMs: number | null;
+  /**
+   * `performance.now()` here when the process stopped running on its source (an estimate: the
+   * clocks differ); null when the pull was resumed after a restart and the moment is unknown.
+   */
+  stoppedAt: number | null;
 }
 
 export class Incoming {
@@ -55,46 +59,54 @@ export class Incoming {
   }
 
   /**
-   * Instantiates the received process without running it. Calls to it wait. Throws (leaving
-   * nothing behind) when it cannot be loaded here.
+   * A process named `name` is about to arrive: starts resolving (and, for a fetched version,
+   * downloading) the module cluster.yaml names for it, so {@link store} finds it ready.
    */
-  async hold(arrival: Arrival, bytes: Uint8Array): Promise<void> {
+  expect(name: string): void {
+    const module = this.#parts.desired(name)?.module;
+    if (module === undefined) return;
+    const resolving = this.#parts.resolveModule(module);
+    resolving.catch(() => {}); // reported by the store that uses it, if any does
+    this.#expected.set(name, { module, resolving });
+  }
+  readonly #expected = new Map<string, { module: string; resolving: Promise<ResolvedModule> }>();
+
+  /**
+   * Stores a received process, two waits overlapped: the executor instantiates it without running
+   * it (calls to it wait), and its snapshot is journalled with `prepared`, durable before the
+   * commit. Answers both outcomes: `[held, prepared]`. A failed hold leaves its cleanup to
+   * {@link drop}, which cancels a `prepared` journalled meanwhile.
+   */
+  store(arrival: Arrival, bytes: Uint8Array): [Promise<void>, Promise<void>] {
     const identity = this.#identity(arrival);
+    const expected = this.#expected.get(arrival.name);
+    this.#expected.delete(arrival.name);
+    const module = expected?.module === identity.module ? expected.resolving : undefined;
+    const prepared = this.#prepare(arrival, identity, bytes);
+    // A small snapshot is journalled inline, so the executor can have a copy at once; a large one
+    // moves to the executor (without a copy) only after its file is written.
+    const held = bytes.byteLength <= INLINE_MAX_BYTES ? this.#hold(arrival, identity, bytes.slice(), module) : prepared.then(() => this.#hold(arrival, identity, bytes, module));
+    return [held, prepared];
+  }
+
+  async #hold(arrival: Arrival, identity: ProcessIdentity, bytes: Uint8Array, module: Promise<ResolvedModule> | undefined): Promise<void> {
     const size = bytes.byteLength;
-    // A large snapshot goes to its file now, before its buffer moves to the executor; a small
-    // one is journalled together with `prepared`, sharing one fsync.
-    const small = size <= INLINE_MAX_BYTES;
-    if (!small) await this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true });
     this.#parts.trace.mark("executor", "instantiate held", arrival.name);
-    const p = await this.#parts.host(identity, small ? bytes.slice() : bytes, { hold: true });
+    const p = await this.#parts.host(identity, bytes, { hold: true, ...(module ? { module } : {}) });
     p.incoming = { from: arrival.from, handoffId: arrival.handoffId, completed: arrival.meta.completed };
     p.lastTransferBytes = size;
     p.closeGate();
-    if (p.state === "failed") {
-      const reason = p.error ?? "cannot load it";
-      p.incoming = undefined;
-      p.openGate();
-      this.#parts.table.forget(p, "stopped");
-      this.#parts.checkpoints.remove(arrival.name);
-      throw new FerryError("module_invalid", reason);
-    }
-    this.#pendingBytes.set(arrival.name, small ? bytes : undefined);
+    if (p.state === "failed") throw new FerryError("module_invalid", p.error ?? "cannot load it");
   }
-  readonly #pendingBytes = new Map<string, Uint8Array | undefined>();
 
   /** Durable before the commit: once the source releases it, this copy is the only one. */
-  async prepare(arrival: Arrival): Promise<void> {
+  async #prepare(arrival: Arrival, identity: ProcessIdentity, bytes: Uint8Array): Promise<void> {
     if (!this.#parts.journal.healthy && !this.#parts.journal.probe()) {
       throw this.#parts.journal.lastError ?? new FerryError("storage_failed", `The journal of node "${this.#parts.node}" cannot be written`);
     }
-    const p = this.#parts.table.get(arrival.name);
-    if (!p || p.incoming?.handoffId !== arrival.handoffId) throw new FerryError("internal", `No copy of "${arrival.name}" is held for hand-off ${arrival.handoffId}`);
-    const identity = this.#identity(arrival);
     this.#parts.trace.mark("store", "prepared", arrival.name);
-    const small = this.#pendingBytes.get(arrival.name);
-    this.#pendingBytes.delete(arrival.name);
     await Promise.all([
-      small ? this.#parts.checkpoints.save(arrival.name, identity.generation, small, { force: true }) : Promise.resolve(),
+      this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true }),
       this.#parts.journal.append({ op: "prepared", ...identity, from: arrival.from, handoffId: arrival.handoffId }),
     ]);
   }
@@ -107,9 +119,7 @@ export class Incoming {
   async activate(name: string, stats: ArrivalStats): Promise<boolean> {
     const owned = this.#parts.journal.state.owned.get(name);
     if (!owned) throw new FerryError("internal", `"${name}" is not journalled on node "${this.#parts.node}"`);
-    const identity = { ...identityOf(owned), ...(stats.downtimeMs !== null ? { lastDowntimeMs: round(stats.downtimeMs) } : {}) };
-    // `prepared` plus the source's durable release already make it ours; `own` only saves asking again.
-    this.#parts.tasks.spawn(`journal own ${name}`, this.#parts.journal.append({ op: "own", ...identity }));
+    const identity = identityOf(owned);
     let p = this.#parts.table.get(name);
     if (!p) {
       const snapshot = this.#parts.checkpoints.read(name, owned.generation);
@@ -120,6 +130,7 @@ export class Incoming {
     const from = p.incoming?.from ?? owned.from ?? "?";
     const run = !p.incoming?.completed;
     p.incoming = undefined;
+    let own: Promise<void> = Promise.resolve();
     try {
       if (p.state === "failed") throw new FerryError("process_failed", p.error ?? "it failed to load");
       this.#parts.trace.mark("executor", "activate", name);
@@ -131,7 +142,12 @@ export class Incoming {
       p.error = `resume() failed: ${describeError(error)}`;
       throw error;
     } finally {
-      if (stats.downtimeMs !== null) p.lastDowntimeMs = round(stats.downtimeMs);
+      // Until run() was started again, that is: the executor's answer to `activate`.
+      const downtimeMs = stats.stoppedAt === null ? null : round(performance.now() - stats.stoppedAt);
+      if (downtimeMs !== null) p.lastDowntimeMs = downtimeMs;
+      // `prepared` plus the source's durable release already make it ours; `own` saves asking again.
+      own = this.#parts.journal.append({ op: "own", ...identity, ...(downtimeMs !== null ? { lastDowntimeMs: downtimeMs } : {}) });
+      this.#parts.tasks.spawn(`journal own ${name}`, own);
       p.startedAt = new Date().toISOString();
       p.arrivedAt = Date.now();
       p.openGate();
@@ -144,26 +160,34 @@ export class Incoming {
         ...(stats.bytes !== null ? { bytes: stats.bytes } : {}),
         ...(stats.transferMs !== null ? { ms: round(stats.transferMs) } : {}),
       });
-      this.#parts.events.emit({ type: "resumed", process: name, generation: owned.generation, from, ...(p.lastDowntimeMs !== null && stats.downtimeMs !== null ? { ms: p.lastDowntimeMs } : {}) });
+      this.#parts.events.emit({ type: "resumed", process: name, generation: owned.generation, from, ...(downtimeMs !== null ? { ms: downtimeMs } : {}) });
     }
+    // The pull ends once `own` is durable: the reconciler, which runs again after it, must not find
+    // the copy in doubt (journalled `prepared` only) and ask the source once more.
+    await own.catch(() => {});
     return run;
   }
 
   /** Drops a copy that will not be committed (and its `prepared` record, if it was journalled). */
   async drop(name: string, handoffId: string, prepared: boolean): Promise<void> {
-    this.#pendingBytes.delete(name);
+    this.#expected.delete(name);
     const owned = this.#parts.journal.state.owned.get(name);
+    let unjournalled: unknown;
     if (prepared || (owned?.status === "prepared" && owned.handoffId === handoffId)) {
-      await this.#parts.journal.append({ op: "aborted", name, generation: owned?.generation ?? 0, handoffId });
+      // Without the record the copy is still never run: after a restart the holder's answer
+      // to `status` (aborted or unknown) drops it. So the copy here goes either way.
+      await this.#parts.journal.append({ op: "aborted", name, generation: owned?.generation ?? 0, handoffId }).catch((error: unknown) => (unjournalled = error));
     }
     const p = this.#parts.table.get(name);
     if (p && (p.incoming?.handoffId === handoffId || p.state === "held")) {
       if (p.hosted) await this.#parts.pool.discard(name, `the hand-off of process "${name}" was aborted`);
       p.incoming = undefined;
       p.openGate();
-      this.#parts.table.forget(p, "dropped");
+      // A copy that failed to load never held anything: it is stopped rather than dropped.
+      this.#parts.table.forget(p, p.state === "failed" ? "stopped" : "dropped");
     }
     if (!this.#parts.journal.state.owned.has(name)) this.#parts.checkpoints.remove(name);
+    if (unjournalled !== undefined) throw unjournalled;
   }
 
   /** The `prepared` record of an in-doubt arrival (after a crash or a lost commit answer). */

@@ -11,7 +11,6 @@
  * @module
  */
 import { describeError, FerryError } from "../errors.ts";
-import { INLINE_MAX_BYTES } from "../store/mod.ts";
 import type { HandoffMeta, HandoffStatusResponse } from "../../schemas/api.schema.ts";
 import type { BeginFacts, BeginRequest } from "../handoff/source.ts";
 import type { Grants } from "./grants.ts";
@@ -84,18 +83,15 @@ export class Outgoing {
 
   /**
    * The checkpoint at suspend: if this node crashes before the outcome is known, it resumes from
-   * exactly this state. A small one shares an fsync with the journal and is awaited; a large one
-   * is written while it streams out (a crash before it lands falls back to the previous one).
+   * exactly this state. It is written while the snapshot travels, off the hand-off's critical
+   * path; the release waits for it. A crash before it lands falls back to the previous
+   * checkpoint, as any crash does, and the destination, never committed, drops its copy.
    */
   async saveAtSuspend(name: string, handoffId: string, snapshot: Uint8Array): Promise<void> {
     const p = this.#held(name, handoffId);
     const outgoing = p.outgoing!;
     this.#parts.trace.mark("store", "checkpoint at suspend", name);
-    const saving = this.#parts.checkpoints.save(name, p.generation, snapshot);
-    if (snapshot.byteLength <= INLINE_MAX_BYTES) await saving;
-    else {
-      outgoing.saving = saving.catch((error: unknown) => this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`));
-    }
+    outgoing.saving = this.#parts.checkpoints.save(name, p.generation, snapshot).catch((error: unknown) => this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`));
     p.moveTo("migrating");
     this.#parts.events.emit({
       type: "suspended",
@@ -108,14 +104,15 @@ export class Outgoing {
   }
 
   /** What travels with the snapshot besides the fields. */
-  meta(name: string, handoffId: string, preludeMs: number): HandoffMeta {
+  meta(name: string, handoffId: string, timing: { preludeMs: number; serveMs: number }): HandoffMeta {
     const p = this.#held(name, handoffId);
     return {
       module: p.module,
       args: [...p.args],
       migrations: p.migrations,
       ...(p.memoryMb ? { memoryMb: p.memoryMb } : {}),
-      preludeMs,
+      preludeMs: timing.preludeMs,
+      serveMs: timing.serveMs,
       completed: p.outgoing!.wasCompleted,
     };
   }
@@ -132,6 +129,8 @@ export class Outgoing {
   async release(name: string, handoffId: string): Promise<void> {
     const p = this.#held(name, handoffId);
     const { to, saving, suspendedAt } = p.outgoing!;
+    // Almost always landed already: it was written while the destination stored its copy.
+    await saving;
     this.#parts.trace.mark("store", "released", name);
     await this.#parts.store.transfer({ ...p.identity(), generation: p.generation + 1, migrations: p.migrations + 1 }, to, handoffId);
     await this.#parts.journal.append({ op: "released", name, generation: p.generation, to, handoffId });
@@ -140,7 +139,6 @@ export class Outgoing {
     p.openGate({ movedTo: to });
     this.#parts.tasks.spawn(`discard ${name}`, async () => {
       await this.#parts.pool.discard(name, `process "${name}" was handed over to node "${to}"`);
-      await saving;
       if (!this.#parts.journal.state.owned.has(name)) this.#parts.checkpoints.remove(name);
     });
     this.#parts.events.emit({ type: "transferred", process: name, generation: p.generation + 1, from: this.#parts.node, to, ms: round(performance.now() - suspendedAt) });

@@ -14,6 +14,12 @@ import type { ManagedProcess, ProcessIdentity } from "./process.ts";
 import type { ProcessTable } from "./table.ts";
 import type { Trace } from "../trace.ts";
 
+/** The file an executor imports for a module, and that version's content hash. */
+export interface ResolvedModule {
+  path: string;
+  version: string;
+}
+
 export interface NodeParts {
   readonly node: string;
   readonly table: ProcessTable;
@@ -26,7 +32,9 @@ export interface NodeParts {
   readonly trace: Trace;
   settings(): ClusterSettings;
   desired(name: string): ProcessSpec | undefined;
-  host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean }): Promise<ManagedProcess>;
+  /** `options.module`: the module's file, when it was resolved ahead (else it is resolved now). */
+  host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean; module?: Promise<ResolvedModule> }): Promise<ManagedProcess>;
+  resolveModule(module: string): Promise<ResolvedModule>;
   log(level: "info" | "warn" | "error", line: string): void;
   enqueue(name: string): void;
   closing(): boolean;

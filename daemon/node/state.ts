@@ -42,7 +42,7 @@ import { locateIn, processInfo, psOf } from "./views.ts";
 import { identityOf } from "./identity.ts";
 import { contentRevision } from "../store/local-store.ts";
 import { ferryInstallRoot, ModuleRegistry, type PeerBundle, shortHash } from "../modules/mod.ts";
-import type { NodeParts } from "./parts.ts";
+import type { NodeParts, ResolvedModule } from "./parts.ts";
 
 export interface NodeStateOptions {
   node: string;
@@ -151,6 +151,7 @@ export class NodeState {
       settings: () => this.settings,
       desired: (name) => this.desired(name),
       host: (identity, snapshot, opts) => this.#host(identity, snapshot, opts),
+      resolveModule: (module) => this.resolveModule(module),
       log: (level, line) => this.#log(level, line),
       enqueue: (name) => this.#enqueue(name),
       closing: () => this.closing,
@@ -371,7 +372,7 @@ export class NodeState {
    * revision names (fetched from a peer and verified when this node lacks it), or this node's
    * own copy in local mode.
    */
-  async resolveModule(module: string): Promise<{ path: string; version: string }> {
+  async resolveModule(module: string): Promise<ResolvedModule> {
     let resolved: { path: string; version: string };
     try {
       resolved = await this.#registry.resolve(module, this.#moduleHashes[module]);
@@ -603,11 +604,11 @@ export class NodeState {
   }
 
   /** Instantiates a process in an executor and records it (failures are recorded, not thrown). */
-  async #host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean }): Promise<ManagedProcess> {
+  async #host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean; module?: Promise<ResolvedModule> }): Promise<ManagedProcess> {
     const p = new ManagedProcess(identity);
     this.#table.add(p);
     try {
-      const file = await this.resolveModule(identity.module);
+      const file = await (options.module ?? this.resolveModule(identity.module));
       p.moduleVersion = file.version;
       const started = await this.#pool.start({
         name: identity.name,
@@ -912,7 +913,7 @@ export class NodeState {
       this.events.emit({ type: "daemon-stopped" });
       await this.#tasks.drain();
       await this.#pool.close();
-      this.#journal.close();
+      await this.#journal.close();
     })();
     return this.#closing;
   }

@@ -29,6 +29,9 @@ export interface StorageFs {
   /** May write fewer bytes than asked (a nearly full disk); returns how many it wrote. */
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
   fsyncSync(fd: number): void;
+  /** As {@link writeSync}, on a thread of the pool: the journal's group commit waits without blocking. */
+  write(fd: number, buffer: Uint8Array, offset: number, length: number): Promise<number>;
+  fsync(fd: number): Promise<void>;
   ftruncateSync(fd: number, length: number): void;
   closeSync(fd: number): void;
   readFileSync(path: string): Uint8Array;
@@ -43,6 +46,8 @@ export const nodeStorageFs: StorageFs = {
   openSync: (path, flags) => fs.openSync(path, flags),
   writeSync: (fd, buffer, offset, length) => fs.writeSync(fd, buffer, offset, length),
   fsyncSync: (fd) => fs.fsyncSync(fd),
+  write: (fd, buffer, offset, length) => new Promise((resolve, reject) => fs.write(fd, buffer, offset, length, null, (error, written) => (error ? reject(error) : resolve(written)))),
+  fsync: (fd) => new Promise((resolve, reject) => fs.fsync(fd, (error) => (error ? reject(error) : resolve()))),
   ftruncateSync: (fd, length) => fs.ftruncateSync(fd, length),
   closeSync: (fd) => fs.closeSync(fd),
   readFileSync: (path) => fs.readFileSync(path),
@@ -65,6 +70,23 @@ export function writeAllSync(storage: StorageFs, fd: number, data: Uint8Array): 
   while (offset < data.byteLength) {
     const written = storage.writeSync(fd, data, offset, data.byteLength - offset);
     // A write that makes no progress and reports no error would loop for ever.
+    if (written <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    offset += written;
+  }
+}
+
+/**
+ * {@link writeAllSync} without blocking the event loop.
+ *
+ * @example
+ * ```ts
+ * await writeAll(nodeStorageFs, fd, new TextEncoder().encode("line\n"));
+ * ```
+ */
+export async function writeAll(storage: StorageFs, fd: number, data: Uint8Array): Promise<void> {
+  let offset = 0;
+  while (offset < data.byteLength) {
+    const written = await storage.write(fd, data, offset, data.byteLength - offset);
     if (written <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
     offset += written;
   }

@@ -24,7 +24,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { FerryError } from "../errors.ts";
-import { describeIoError, errorCodeOf, nodeStorageFs, storageFailed, writeAllSync } from "./fs.ts";
+import { describeIoError, errorCodeOf, nodeStorageFs, storageFailed, writeAll, writeAllSync } from "./fs.ts";
 import type { StorageFs } from "./fs.ts";
 import { applyRecord, snapshotRecords } from "./records.ts";
 import type { JournalRecord, JournalState } from "./records.ts";
@@ -79,6 +79,8 @@ export class Journal {
   #records: JournalRecord[] = [];
   #waiters: Waiter[] = [];
   #scheduled = false;
+  /** A group commit is being written; later appends wait for the next one. */
+  #flushing: Promise<void> | undefined;
   #closed = false;
   #lastError: FerryError | undefined;
   #broken: FerryError | undefined;
@@ -211,7 +213,9 @@ export class Journal {
    * ```
    */
   durable(): Promise<void> {
-    if (!this.#waiters.length) return Promise.resolve();
+    if (!this.#waiters.length && !this.#flushing) return Promise.resolve();
+    // Settled with the pending appends, or after the group commit being written (which starts
+    // the next one, this waiter's, when it is done).
     return new Promise<void>((resolve) => this.#waiters.push({ resolve, reject: () => resolve() }));
   }
 
@@ -247,8 +251,53 @@ export class Journal {
     return true;
   }
 
+  /**
+   * One group commit: everything appended since the last one, in one write and one fsync. Both
+   * run on the thread pool, so the event loop goes on (a hand-off's reply leaves while its
+   * checkpoint is synced); appends made meanwhile form the next group, written after this one.
+   */
   #flush(): void {
     this.#scheduled = false;
+    if (this.#flushing) return; // the running commit starts the next one when it is done
+    const lines = this.#pending;
+    const records = this.#records;
+    const waiters = this.#waiters;
+    this.#pending = [];
+    this.#records = [];
+    this.#waiters = [];
+    if (this.#broken) {
+      for (const w of waiters) w.reject(this.#broken);
+      return;
+    }
+    if (!lines.length) {
+      for (const w of waiters) w.resolve();
+      return;
+    }
+    const data = encoder.encode(lines.join(""));
+    this.#flushing = this.#commit(data, lines.length, records, waiters).finally(() => {
+      this.#flushing = undefined;
+      if (this.#waiters.length && !this.#closed) this.#flush();
+    });
+  }
+
+  async #commit(data: Uint8Array, lineCount: number, records: JournalRecord[], waiters: Waiter[]): Promise<void> {
+    let syncMs: number;
+    try {
+      await writeAll(this.#fs, this.#fd, data);
+      const syncStart = performance.now();
+      await this.#fs.fsync(this.#fd);
+      syncMs = performance.now() - syncStart;
+    } catch (cause) {
+      const error = this.#failed(cause);
+      for (const w of waiters) w.reject(error);
+      return;
+    }
+    this.#onFsync?.(syncMs);
+    this.#settle(data.byteLength, lineCount, records, waiters);
+  }
+
+  /** The close: what is pending is written at once, in this turn. */
+  #flushSync(): void {
     const lines = this.#pending;
     const records = this.#records;
     const waiters = this.#waiters;
@@ -261,25 +310,27 @@ export class Journal {
     }
     if (lines.length) {
       const data = encoder.encode(lines.join(""));
-      let syncMs: number;
       try {
         writeAllSync(this.#fs, this.#fd, data);
-        const syncStart = performance.now();
         this.#fs.fsyncSync(this.#fd);
-        syncMs = performance.now() - syncStart;
       } catch (cause) {
         const error = this.#failed(cause);
         for (const w of waiters) w.reject(error);
         return;
       }
-      this.#onFsync?.(syncMs);
-      this.#size += data.byteLength;
-      this.#lines += lines.length;
-      this.#lastError = undefined;
-      for (const r of records) applyRecord(this.state, r);
+      this.#settle(data.byteLength, lines.length, records, waiters);
+    } else {
+      for (const w of waiters) w.resolve();
     }
+  }
+
+  #settle(bytes: number, lineCount: number, records: JournalRecord[], waiters: Waiter[]): void {
+    this.#size += bytes;
+    this.#lines += lineCount;
+    this.#lastError = undefined;
+    for (const r of records) applyRecord(this.state, r);
     for (const w of waiters) w.resolve();
-    if (this.#lines > this.#compactAt && this.#lines > 8 * (2 * this.state.owned.size + this.state.released.size)) this.#compact();
+    if (!this.#closed && this.#lines > this.#compactAt && this.#lines > 8 * (2 * this.state.owned.size + this.state.released.size)) this.#compact();
   }
 
   /** Cuts the file back to its durable length after a failed flush; returns the error to report. */
@@ -321,13 +372,25 @@ export class Journal {
     if (this.#warnings.length < MAX_WARNINGS) this.#warnings.push(line);
   }
 
-  /** Writes what is pending (a failure rejects those appends) and closes the file; idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    if (this.#waiters.length) this.#flush();
+  /**
+   * Writes what is pending (a failure rejects those appends) and closes the file; idempotent.
+   * Resolves once the file is closed: at once, unless a group commit was being written.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return this.#closing ?? Promise.resolve();
     this.#closed = true;
-    closeQuietly(this.#fs, this.#fd);
+    const finish = () => {
+      this.#flushSync();
+      closeQuietly(this.#fs, this.#fd);
+    };
+    if (!this.#flushing) {
+      finish();
+      return Promise.resolve();
+    }
+    this.#closing = this.#flushing.then(finish);
+    return this.#closing;
   }
+  #closing: Promise<void> | undefined;
 }
 
 /**

@@ -205,7 +205,7 @@ class SimNode implements SourcePort, DestinationPort {
       p.state = "migrating";
       this.point("save:after");
     },
-    meta: (name: string, _id: string, preludeMs: number): HandoffMeta => ({ module: "M", args: [], migrations: this.procs.get(name)!.generation, preludeMs, completed: false }),
+    meta: (name: string, _id: string, timing: { preludeMs: number; serveMs: number }): HandoffMeta => ({ module: "M", args: [], migrations: this.procs.get(name)!.generation, ...timing, completed: false }),
     release: async (name: string, handoffId: string): Promise<void> => {
       this.point("release:before");
       const p = this.procs.get(name)!;
@@ -239,6 +239,22 @@ class SimNode implements SourcePort, DestinationPort {
 
   // -------------------------------------------------------------- DestinationPort
 
+  hold = async (arrival: Arrival, bytes: Uint8Array): Promise<void> => {
+    this.point("hold:before");
+    const { count } = JSON.parse(new TextDecoder().decode(bytes)) as { count: number };
+    this.set(arrival.name, { state: "held", count, generation: arrival.generation + 1, error: null, incoming: { handoffId: arrival.handoffId, from: arrival.from } });
+  };
+
+  prepare = async (arrival: Arrival, bytes: Uint8Array): Promise<void> => {
+    this.point("prepare:before");
+    const generation = arrival.generation + 1;
+    this.journal.push(
+      { op: "checkpoint", name: arrival.name, generation, state: new TextDecoder().decode(bytes) },
+      { op: "prepared", name: arrival.name, generation, from: arrival.from, handoffId: arrival.handoffId },
+    );
+    this.point("prepare:after");
+  };
+
   peer(node: string): PeerPort | undefined {
     return this.world.peerOf(node);
   }
@@ -248,20 +264,8 @@ class SimNode implements SourcePort, DestinationPort {
   }
 
   incoming = {
-    hold: async (arrival: Arrival, bytes: Uint8Array): Promise<void> => {
-      this.point("hold:before");
-      const { count } = JSON.parse(new TextDecoder().decode(bytes)) as { count: number };
-      this.set(arrival.name, { state: "held", count, generation: arrival.generation + 1, error: null, incoming: { handoffId: arrival.handoffId, from: arrival.from } });
-    },
-    prepare: async (arrival: Arrival): Promise<void> => {
-      this.point("prepare:before");
-      const p = this.procs.get(arrival.name)!;
-      this.journal.push(
-        { op: "checkpoint", name: arrival.name, generation: p.generation, state: JSON.stringify({ count: p.count }) },
-        { op: "prepared", name: arrival.name, generation: p.generation, from: arrival.from, handoffId: arrival.handoffId },
-      );
-      this.point("prepare:after");
-    },
+    expect: (): void => {},
+    store: (arrival: Arrival, bytes: Uint8Array): [Promise<void>, Promise<void>] => [this.hold(arrival, bytes), this.prepare(arrival, bytes)],
     activate: async (name: string): Promise<boolean> => {
       this.point("activate:before");
       const owned = this.owned().get(name)!;
@@ -377,7 +381,12 @@ test("the destination cannot load the module: it drops the snapshot, the source 
   assert.is(outcome.phase, "rolled-back");
   await until(() => runsOn(world, "alpha", 7), "the rollback on alpha");
   assert.match(a.procs.get("p")!.error ?? "", /refused it: SyntaxError/);
-  assert.not.ok(b.journal.some((r) => r.op === "prepared"));
+  // It was journalled `prepared` while the executor failed to load it, then cancelled.
+  assert.ok(b.journal.some((r) => r.op === "aborted"), "the prepared record was not cancelled");
+  assert.not.ok(b.incoming.inDoubt("p"));
+  b.restart();
+  assert.not.ok(b.incoming.inDoubt("p"));
+  assert.not.ok(b.procs.has("p"));
 });
 
 test("the destination cannot write its journal (disk full): it refuses to prepare, the source resumes", async () => {
@@ -485,10 +494,10 @@ test("a commit that arrives while the holder's timeout rolls back finds it rolle
   const { world, a, b } = pair();
   const slow = { ...settings, handoffTimeoutMs: 1 };
   (a as { settings: typeof settings }).settings = slow;
-  const begin = b.incoming.prepare;
-  b.incoming.prepare = async (arrival) => {
+  const prepare = b.prepare;
+  b.prepare = async (arrival, bytes) => {
     await new Promise((r) => setTimeout(r, 30));
-    return begin(arrival);
+    return prepare(arrival, bytes);
   };
   const outcome = await pull(b, { name: "p", from: "alpha", generation: 0 });
   assert.is(outcome.phase, "rolled-back");

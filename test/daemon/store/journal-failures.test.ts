@@ -172,9 +172,9 @@ test("when the file cannot be cut back after a failed write, the journal refuses
     const eio = () => Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
     const storage: StorageFs = {
       ...nodeStorageFs,
-      writeSync(fd, buffer, offset, length) {
-        if (!failing) return nodeStorageFs.writeSync(fd, buffer, offset, length);
-        if (length > 10) return nodeStorageFs.writeSync(fd, buffer, offset, 10); // part of the record lands
+      async write(fd, buffer, offset, length) {
+        if (!failing) return nodeStorageFs.write(fd, buffer, offset, length);
+        if (length > 10) return nodeStorageFs.write(fd, buffer, offset, 10); // part of the record lands
         throw eio();
       },
       ftruncateSync(fd, length) {
@@ -195,7 +195,7 @@ test("when the file cannot be cut back after a failed write, the journal refuses
     assert.is(journal.healthy, false);
     assert.is(journal.probe(), false, "probe() called a broken journal healthy");
     assert.equal([...journal.state.owned.keys()], ["before"]);
-    journal.close();
+    await journal.close();
     journal = await Journal.open(dir, { fs: storage });
     try {
       assert.equal([...journal.state.owned.keys()], ["before"], "the torn part of the refused record was replayed");
