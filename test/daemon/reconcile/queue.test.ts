@@ -198,14 +198,16 @@ test("backoff starts over at baseBackoffMs after a success", async () => {
     { baseBackoffMs: 30, maxBackoffMs: 10_000 },
   );
   q.add("a");
-  await until(() => times.length === 3, "two retries", 5000); // gaps 30, 60: the next would be 120
+  // Gaps 30, 60, 120, 240: without the reset the next would be 480, far enough from 30 that a
+  // loaded machine's late timers cannot blur the two.
+  await until(() => times.length === 5, "four retries", 5000);
   fail = false;
-  await until(() => times.length === 4 && q.idle, "a success", 5000);
+  await until(() => times.length === 6 && q.idle, "a success", 5000);
   fail = true;
   q.add("a");
-  await until(() => times.length === 6, "a retry after the next failure", 5000);
-  const gap = times[5]! - times[4]!;
-  assert.ok(gap >= 27 && gap < 110, `first retry after a success came after ${gap} ms, expected about 30`);
+  await until(() => times.length === 8, "a retry after the next failure", 5000);
+  const gap = times[7]! - times[6]!;
+  assert.ok(gap >= 27 && gap < 400, `first retry after a success came after ${gap} ms, expected about 30`);
 });
 
 test("at most `concurrency` names are reconciled at once, and all of them eventually", async () => {
