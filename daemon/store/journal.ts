@@ -1,7 +1,8 @@
 /**
  * The node's durable journal: an append-only file of JSON lines, fsync'd before `append()`
  * resolves, so a daemon killed at any instant restarts knowing which processes it owns and at
- * which generation. Appends made in the same turn share one write and one fsync (group commit).
+ * which generation. Appends made in the same turn share one write and one fsync (group commit);
+ * once an event-loop iteration has flushed, its later appends wait for its end and share one too.
  *
  * `state` holds durable truth only: a record is applied once its fsync returned, so nothing is
  * ever decided on a record that a full or failing disk then loses. When a write or fsync fails,
@@ -23,6 +24,7 @@
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { setImmediate } from "node:timers";
 import { FerryError } from "../errors.ts";
 import { describeIoError, errorCodeOf, nodeStorageFs, storageFailed, writeAllSync } from "./fs.ts";
 import type { StorageFs } from "./fs.ts";
@@ -79,6 +81,8 @@ export class Journal {
   #records: JournalRecord[] = [];
   #waiters: Waiter[] = [];
   #scheduled = false;
+  /** A flush ran in this event-loop iteration (cleared in its check phase). */
+  #flushedThisIteration = false;
   #closed = false;
   #lastError: FerryError | undefined;
   #broken: FerryError | undefined;
@@ -193,9 +197,14 @@ export class Journal {
     const done = handled(new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject })));
     if (!this.#scheduled) {
       this.#scheduled = true;
-      queueMicrotask(() => {
+      const flush = () => {
         if (!this.#closed) this.#flush();
-      });
+      };
+      // A lone append is written once its turn's microtasks ran. Once this event-loop iteration
+      // has flushed, later appends in it (the next of many executor replies or answers read at
+      // once, a batch of hand-offs) wait for its end and share one fsync instead of one each.
+      if (this.#flushedThisIteration) setImmediate(flush);
+      else queueMicrotask(flush);
     }
     return done;
   }
@@ -249,6 +258,10 @@ export class Journal {
 
   #flush(): void {
     this.#scheduled = false;
+    if (!this.#flushedThisIteration) {
+      this.#flushedThisIteration = true;
+      setImmediate(() => (this.#flushedThisIteration = false));
+    }
     const lines = this.#pending;
     const records = this.#records;
     const waiters = this.#waiters;
