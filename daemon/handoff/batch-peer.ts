@@ -42,12 +42,13 @@ export class BatchingPeer extends ApiClient {
   #batches = true;
 
   override post<T extends JsonMessageType>(type: T, body: RequestBody<T>, options: RequestOptions = {}): Promise<ResponseOf<T>> {
-    if (!this.#batches || !batched.has(type)) return super.post(type, body, options);
+    // A caller that may cancel its message sends it alone: one item cannot cancel a batch.
+    if (!this.#batches || !batched.has(type) || options.signal) return super.post(type, body, options);
     return this.#enqueue({ type, body } as BatchItem, options) as Promise<ResponseOf<T>>;
   }
 
   override postForBytes<T extends MessageType>(type: T, body: RequestBody<T>, options: BytesOptions): Promise<{ bytes: Uint8Array; headers: AnswerHeaders }> {
-    if (!this.#batches || type !== "handoff.begin") return super.postForBytes(type, body, options);
+    if (!this.#batches || type !== "handoff.begin" || options.signal) return super.postForBytes(type, body, options);
     return this.#enqueue({ type, body } as BatchItem, options) as Promise<{ bytes: Uint8Array; headers: AnswerHeaders }>;
   }
 
@@ -103,9 +104,10 @@ export class BatchingPeer extends ApiClient {
     }
     let answered = 0;
     try {
-      const reader = new FrameReader();
+      // A payload larger than its item allows is never allocated: that item alone fails.
+      const reader = new FrameReader((head) => group[head.i]?.options.maxBytes ?? Infinity);
       for await (const chunk of this.postForChunks("handoff.batch", { items: group.map((q) => q.item) }, { timeoutMs })) {
-        for (const { head, payload } of reader.push(chunk)) {
+        for (const { head, payload, oversized } of reader.push(chunk)) {
           const q = group[head.i];
           if (!q) throw new FerryError("bad_request", `Node "${this.name}" answered item ${head.i} of a batch of ${group.length}`);
           answered++;
@@ -115,9 +117,7 @@ export class BatchingPeer extends ApiClient {
               return q.reject(new FerryError(toErrorCode(code), message, { ...(hint !== undefined ? { hint } : {}), ...(retryable !== undefined ? { retryable } : {}) }));
             }
             if (q.item.type !== "handoff.begin") return q.resolve(head.answer ?? {});
-            if (payload.byteLength > (q.options.maxBytes ?? Infinity)) {
-              return q.reject(new FerryError("payload_too_large", `Answer of ${payload.byteLength} bytes exceeds ${q.options.maxBytes}`));
-            }
+            if (oversized) return q.reject(new FerryError("payload_too_large", `Answer of ${head.bytes} bytes exceeds ${q.options.maxBytes}`));
             q.options.onProgress?.(payload.byteLength, payload.byteLength);
             q.resolve({ bytes: payload, headers: new HeaderMap({ [META_HEADER]: head.meta ?? "" }) });
           });

@@ -157,10 +157,18 @@ const validateFrame = (await validators("api")).handoffBatchFrame as ValidateFun
  * ```
  */
 export class FrameReader {
+  readonly #limit: (head: HandoffBatchFrame) => number;
   #carry = new Uint8Array(0);
   #head: HandoffBatchFrame | undefined;
   #payload: Uint8Array | undefined;
+  /** Bytes of an oversized payload still to skip (never allocated). */
+  #skip = 0;
   #filled = 0;
+
+  /** `limit` bounds each frame's payload: a larger one is skipped and its frame marked `oversized`. */
+  constructor(limit: (head: HandoffBatchFrame) => number = () => Infinity) {
+    this.#limit = limit;
+  }
 
   /** True while a frame is only partly read (the answer must not end here). */
   get partial(): boolean {
@@ -168,10 +176,21 @@ export class FrameReader {
   }
 
   /** The frames that `chunk` completes. Throws `bad_request` for a malformed frame head. */
-  push(chunk: Uint8Array): { head: HandoffBatchFrame; payload: Uint8Array }[] {
-    const out: { head: HandoffBatchFrame; payload: Uint8Array }[] = [];
+  push(chunk: Uint8Array): { head: HandoffBatchFrame; payload: Uint8Array; oversized?: true }[] {
+    const out: { head: HandoffBatchFrame; payload: Uint8Array; oversized?: true }[] = [];
     let at = 0;
-    while (at < chunk.byteLength || (this.#head && this.#filled === this.#payload!.byteLength)) {
+    while (at < chunk.byteLength || (this.#head && this.#skip === 0 && this.#filled === this.#payload!.byteLength)) {
+      if (this.#head && this.#skip > 0) {
+        const take = Math.min(this.#skip, chunk.byteLength - at);
+        this.#skip -= take;
+        at += take;
+        if (this.#skip === 0) {
+          out.push({ head: this.#head, payload: new Uint8Array(0), oversized: true });
+          this.#head = undefined;
+          this.#payload = undefined;
+        }
+        continue;
+      }
       if (this.#head) {
         const payload = this.#payload!;
         const take = Math.min(payload.byteLength - this.#filled, chunk.byteLength - at);
@@ -196,8 +215,10 @@ export class FrameReader {
       if (carry.byteLength < need || need === 4) continue;
       this.#head = parseHead(carry.subarray(4));
       this.#carry = new Uint8Array(0);
-      this.#payload = new Uint8Array(this.#head.bytes ?? 0);
+      const bytes = this.#head.bytes ?? 0;
       this.#filled = 0;
+      if (bytes > this.#limit(this.#head)) this.#skip = bytes;
+      else this.#payload = new Uint8Array(bytes);
     }
     return out;
   }

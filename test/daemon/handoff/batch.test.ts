@@ -140,6 +140,15 @@ test("an item that outlasts its own timeout fails alone; the others of its batch
   assert.match(error.message, /handoff\.begin.*100 ms/);
 });
 
+test("a snapshot larger than its item allows fails that item alone, and is never held in full", async () => {
+  const { peer } = holderApi(new Holder());
+  const small = failure(peer.postForBytes("handoff.begin", { name: "big", generation: 0, to: "beta", handoffId: id("big") }, { timeoutMs: 5000, maxBytes: 5 }));
+  const fine = begin(peer, "fine");
+  assert.is(new TextDecoder().decode((await fine).bytes), "state of fine");
+  const error = await small;
+  assert.is(error.code, "payload_too_large");
+});
+
 test("an answer that breaks off fails the items not yet answered as unreachable, not those answered", async () => {
   const handler = async (): Promise<Response> => {
     const first = encodeFrame({ i: 1, answer: { ok: true } });
@@ -209,6 +218,14 @@ test("frames are cut back out of chunks split anywhere, payloads included", () =
   const reader = new FrameReader();
   reader.push(encodeFrame({ i: 0, meta: "{}", bytes: payload.byteLength }, payload)[0]!);
   assert.ok(reader.partial, "a frame whose payload has not arrived is partial");
+  for (const size of [1, 7, whole.byteLength]) {
+    const limited = new FrameReader((head) => (head.i === 0 ? 100 : Infinity));
+    const out: { i: number; bytes: number; oversized: boolean }[] = [];
+    for (let i = 0; i < whole.byteLength; i += size) {
+      for (const frame of limited.push(whole.subarray(i, i + size))) out.push({ i: frame.head.i, bytes: frame.payload.byteLength, oversized: frame.oversized === true });
+    }
+    assert.equal(out, [{ i: 0, bytes: 0, oversized: true }, { i: 1, bytes: 0, oversized: false }, { i: 2, bytes: 0, oversized: false }], `limited, chunks of ${size}`);
+  }
 });
 
 test("a malformed frame head is refused", () => {
