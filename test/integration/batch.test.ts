@@ -8,6 +8,7 @@ import * as assert from "uvu/assert";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
+import { FrameReader } from "../../daemon/handoff/batch.ts";
 import { SECRET, TestCluster, until, violations } from "../helpers/cluster.ts";
 
 const N = 200;
@@ -63,6 +64,17 @@ test(`one edit moves ${N} processes in batches, each exactly once with its state
     c.writeConfig(spec("alpha", { stuck: "module: Stubborn, node: alpha" }));
     await Promise.all(["alpha", "beta"].map((n) => c.start(n)));
     await noteAll(c, "alpha");
+    // Like every message: the cluster secret, then a body the schema accepts.
+    const commit = { type: "handoff.commit", body: { name: "b0", generation: 0, handoffId: "not-a-pending-one" } };
+    const send = (body: unknown, secret?: string) =>
+      fetch(`${c.url("alpha")}/v1/handoff.batch`, { method: "POST", headers: { "content-type": "application/json", ...(secret ? { authorization: `Bearer ${secret}` } : {}) }, body: JSON.stringify(body) });
+    assert.is((await send({ items: [commit] })).status, 401);
+    assert.is((await send({ items: [commit] }, "wrong")).status, 401);
+    assert.is((await send({ items: [{ type: "call", body: { name: "b0", method: "get" } }] }, SECRET)).status, 400);
+    const answered = await send({ items: [commit] }, SECRET);
+    assert.is(answered.status, 200);
+    const frames = new FrameReader().push(new Uint8Array(await answered.arrayBuffer()));
+    assert.equal(frames.map((f) => [f.head.i, f.head.error?.code]), [[0, "conflict"]], "a commit of no pending hand-off is refused on its own");
     const before = await fsyncs(c, "alpha");
     c.writeConfig(spec("beta", { stuck: "module: Stubborn, node: beta" }));
     await c.post("beta", "reconcile", { reload: true });
