@@ -36,6 +36,15 @@ interface Queued {
   timer?: ReturnType<typeof setTimeout>;
 }
 
+/**
+ * An {@link ApiClient} of a peer that sends the hand-off messages of one turn as one batch.
+ *
+ * @example
+ * ```ts
+ * const peer = new BatchingPeer("alpha", "http://127.0.0.1:7101", secret);
+ * const [a, b] = await Promise.all(["p1", "p2"].map((name) => peer.postForBytes("handoff.begin", { name, generation: 0, to: "beta", handoffId: ids[name] }, { timeoutMs: 30000, maxBytes })));
+ * ```
+ */
 export class BatchingPeer extends ApiClient {
   #queue: Queued[] = [];
   /** False once the peer said it has no `handoff.batch` (an older version). */

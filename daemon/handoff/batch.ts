@@ -46,7 +46,14 @@ export function encodeFrame(head: HandoffBatchFrame, payload?: Uint8Array): Uint
   return payload && payload.byteLength ? [out, payload] : [out];
 }
 
-/** The error part of a frame, as an error body carries it. */
+/**
+ * The frame that answers item `i` with `error`, its fields as an error body carries them.
+ *
+ * @example
+ * ```ts
+ * errorFrame(3, new FerryError("conflict", "Hand-off … is not pending here")); // { i: 3, error: { code: "conflict", … } }
+ * ```
+ */
 export function errorFrame(i: number, error: unknown): HandoffBatchFrame {
   const ferry = isFerryError(error) ? error : new FerryError("internal", describeError(error));
   return { i, error: { code: ferry.code, message: ferry.message, ...(ferry.hint ? { hint: ferry.hint } : {}), retryable: ferry.retryable } };
