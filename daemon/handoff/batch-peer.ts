@@ -76,11 +76,12 @@ export class BatchingPeer extends ApiClient {
     let start = 0;
     let size = 0;
     for (let i = 0; i < queue.length; i++) {
-      size += JSON.stringify(queue[i]!.item).length;
+      const itemSize = JSON.stringify(queue[i]!.item).length;
+      size += itemSize;
       if (i > start && (i - start >= MAX_ITEMS || size > MAX_JSON)) {
         void this.#send(queue.slice(start, i));
         start = i;
-        size = 0;
+        size = itemSize;
       }
     }
     void this.#send(queue.slice(start));

@@ -112,6 +112,14 @@ test("hand-off messages of one turn travel in one request; each gets its own ans
   assert.equal(await Promise.all(commits), [{ ok: true }, { ok: true }]);
 });
 
+test("a turn with more messages than one batch takes goes in several batches", async () => {
+  const { peer, requests } = holderApi(new Holder());
+  const answers = await Promise.all(Array.from({ length: 1500 }, (_, i) => commit(peer, `p${i}`)));
+  assert.is(answers.length, 1500);
+  assert.ok(answers.every((a) => a.ok));
+  assert.equal(requests, ["handoff.batch", "handoff.batch"]);
+});
+
 test("a message alone in its turn travels as itself", async () => {
   const { peer, requests } = holderApi(new Holder());
   assert.equal(await commit(peer, "solo"), { ok: true });
