@@ -13,7 +13,8 @@
  * @module
  */
 import type { ValidateFunction } from "ajv";
-import { FerryError, isFerryError, describeError } from "../errors.ts";
+import { describeError, FerryError, isFerryError } from "../errors.ts";
+import { faults } from "../faults.ts";
 import type { HandoffBatchFrame, RequestOf } from "../../schemas/api.schema.ts";
 import { validators } from "../../schemas/validators.ts";
 import type { SourceHandoffs } from "./serve.ts";
@@ -143,6 +144,9 @@ async function answer(handoffs: BatchHolder, item: BatchItem): Promise<Answer> {
     case "handoff.begin":
       return await handoffs.begin(item.body);
     case "handoff.commit":
+      if (faults.delayBatchCommitMs && new RegExp(faults.delayBatchCommitOf ?? "").test(item.body.name)) {
+        await new Promise((resolve) => setTimeout(resolve, faults.delayBatchCommitMs));
+      }
       return { answer: await handoffs.commit(item.body) };
     case "handoff.abort":
       return { answer: await handoffs.abort(item.body) };

@@ -121,4 +121,34 @@ for (const killed of ["alpha", "beta"] as const) {
   });
 }
 
+test("the source killed with kill -9 when a batch's commits are half done: the released run on, the others come back and move again", async () => {
+  const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Exclusive"], settings: { checkpointIntervalMs: 60000, handoffTimeoutMs: 8000 } });
+  try {
+    const { locks, spec } = setup(c);
+    c.writeConfig(spec("alpha"));
+    // The holder handles the commits of b1, b10–b19 and b100–b199 only after a long pause.
+    const held = (name: string) => /^b1/.test(name);
+    await c.start("alpha", { FERRY_FAULTS: JSON.stringify({ delayBatchCommitMs: 60000, delayBatchCommitOf: "^b1" }) });
+    await c.start("beta");
+    await noteAll(c, "alpha");
+    await c.stop("alpha");
+    await c.start("alpha", { FERRY_FAULTS: JSON.stringify({ delayBatchCommitMs: 60000, delayBatchCommitOf: "^b1" }) });
+    await until(async () => (await psOf(c, "alpha")).filter((p) => names.includes(p.name) && p.state === "running").length === N, "all restored", 60000, 100);
+    c.writeConfig(spec("beta"));
+    await c.post("beta", "reconcile", { reload: true });
+    const released = names.filter((name) => !held(name));
+    await until(async () => {
+      const onBeta = new Set((await psOf(c, "beta")).filter((p) => p.state === "running").map((p) => p.name));
+      return released.every((name) => onBeta.has(name));
+    }, "the commits not held done", 60000, 20);
+    const migrating = (await psOf(c, "alpha")).filter((p) => p.state === "migrating").map((p) => p.name);
+    assert.ok(migrating.length > 0 && migrating.every(held), "the held ones await their commit on the holder");
+    await c.stop("alpha", "SIGKILL");
+    await c.start("alpha");
+    await allMovedWithState(c, "beta", locks);
+  } finally {
+    await c.close();
+  }
+});
+
 test.run();
