@@ -120,7 +120,9 @@ export async function assembleNode(options: AssembleOptions): Promise<AssembledN
   const nodeMetrics = metrics;
   const liveness = new PeerLiveness(store, () => settings().balancer.goneAfterMs);
   queue = new WorkQueue(new NodeReconciler(state, liveness), {
-    concurrency: 256,
+    // One edit moving a thousand processes pulls them in one wave: their hand-off messages and
+    // journal records travel in a few batches instead of a trickle of small ones.
+    concurrency: 1024,
     onError: (name, error) => state.noteError(name, error),
     onRecovered: (name) => state.clearError(name),
   });

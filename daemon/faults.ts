@@ -18,6 +18,9 @@ export interface Faults {
   breakTransferAfterBytes?: number;
   /** Source: pause this long before each 1 MiB chunk of a snapshot (a slow link). */
   delayPerChunkMs?: number;
+  /** Source: hold each commit of a `handoff.batch` for a process this regular expression matches this long before handling it. */
+  delayBatchCommitMs?: number;
+  delayBatchCommitOf?: string;
 }
 
 function read(): Faults {

@@ -26,7 +26,9 @@ export interface Mark {
 export class Trace {
   readonly #node: string;
   readonly #limit: number;
+  /** A ring: once full, the oldest mark is overwritten (a thousand hand-offs mark a lot). */
   readonly #marks: Mark[] = [];
+  #next = 0;
 
   constructor(node: string, limit = 4096) {
     this.#node = node;
@@ -34,16 +36,21 @@ export class Trace {
   }
 
   mark(room: Room, step: string, process: string): void {
-    this.#marks.push({ room, step, process, node: this.#node, at: performance.now() });
-    if (this.#marks.length > this.#limit) this.#marks.splice(0, this.#marks.length - this.#limit);
+    const mark = { room, step, process, node: this.#node, at: performance.now() };
+    if (this.#marks.length < this.#limit) this.#marks.push(mark);
+    else this.#marks[this.#next] = mark;
+    this.#next = (this.#next + 1) % this.#limit;
   }
 
   /** The marks of one process, oldest first. */
   of(process: string): Mark[] {
-    return this.#marks.filter((m) => m.process === process);
+    const full = this.#marks.length === this.#limit;
+    const ordered = full ? [...this.#marks.slice(this.#next), ...this.#marks.slice(0, this.#next)] : this.#marks;
+    return ordered.filter((m) => m.process === process);
   }
 
   clear(): void {
     this.#marks.length = 0;
+    this.#next = 0;
   }
 }

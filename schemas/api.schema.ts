@@ -145,6 +145,36 @@ const name = { type: "string", pattern: namePattern } as const;
 const generation = { type: "integer", minimum: 0 } as const;
 const handoffId = { type: "string", minLength: 8, maxLength: 64 } as const;
 
+const handoffBegin = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "generation", "to", "handoffId"],
+  properties: { name, generation, to: name, handoffId },
+} as const;
+const handoffCommit = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "generation", "handoffId"],
+  properties: { name, generation, handoffId },
+} as const;
+const handoffAbort = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "generation", "handoffId", "reason"],
+  properties: { name, generation, handoffId, reason: { type: "string", maxLength: 2000 } },
+} as const;
+const handoffStatus = {
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "handoffId"],
+  properties: { name, handoffId },
+} as const;
+
+/** One message of a `handoff.batch`: its type and the body it would have on its own. */
+function batchItem<T extends string, B extends object>(type: T, body: B) {
+  return { type: "object", additionalProperties: false, required: ["type", "body"], properties: { type: { const: type }, body } } as const;
+}
+
 /** Which log lines of one process: after a sequence number, since a time, the last N of them. */
 const logsQuery = {
   type: "object",
@@ -216,29 +246,34 @@ export const requests = {
     required: ["name", "generation", "from"],
     properties: { name, generation, from: name },
   },
-  "handoff.begin": {
+  "handoff.begin": handoffBegin,
+  "handoff.commit": handoffCommit,
+  "handoff.abort": handoffAbort,
+  "handoff.status": handoffStatus,
+  /**
+   * Several hand-off messages to one holder in one request (a destination pulling many processes
+   * at once): each item is handled as its own message would be, and answered on its own, in the
+   * order the answers are ready, as frames of the answer body (see `handoffBatchFrameSchema`).
+   */
+  "handoff.batch": {
     type: "object",
     additionalProperties: false,
-    required: ["name", "generation", "to", "handoffId"],
-    properties: { name, generation, to: name, handoffId },
-  },
-  "handoff.commit": {
-    type: "object",
-    additionalProperties: false,
-    required: ["name", "generation", "handoffId"],
-    properties: { name, generation, handoffId },
-  },
-  "handoff.abort": {
-    type: "object",
-    additionalProperties: false,
-    required: ["name", "generation", "handoffId", "reason"],
-    properties: { name, generation, handoffId, reason: { type: "string", maxLength: 2000 } },
-  },
-  "handoff.status": {
-    type: "object",
-    additionalProperties: false,
-    required: ["name", "handoffId"],
-    properties: { name, handoffId },
+    required: ["items"],
+    properties: {
+      items: {
+        type: "array",
+        minItems: 1,
+        maxItems: 4096,
+        items: {
+          oneOf: [
+            batchItem("handoff.begin", handoffBegin),
+            batchItem("handoff.commit", handoffCommit),
+            batchItem("handoff.abort", handoffAbort),
+            batchItem("handoff.status", handoffStatus),
+          ],
+        },
+      },
+    },
   },
   /**
    * Multi-machine mode: keep this checkpoint of a peer's process (the body is the snapshot, this
@@ -443,6 +478,31 @@ export const handoffMetaSchema = {
   },
 } as const;
 
+/**
+ * The head of one frame of a `handoff.batch` answer. The body is a sequence of frames, each a
+ * 4-byte big-endian length, this object as JSON, then `bytes` bytes of payload (a begin's
+ * snapshot). `i` is the item's index in the request; exactly one of `error` or the item's own
+ * answer is present: `meta` (the `ferry-handoff` header of a begin, as JSON text) with `bytes`,
+ * or `answer` (the JSON answer of a commit, abort or status).
+ */
+export const handoffBatchFrameSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["i"],
+  properties: {
+    i: { type: "integer", minimum: 0 },
+    meta: { type: "string" },
+    bytes: { type: "integer", minimum: 0 },
+    answer: { type: "object" },
+    error: {
+      type: "object",
+      additionalProperties: false,
+      required: ["code", "message"],
+      properties: { code: { type: "string" }, message: { type: "string" }, hint: { type: "string" }, retryable: { type: "boolean" } },
+    },
+  },
+} as const;
+
 /** The answer of `nodes`: which node answered, and every node of its config in file order. */
 export const nodesResponseSchema = {
   type: "object",
@@ -517,6 +577,7 @@ export const responses = {
   "handoff.commit": ok,
   "handoff.abort": ok,
   "handoff.status": handoffStatusSchema,
+  "handoff.batch": { description: "application/octet-stream: one frame per item, in the order the answers are ready (handoffBatchFrameSchema)" },
   "checkpoint.replicate": ok,
   liveness: { type: "object", additionalProperties: false, required: ["storeReachable"], properties: { storeReachable: { type: "boolean" } } },
   "checkpoint.fetch": { description: "application/octet-stream: the replica" },
@@ -544,6 +605,7 @@ export type CallResponse = FromSchema<typeof callResponseSchema>;
 export type LocateResponse = FromSchema<typeof locateResponseSchema>;
 export type HandoffStatusResponse = FromSchema<typeof handoffStatusSchema>;
 export type HandoffMeta = FromSchema<typeof handoffMetaSchema>;
+export type HandoffBatchFrame = FromSchema<typeof handoffBatchFrameSchema>;
 export type ErrorBody = FromSchema<typeof errorBodySchema>;
 export type UpgradeResult = FromSchema<typeof upgradeResultSchema>;
 export type Ok = FromSchema<typeof ok>;
@@ -571,6 +633,7 @@ export interface Responses {
   "handoff.commit": Ok;
   "handoff.abort": Ok;
   "handoff.status": HandoffStatusResponse;
+  "handoff.batch": Uint8Array;
   "checkpoint.replicate": Ok;
   liveness: { storeReachable: boolean };
   "checkpoint.fetch": Uint8Array;

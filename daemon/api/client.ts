@@ -38,6 +38,7 @@ export interface RequestBodies {
   "handoff.commit": Lenient<(typeof requests)["handoff.commit"]>;
   "handoff.abort": Lenient<(typeof requests)["handoff.abort"]>;
   "handoff.status": Lenient<(typeof requests)["handoff.status"]>;
+  "handoff.batch": Lenient<(typeof requests)["handoff.batch"]>;
   "checkpoint.replicate": Lenient<(typeof requests)["checkpoint.replicate"]>;
   "checkpoint.fetch": Lenient<(typeof requests)["checkpoint.fetch"]>;
   liveness: Lenient<typeof requests.liveness>;
@@ -51,7 +52,7 @@ export interface RequestBodies {
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 
 /** Message types answered with JSON. */
-export type JsonMessageType = Exclude<MessageType, "handoff.begin" | "checkpoint.fetch" | "logs.follow">;
+export type JsonMessageType = Exclude<MessageType, "handoff.begin" | "handoff.batch" | "checkpoint.fetch" | "logs.follow">;
 
 /** Message types whose request carries bytes (the JSON part travels in a header). */
 export const BYTES_REQUEST_HEADER = "ferry-checkpoint";
@@ -154,6 +155,38 @@ export class ApiClient {
       const failure = this.#failure(error, options, type);
       if (failure.code !== "unreachable") throw failure;
       throw new FerryError("unreachable", `Transfer from node "${this.name}" broke off: ${describe(error)}`, { cause: error });
+    }
+  }
+
+  /**
+   * Sends a JSON message whose answer streams (the frames of a `handoff.batch`) and yields the
+   * answer's chunks as they arrive. A failure before or during the answer is a FerryError; an
+   * answer that breaks off is `unreachable`.
+   *
+   * @example
+   * ```ts
+   * for await (const chunk of client.postForChunks("handoff.batch", { items }, { timeoutMs: 30000 })) frames.add(chunk);
+   * ```
+   */
+  async *postForChunks<T extends "handoff.batch">(type: T, body: RequestBody<T>, options: RequestOptions = {}): AsyncIterable<Uint8Array> {
+    const response = await this.#send(`/v1/${type}`, "POST", JSON.stringify(body), options);
+    if (!response.body) return;
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          const failure = this.#failure(error, options, type);
+          if (failure.code !== "unreachable") throw failure;
+          throw new FerryError("unreachable", `Answer of node "${this.name}" broke off: ${describe(error)}`, { cause: error });
+        }
+        if (chunk.done) return;
+        yield chunk.value;
+      }
+    } finally {
+      await reader.cancel().catch(() => {});
     }
   }
 

@@ -9,7 +9,7 @@ import type { NodeState } from "../node/mod.ts";
 import type { ReplicaStore } from "../store/replicas.ts";
 import { FerryError } from "../errors.ts";
 import type { SourceHandoffs } from "../handoff/mod.ts";
-import { META_HEADER } from "../handoff/mod.ts";
+import { META_HEADER, serveBatch } from "../handoff/mod.ts";
 import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
 import type { ModuleRegistry } from "../modules/registry.ts";
@@ -154,6 +154,10 @@ const messages: MessageRoutes = {
 
   async "handoff.status"({ handoffs }, body) {
     return handoffs.status(body);
+  },
+
+  async "handoff.batch"({ handoffs, node }, body) {
+    return serveBatch(handoffs, body.items, (type, name) => node.trace.mark("api", type, name));
   },
 
   async "checkpoint.replicate"({ replicas }, body, _signal, bytes) {

@@ -45,16 +45,19 @@ export interface LoadedConfig {
 /**
  * Reads, parses and validates cluster.yaml, checking process modules against the files in the
  * processes folder. Throws `ConfigError` for an invalid file (issues labelled with `file` as
- * given) and `FerryError("config_not_found")` when it cannot be read.
+ * given) and `FerryError("config_not_found")` when it cannot be read. Given the config it read
+ * before, answers that same object when neither the text nor the modules changed.
  *
  * @example
  * ```ts
  * const { config, secret } = await loadClusterConfig("cluster.yaml", { FERRY_SECRET: "s3cret" });
+ * const again = await loadClusterConfig("cluster.yaml", process.env, previous); // === previous if unchanged
  * ```
  */
 export async function loadClusterConfig(
   file: string,
   env: Record<string, string | undefined> = process.env,
+  previous?: LoadedConfig,
 ): Promise<LoadedConfig> {
   const absolute = resolve(file);
   let text: string;
@@ -66,7 +69,24 @@ export async function loadClusterConfig(
       cause: error,
     });
   }
+  if (previous?.text === text && previous.file === absolute && previous.secret === secretOf(env, previous.config.cluster.secret)) {
+    // A re-read that finds the same text (a watcher's trailing read, a reload after an edit the
+    // watcher already saw) costs a directory listing, not a parse of a file of a thousand processes.
+    const modules = await listModules(previous.processesDir);
+    if (sameModules(modules, previous.modules)) return previous;
+  }
   return loadClusterText(text, file, env);
+}
+
+function secretOf(env: Record<string, string | undefined>, fromFile: string): string {
+  const fromEnv = env.FERRY_SECRET;
+  return fromEnv !== undefined && fromEnv !== "" ? fromEnv : fromFile;
+}
+
+function sameModules(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, path] of a) if (b.get(name) !== path) return false;
+  return true;
 }
 
 /**
@@ -88,18 +108,31 @@ export async function loadClusterText(
 ): Promise<LoadedConfig> {
   const absolute = resolve(file);
   const dir = dirname(absolute);
-  // The modules to check against live in a folder the config itself names, so peek at it first;
-  // a broken file fails in parseClusterConfig with proper positions anyway.
-  const modules = await listModules(resolve(dir, peekProcessesDir(text)));
-  const config = parseClusterConfig(text, file, declaresStore(text) ? {} : { modules: new Set(modules.keys()) });
-  const fromEnv = env.FERRY_SECRET;
+  // The modules to check against live in a folder the config itself names. A valid file is parsed
+  // once, then its modules are checked; a file that fails either way is parsed again, peeking at
+  // that folder first, so that every issue (an unknown module among them) has its position.
+  let config: ClusterConfig | undefined;
+  let modules: ReadonlyMap<string, string> | undefined;
+  try {
+    config = parseClusterConfig(text, file);
+    modules = await listModules(resolve(dir, config.cluster.processesDir));
+    const known = modules;
+    if (config.cluster.store === undefined && Object.values(config.processes).some((spec) => !known.has(spec.module))) config = undefined;
+  } catch {
+    config = undefined;
+  }
+  if (!config || !modules) {
+    const peek = peekCluster(text);
+    modules = await listModules(resolve(dir, peek.processesDir));
+    config = parseClusterConfig(text, file, peek.store ? {} : { modules: new Set(modules.keys()) });
+  }
   return {
     config,
     file: absolute,
     dir,
     processesDir: resolve(dir, config.cluster.processesDir),
     dataDir: resolve(dir, config.cluster.dataDir),
-    secret: fromEnv !== undefined && fromEnv !== "" ? fromEnv : config.cluster.secret,
+    secret: secretOf(env, config.cluster.secret),
     text,
     modules,
   };
@@ -176,21 +209,15 @@ export async function loadClusterTarget(
   return { file: absolute, loaded: null, error, nodes: found.nodes, secret, name: found.name, processes: found.processes, ca: found.ca };
 }
 
-function declaresStore(text: string): boolean {
-  try {
-    return parseDocument(text).hasIn(["cluster", "store"]);
-  } catch {
-    return false;
-  }
-}
-
-function peekProcessesDir(text: string): string {
+/** `cluster.processesDir` and whether `cluster.store` is declared, from one parse of the text. */
+function peekCluster(text: string): { processesDir: string; store: boolean } {
   const fallback = clusterSettingsSchema.properties.processesDir.default;
   try {
-    const value: unknown = parseDocument(text).getIn(["cluster", "processesDir"]);
-    return typeof value === "string" && value !== "" ? value : fallback;
+    const doc = parseDocument(text);
+    const value: unknown = doc.getIn(["cluster", "processesDir"]);
+    return { processesDir: typeof value === "string" && value !== "" ? value : fallback, store: doc.hasIn(["cluster", "store"]) };
   } catch {
-    return fallback;
+    return { processesDir: fallback, store: false };
   }
 }
 

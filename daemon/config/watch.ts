@@ -177,7 +177,7 @@ export class ConfigWatcher {
     if (this.#closing) return undefined;
     let loaded: LoadedConfig;
     try {
-      loaded = await loadClusterConfig(this.#file, this.#env);
+      loaded = await loadClusterConfig(this.#file, this.#env, this.#rejected ? undefined : this.#current);
     } catch (error) {
       if (!this.#closing) {
         this.#rejected = true;

@@ -8,6 +8,9 @@ import { FerryError } from "../errors.ts";
 import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import { validators } from "../../schemas/validators.ts";
 
+/** Header carrying what travels with a snapshot besides the fields. */
+export const META_HEADER = "ferry-handoff";
+
 const validate = (await validators("api")).handoffMeta as ValidateFunction<HandoffMeta>;
 
 /**

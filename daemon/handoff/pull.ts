@@ -17,10 +17,9 @@ import type { DestinationPort } from "./ports.ts";
 import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import { type DestinationEffect, type DestinationInput, type DestinationPhase, isTerminal, nextDestination, resumeInDoubt, startPull } from "./destination.ts";
 import { type EffectPolicy, runMachine, type Step } from "./runner.ts";
-import { parseMeta } from "./meta.ts";
+import { META_HEADER, parseMeta } from "./meta.ts";
 
-/** Header carrying what travels with a snapshot besides the fields. */
-export const META_HEADER = "ferry-handoff";
+export { META_HEADER } from "./meta.ts";
 
 export interface PullRequest {
   name: string;

@@ -67,6 +67,7 @@ export class ModuleRegistry {
   readonly #cache: ModuleCache;
   readonly #local = new Map<string, LocalEntry>();
   readonly #fetching = new Map<string, Promise<ModuleBundle>>();
+  readonly #looking = new Map<string, Promise<ModuleBundle | undefined>>();
 
   constructor(options: ModuleRegistryOptions) {
     this.#processesDir = resolvePath(options.processesDir);
@@ -85,7 +86,18 @@ export class ModuleRegistry {
    * console.log(local ? shortHash(local.hash) : "not here");
    * ```
    */
-  async local(module: string): Promise<ModuleBundle | undefined> {
+  local(module: string): Promise<ModuleBundle | undefined> {
+    // Callers arriving while a look is under way share it: a thousand processes of one module
+    // arriving at once cost one listing of the folder, not a thousand.
+    let looking = this.#looking.get(module);
+    if (!looking) {
+      looking = this.#lookLocal(module).finally(() => this.#looking.delete(module));
+      this.#looking.set(module, looking);
+    }
+    return looking;
+  }
+
+  async #lookLocal(module: string): Promise<ModuleBundle | undefined> {
     const entry = (await listModules(this.#processesDir)).get(module);
     if (!entry) {
       this.#local.delete(module);

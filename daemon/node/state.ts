@@ -21,7 +21,8 @@ import { Trace } from "../trace.ts";
 import { ExecutorPool } from "../executor/mod.ts";
 import type { WireError } from "../executor/protocol.ts";
 import type { TaskGroup } from "../manager.ts";
-import { ApiClient } from "../api/client.ts";
+import type { ApiClient } from "../api/client.ts";
+import { BatchingPeer } from "../handoff/batch-peer.ts";
 import type { Transport } from "../api/transport.ts";
 import { CheckpointStore, Journal } from "../store/mod.ts";
 import type { Fence, OwnedProcess } from "../store/mod.ts";
@@ -363,7 +364,7 @@ export class NodeState {
     for (const [name, spec] of wanted) {
       const current = this.#peers.get(name);
       if (current && current.url === spec.url.replace(/\/+$/, "")) continue;
-      this.#peers.set(name, new ApiClient(name, spec.url, this.#loaded.secret, this.#transport));
+      this.#peers.set(name, new BatchingPeer(name, spec.url, this.#loaded.secret, this.#transport));
     }
   }
 

@@ -1,7 +1,9 @@
 /**
  * The node's durable journal: an append-only file of JSON lines, fsync'd before `append()`
  * resolves, so a daemon killed at any instant restarts knowing which processes it owns and at
- * which generation. Appends made in the same turn share one write and one fsync (group commit).
+ * which generation. Appends made in the same turn share one write and one fsync (group commit),
+ * and so do all those made while a group is being written: many executor replies or answers of
+ * one batch, each in its own callback, wait for the group in flight and then share the next.
  *
  * `state` holds durable truth only: a record is applied once its fsync returned, so nothing is
  * ever decided on a record that a full or failing disk then loses. When a write or fsync fails,

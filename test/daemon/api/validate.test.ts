@@ -31,7 +31,7 @@ function rejectedNaming(type: MessageType, body: unknown, field: string): void {
 }
 
 test("isMessageType() knows the API's message types and nothing else", () => {
-  for (const t of ["status", "ps", "shutdown", "call", "reconcile", "locate", "handoff.begin", "handoff.commit", "handoff.abort", "handoff.status"]) {
+  for (const t of ["status", "ps", "shutdown", "call", "reconcile", "locate", "handoff.begin", "handoff.commit", "handoff.abort", "handoff.status", "handoff.batch"]) {
     assert.ok(isMessageType(t), t);
   }
   for (const t of ["", "events", "constructor", "__proto__", "toString", "handoff"]) assert.not.ok(isMessageType(t), t);

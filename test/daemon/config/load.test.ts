@@ -75,4 +75,21 @@ test("loadClusterConfig() reports a missing file as config_not_found", async () 
   }
 });
 
+test("loadClusterConfig() answers the config it read before while neither the text nor the modules changed", async () => {
+  await mkdir(join(dir, "procs"));
+  await writeFile(join(dir, "procs", "Counter.ts"), "export default class Counter {}\n");
+  await writeFile(join(dir, "cluster.yaml"), text);
+  const file = join(dir, "cluster.yaml");
+  const first = await loadClusterConfig(file, {});
+  assert.is(await loadClusterConfig(file, {}, first), first);
+  // Another secret in the environment, a new module, an edit: each is read afresh.
+  assert.is.not(await loadClusterConfig(file, { FERRY_SECRET: "other" }, first), first);
+  await writeFile(join(dir, "procs", "Other.ts"), "export default class Other {}\n");
+  const withOther = await loadClusterConfig(file, {}, first);
+  assert.is.not(withOther, first);
+  assert.ok(withOther.modules.has("Other"));
+  await writeFile(file, text.replace("demo", "renamed"));
+  assert.is((await loadClusterConfig(file, {}, withOther)).config.cluster.name, "renamed");
+});
+
 test.run();

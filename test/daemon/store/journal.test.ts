@@ -267,6 +267,27 @@ test("append() calls made in one turn resolve together (group commit) and all su
   assert.is(journal.state.owned.get("p199")?.generation, 199);
 });
 
+test("appends of many callbacks of one event-loop iteration share the fsync after the first", async () => {
+  const calls = { fsync: 0 };
+  const counting: StorageFs = { ...nodeStorageFs, fsync: (fd) => (calls.fsync++, nodeStorageFs.fsync(fd)) };
+  const journal = await Journal.open(dir, { fs: counting });
+  open.push(journal);
+  calls.fsync = 0;
+  // Like many executor replies or answers read in one poll: separate callbacks, one iteration.
+  const writes = await new Promise<Promise<void>[]>((resolve) => {
+    const out: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) {
+      setImmediate(() => {
+        out.push(journal.append(own(`p${i}`, i)));
+        if (out.length === 50) resolve(out);
+      });
+    }
+  });
+  await Promise.all(writes);
+  assert.is(calls.fsync, 2, "the first callback's append alone, then the other 49 together");
+  assert.is(journal.state.owned.size, 50);
+});
+
 test("1000 appends made in one turn cost one write and one fsync", async () => {
   const calls = { write: 0, fsync: 0 };
   const counting: StorageFs = {
