@@ -33,6 +33,11 @@ export type Request =
     moduleVersion: string;
     args: string[];
     snapshot?: Uint8Array;
+    /**
+     * The snapshot arrives after this request, in `feed` requests, and is this long: the worker
+     * decodes it chunk by chunk as it comes (a large state handed over while it streams in).
+     */
+    streamed?: { length: number };
     generation: number;
     hold: boolean;
     /**
@@ -44,8 +49,22 @@ export type Request =
   }
   /** Run a held or suspended process: resume() hook, then run() (unless it had completed). */
   | { type: "activate"; name: string; generation: number; run: boolean }
-  /** Stop at a safe point, call suspend(), capture. The instance stays for a rollback. */
-  | { type: "suspend"; name: string; deadlineMs: number }
+  /**
+   * Stop at a safe point, call suspend(), capture. The instance stays for a rollback. A snapshot
+   * longer than `streamAbove` bytes is not returned: the worker keeps its encoder and the bytes
+   * are fetched with `read` requests until the instance runs again or is discarded.
+   */
+  | { type: "suspend"; name: string; deadlineMs: number; streamAbove?: number }
+  /**
+   * The next chunk (at most `maxBytes`) of a suspended process's streamed snapshot, for one of its
+   * two readers (`send`: the hand-off, `save`: the checkpoint at suspend). No chunk: all was read.
+   */
+  | { type: "read"; name: string; reader: "send" | "save"; maxBytes: number }
+  /**
+   * The next chunk of the snapshot of a start with `streamed`; neither `chunk` nor `error`: the
+   * end. With `error`, the transfer broke and the start fails with it.
+   */
+  | { type: "feed"; name: string; chunk?: Uint8Array; error?: string }
   /** Capture without stopping (periodic checkpoint). Snapshot is absent when unchanged. */
   | { type: "capture"; name: string }
   | { type: "discard"; name: string }
@@ -65,7 +84,13 @@ export type ReplyValue = {
   /** `upgradedFrom`: the snapshot was another version's, and the new code's upgrade() took it over. */
   start: { methods: string[]; description: string; upgradedFrom?: string };
   activate: null;
-  suspend: { snapshot: Uint8Array };
+  /**
+   * `streamed`: the snapshot's length, when it is to be fetched with `read` requests (only when the
+   * request set `streamAbove`); `snapshot` is then empty.
+   */
+  suspend: { snapshot: Uint8Array; streamed?: number };
+  read: { chunk?: Uint8Array };
+  feed: null;
   capture: { snapshot: Uint8Array };
   discard: null;
   call: { value: Uint8Array };

@@ -18,6 +18,7 @@ import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import { type DestinationEffect, type DestinationInput, type DestinationPhase, isTerminal, nextDestination, resumeInDoubt, startPull } from "./destination.ts";
 import { type EffectPolicy, runMachine, type Step } from "./runner.ts";
 import { parseMeta } from "./meta.ts";
+import { type ReceivedSnapshot, requestSnapshot } from "./inflow.ts";
 
 /** Header carrying what travels with a snapshot besides the fields. */
 export const META_HEADER = "ferry-handoff";
@@ -68,7 +69,7 @@ export function resolveInDoubt(node: DestinationPort, name: string): Promise<Pul
 }
 
 class PullSession {
-  #bytes: Uint8Array | undefined;
+  #bytes: ReceivedSnapshot | undefined;
   #arrival: Arrival | undefined;
   #startedAt = performance.now();
   #receivedAt: number | undefined;
@@ -138,23 +139,32 @@ class PullSession {
     switch (effect.type) {
       case "request-begin": {
         const s = this.node.settings;
-        const answer = await this.#peer().postForBytes("handoff.begin", { name: this.name, generation: this.generation, to: this.node.node, handoffId: this.handoffId }, {
+        const answer = await requestSnapshot(this.#peer(), { name: this.name, generation: this.generation, to: this.node.node, handoffId: this.handoffId }, {
           timeoutMs: s.handoffTimeoutMs,
           maxBytes: s.maxTransferMb * 1024 * 1024,
           onProgress: (received, total) => this.node.incoming.progress(this.name, received, total),
-        }).finally(() => this.node.incoming.clearProgress(this.name));
-        const meta: HandoffMeta = parseMeta(answer.headers.get(META_HEADER));
+          onEnd: () => this.node.incoming.clearProgress(this.name),
+        });
+        let meta: HandoffMeta;
+        try {
+          meta = parseMeta(answer.headers.get(META_HEADER));
+        } catch (error) {
+          if (!(answer.snapshot instanceof Uint8Array)) void answer.snapshot.chunks[Symbol.asyncIterator]().return?.();
+          throw error;
+        }
         this.#receivedAt = performance.now();
         this.#preludeMs = meta.preludeMs;
-        this.#bytes = answer.bytes;
-        this.#size = answer.bytes.byteLength;
+        this.#bytes = answer.snapshot;
+        this.#size = answer.snapshot instanceof Uint8Array ? answer.snapshot.byteLength : answer.snapshot.length;
         this.#arrival = { name: this.name, from: this.from, handoffId: this.handoffId, generation: this.generation, meta };
-        return { type: "received", bytes: answer.bytes.byteLength };
+        return { type: "received", bytes: this.#size };
       }
       case "hold": {
         const bytes = this.#bytes!;
         this.#bytes = undefined;
         await this.node.incoming.hold(this.#arrivalOf(), bytes);
+        // A streamed snapshot was still arriving while it was held.
+        if (!(bytes instanceof Uint8Array)) this.#receivedAt = performance.now();
         return { type: "held" };
       }
       case "prepare":

@@ -17,6 +17,7 @@ import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import type { ProcessIdentity } from "./process.ts";
 import type { NodeParts } from "./parts.ts";
 import { identityOf } from "./identity.ts";
+import { hostStreamed, type SnapshotInflow } from "./receive.ts";
 
 /** A process arriving in a hand-off. */
 export interface Arrival {
@@ -58,7 +59,8 @@ export class Incoming {
    * Instantiates the received process without running it. Calls to it wait. Throws (leaving
    * nothing behind) when it cannot be loaded here.
    */
-  async hold(arrival: Arrival, bytes: Uint8Array): Promise<void> {
+  async hold(arrival: Arrival, bytes: Uint8Array | SnapshotInflow): Promise<void> {
+    if (!(bytes instanceof Uint8Array)) return this.#holdStreamed(arrival, bytes);
     const identity = this.#identity(arrival);
     const size = bytes.byteLength;
     // A large snapshot goes to its file now, before its buffer moves to the executor; a small
@@ -81,6 +83,26 @@ export class Incoming {
     this.#pendingBytes.set(arrival.name, small ? bytes : undefined);
   }
   readonly #pendingBytes = new Map<string, Uint8Array | undefined>();
+
+  /** {@link hold} of a large snapshot still streaming in: checkpoint and executor fed as it comes. */
+  async #holdStreamed(arrival: Arrival, inflow: SnapshotInflow): Promise<void> {
+    const identity = this.#identity(arrival);
+    this.#parts.trace.mark("executor", "instantiate held (streamed)", arrival.name);
+    const { process: p, error } = await hostStreamed(this.#parts, identity, inflow);
+    p.incoming = { from: arrival.from, handoffId: arrival.handoffId, completed: arrival.meta.completed };
+    p.lastTransferBytes = inflow.length;
+    p.closeGate();
+    if (p.state === "failed" || error !== undefined) {
+      const reason = p.error ?? "cannot load it";
+      if (p.hosted) await this.#parts.pool.discard(arrival.name, `the hand-off of process "${arrival.name}" failed`);
+      p.incoming = undefined;
+      p.openGate();
+      this.#parts.table.forget(p, "stopped");
+      this.#parts.checkpoints.remove(arrival.name);
+      throw error ?? new FerryError("module_invalid", reason);
+    }
+    this.#pendingBytes.set(arrival.name, undefined);
+  }
 
   /** Durable before the commit: once the source releases it, this copy is the only one. */
   async prepare(arrival: Arrival): Promise<void> {

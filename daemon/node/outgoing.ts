@@ -17,6 +17,7 @@ import type { BeginFacts, BeginRequest } from "../handoff/source.ts";
 import type { Grants } from "./grants.ts";
 import type { ManagedProcess } from "./process.ts";
 import type { NodeParts } from "./parts.ts";
+import { saveStreamed, type Snapshot, STREAM_ABOVE_BYTES, streamedSnapshot } from "./snapshot-stream.ts";
 
 export class Outgoing {
   readonly #parts: NodeParts;
@@ -57,9 +58,10 @@ export class Outgoing {
   /**
    * Suspends the process at a safe point for a hand-off to `req.to` and captures it. Calls wait
    * from here on; one already executing finishes first so its effect is in the snapshot. On
-   * failure the process keeps running here and the reason shows in `ps`.
+   * failure the process keeps running here and the reason shows in `ps`. A large state is not
+   * copied out: it streams from the executor as it is sent (see snapshot-stream.ts).
    */
-  async suspend(name: string, req: BeginRequest): Promise<Uint8Array> {
+  async suspend(name: string, req: BeginRequest): Promise<Snapshot> {
     const p = this.#parts.table.get(name);
     if (!p) throw new FerryError("process_not_found", `Process "${name}" is not held by node "${this.#parts.node}"`);
     this.#grants.used(name);
@@ -70,8 +72,8 @@ export class Outgoing {
     try {
       await Promise.allSettled([...p.inflight]);
       this.#parts.trace.mark("executor", "suspend", name);
-      const { snapshot } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs });
-      return snapshot;
+      const { snapshot, streamed } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs, streamAbove: STREAM_ABOVE_BYTES });
+      return streamed === undefined ? snapshot : streamedSnapshot(this.#parts.pool, name, streamed);
     } catch (error) {
       p.outgoing = undefined;
       if (p.state === "suspending") p.moveTo(wasCompleted ? "completed" : p.hosted ? "running" : "failed");
@@ -87,14 +89,17 @@ export class Outgoing {
    * exactly this state. A small one shares an fsync with the journal and is awaited; a large one
    * is written while it streams out (a crash before it lands falls back to the previous one).
    */
-  async saveAtSuspend(name: string, handoffId: string, snapshot: Uint8Array): Promise<void> {
+  async saveAtSuspend(name: string, handoffId: string, snapshot: Snapshot): Promise<void> {
     const p = this.#held(name, handoffId);
     const outgoing = p.outgoing!;
     this.#parts.trace.mark("store", "checkpoint at suspend", name);
-    const saving = this.#parts.checkpoints.save(name, p.generation, snapshot);
+    const saving = snapshot instanceof Uint8Array ? this.#parts.checkpoints.save(name, p.generation, snapshot) : saveStreamed(this.#parts.checkpoints, name, p.generation, snapshot);
     if (snapshot.byteLength <= INLINE_MAX_BYTES) await saving;
     else {
-      outgoing.saving = saving.catch((error: unknown) => this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`));
+      // A streamed one ends when the process runs again or is released: only then is its failure news.
+      outgoing.saving = saving.catch((error: unknown) => {
+        if (p.outgoing === outgoing) this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`);
+      });
     }
     p.moveTo("migrating");
     this.#parts.events.emit({

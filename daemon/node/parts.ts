@@ -5,7 +5,7 @@
  * @module
  */
 import type { EventLog } from "../events.ts";
-import type { ExecutorPool } from "../executor/mod.ts";
+import type { ExecutorPool, SnapshotFeed } from "../executor/mod.ts";
 import type { TaskGroup } from "../manager.ts";
 import type { CheckpointStore, Journal } from "../store/mod.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
@@ -26,7 +26,7 @@ export interface NodeParts {
   readonly trace: Trace;
   settings(): ClusterSettings;
   desired(name: string): ProcessSpec | undefined;
-  host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean }): Promise<ManagedProcess>;
+  host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean }): Promise<ManagedProcess>;
   log(level: "info" | "warn" | "error", line: string): void;
   enqueue(name: string): void;
   closing(): boolean;

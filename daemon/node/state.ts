@@ -20,6 +20,7 @@ import { EventLog } from "../events.ts";
 import { Trace } from "../trace.ts";
 import { ExecutorPool } from "../executor/mod.ts";
 import type { WireError } from "../executor/protocol.ts";
+import type { SnapshotFeed } from "../executor/mod.ts";
 import type { TaskGroup } from "../manager.ts";
 import { ApiClient } from "../api/client.ts";
 import type { Transport } from "../api/transport.ts";
@@ -603,7 +604,7 @@ export class NodeState {
   }
 
   /** Instantiates a process in an executor and records it (failures are recorded, not thrown). */
-  async #host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean }): Promise<ManagedProcess> {
+  async #host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean }): Promise<ManagedProcess> {
     const p = new ManagedProcess(identity);
     this.#table.add(p);
     try {

@@ -23,9 +23,9 @@ import { Buffer } from "node:buffer";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { FerryError } from "../errors.ts";
-import { envelopeProblem } from "../snapshot/codec.ts";
+import { envelopeProblem, snapshotChecksum } from "../snapshot/codec.ts";
 import { errorCodeOf, nodeStorageFs, storageFailed } from "./fs.ts";
-import type { StorageFs } from "./fs.ts";
+import type { StorageFileHandle, StorageFs } from "./fs.ts";
 import { syncDir } from "./journal.ts";
 import type { Journal } from "./journal.ts";
 
@@ -72,6 +72,26 @@ export function checkpointFileName(name: string, generation: number): string {
   return `${name}@${generation}.snap`;
 }
 
+/** How many bytes a streamed checkpoint writes between two background flushes. */
+export const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
+
+/** A checkpoint being written as it streams in (see {@link CheckpointStore.openStream}). */
+export interface CheckpointStream {
+  /** Appends `chunk`; rejects with `storage_failed` (the partial file is then removed). */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Makes it durable and current: fsync, rename, directory fsync, journal record. */
+  commit(): Promise<boolean>;
+  /** Gives up: the partial file is removed. Idempotent; nothing after a commit. */
+  abort(): void;
+}
+
+function concatTail(tail: Uint8Array, chunk: Uint8Array): Uint8Array {
+  const both = new Uint8Array(tail.byteLength + chunk.byteLength);
+  both.set(tail);
+  both.set(chunk, tail.byteLength);
+  return both.subarray(Math.max(0, both.byteLength - 4));
+}
+
 export class CheckpointStore {
   readonly #journal: Journal;
   readonly #dir: string;
@@ -112,9 +132,7 @@ export class CheckpointStore {
    * ```
    */
   save(name: string, generation: number, bytes: Uint8Array, options: SaveOptions = {}): Promise<boolean> {
-    // The envelope header carries the payload's CRC-32 at byte 8.
-    const crc = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
-    const key = `${generation}:${crc}:${bytes.byteLength}`;
+    const key = `${generation}:${snapshotChecksum(bytes)}:${bytes.byteLength}`;
     if (!options.force && this.#saved.get(name) === key) return Promise.resolve(false);
     const at = options.at ?? Date.now();
     const saved = () => {
@@ -133,6 +151,99 @@ export class CheckpointStore {
     }
     done.catch(() => {});
     return done;
+  }
+
+  /**
+   * Saves a large snapshot that arrives in chunks (streamed from an executor or a peer), written
+   * as it comes: write each chunk, then `commit()` (fsync, rename, journal record) or `abort()`.
+   * Dirty pages are flushed in the background every {@link FLUSH_EVERY_BYTES} bytes, so the
+   * commit's fsync finds little left to write. A chunk's buffer may be reused or transferred once
+   * its `write` resolved.
+   *
+   * @example
+   * ```ts
+   * const file = store.openStream("big", 4);
+   * for await (const chunk of chunks) await file.write(chunk);
+   * await file.commit();
+   * ```
+   */
+  openStream(name: string, generation: number, options: Pick<SaveOptions, "at"> = {}): CheckpointStream {
+    const file = this.#file(name, generation);
+    const tmp = `${file}.tmp`;
+    const at = options.at ?? Date.now();
+    let opened: Promise<StorageFileHandle> | undefined;
+    let written = 0;
+    let unflushed = 0;
+    let flushing: Promise<void> = Promise.resolve();
+    let tail: Uint8Array = new Uint8Array(0); // the last bytes seen (copied: the chunk may be transferred): the trailer holds the checksum
+    let state: "open" | "done" | "aborted" = "open";
+    const fail = (cause: unknown) => storageFailed(`Cannot write the checkpoint "${file}"`, this.#dir, cause);
+    const discard = async () => {
+      const handle = await opened?.catch(() => undefined);
+      await handle?.close().catch(() => {});
+      try {
+        this.#fs.unlinkSync(tmp);
+      } catch {
+        // never created
+      }
+    };
+    return {
+      write: async (chunk) => {
+        if (state !== "open") throw new FerryError("internal", `Checkpoint "${file}" is no longer being written`);
+        try {
+          opened ??= this.#fs.open(tmp, "w");
+          const handle = await opened;
+          let offset = 0;
+          while (offset < chunk.byteLength) {
+            const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+            if (bytesWritten <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+            offset += bytesWritten;
+          }
+          written += chunk.byteLength;
+          unflushed += chunk.byteLength;
+          tail = chunk.byteLength >= 4 ? chunk.slice(chunk.byteLength - 4) : concatTail(tail, chunk);
+          if (unflushed >= FLUSH_EVERY_BYTES && handle.datasync) {
+            unflushed = 0;
+            await flushing;
+            flushing = handle.datasync();
+            flushing.catch(() => {}); // surfaces at the commit's own sync
+          }
+        } catch (cause) {
+          state = "aborted";
+          await discard();
+          throw fail(cause);
+        }
+      },
+      commit: async () => {
+        if (state !== "open") throw new FerryError("internal", `Checkpoint "${file}" is no longer being written`);
+        state = "done";
+        try {
+          const handle = await (opened ??= this.#fs.open(tmp, "w"));
+          await flushing.catch(() => {});
+          try {
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+          await this.#fs.rename(tmp, file);
+        } catch (cause) {
+          await discard();
+          throw fail(cause);
+        }
+        syncDir(this.#dir);
+        this.#withFiles.add(name);
+        await this.#journal.append({ op: "checkpoint", name, generation, at });
+        const checksum = tail.byteLength === 4 ? new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true) : 0;
+        this.#saved.set(name, `${generation}:${checksum}:${written}`);
+        this.#removeFiles(name, generation);
+        return true;
+      },
+      abort: () => {
+        if (state !== "open") return;
+        state = "aborted";
+        void discard();
+      },
+    };
   }
 
   async #writeFile(name: string, generation: number, bytes: Uint8Array): Promise<void> {

@@ -20,6 +20,8 @@ import { FerryError } from "../errors.ts";
 export interface StorageFileHandle {
   write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
   sync(): Promise<void>;
+  /** Flushes the data written so far (not the metadata); optional, a stream writer uses it to flush early. */
+  datasync?(): Promise<void>;
   close(): Promise<void>;
 }
 

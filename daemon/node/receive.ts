@@ -1,0 +1,145 @@
+/**
+ * Receiving a large snapshot while it streams in: each block of it is written to the checkpoint
+ * file, then handed (transferred, not copied) to the executor, which decodes it into the buffers
+ * the state will live in. The network, the disk and the decoding overlap, and no whole copy of
+ * the state is held besides the one being built. The checkpoint is durable (fsync'd) and the
+ * executor has verified the snapshot's CRC before the copy counts as held.
+ *
+ * @example
+ * ```ts
+ * const { process, error } = await hostStreamed(parts, identity, { length, chunks });
+ * ```
+ * @module
+ */
+import { FerryError } from "../errors.ts";
+import type { SnapshotFeed } from "../executor/mod.ts";
+import type { ManagedProcess, ProcessIdentity } from "./process.ts";
+import type { NodeParts } from "./parts.ts";
+import { SNAPSHOT_CHUNK_BYTES } from "./snapshot-stream.ts";
+
+/** A snapshot arriving from a peer: its announced length and its bytes in chunks of any size. */
+export interface SnapshotInflow {
+  length: number;
+  chunks: AsyncIterable<Uint8Array>;
+}
+
+/** Blocks written to disk but not yet taken by the executor, at most (bounds the memory in between). */
+const QUEUED_BLOCKS = 4;
+
+/**
+ * A bounded hand-over of blocks from one producer to one consumer that iterates it. `put` waits
+ * while it is full and rejects once the consumer stopped or the queue failed.
+ */
+export class BlockQueue implements AsyncIterable<Uint8Array> {
+  readonly #items: Uint8Array[] = [];
+  readonly #capacity: number;
+  #closed = false;
+  #error: unknown;
+  #wakeConsumer: (() => void) | undefined;
+  #wakeProducer: (() => void) | undefined;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  async put(item: Uint8Array): Promise<void> {
+    while (this.#items.length >= this.#capacity && this.#error === undefined) await new Promise<void>((r) => (this.#wakeProducer = r));
+    if (this.#error !== undefined) throw this.#error;
+    this.#items.push(item);
+    this.#wake();
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#wake();
+  }
+
+  /** Ends it with `error`: the consumer's iteration throws it, a waiting `put` rejects with it. */
+  fail(error: unknown): void {
+    if (this.#error !== undefined) return;
+    this.#error = error ?? new Error("failed");
+    this.#items.length = 0;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const consumer = this.#wakeConsumer;
+    const producer = this.#wakeProducer;
+    this.#wakeConsumer = this.#wakeProducer = undefined;
+    consumer?.();
+    producer?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    try {
+      for (;;) {
+        if (this.#error !== undefined) throw this.#error;
+        const item = this.#items.shift();
+        if (item) {
+          this.#wake();
+          yield item;
+        } else if (this.#closed) return;
+        else await new Promise<void>((r) => (this.#wakeConsumer = r));
+      }
+    } finally {
+      // The consumer stopped (or finished): a producer still putting learns it.
+      this.fail(new FerryError("unavailable", "the executor stopped taking the snapshot"));
+    }
+  }
+}
+
+/**
+ * Instantiates `identity` (held, not running) from a snapshot streaming in, writing its
+ * checkpoint on the way. Resolves with the process (failed when the executor refused it) and the
+ * transfer's or the disk's error if either broke; on any failure the partial checkpoint is gone.
+ */
+export async function hostStreamed(parts: NodeParts, identity: ProcessIdentity, inflow: SnapshotInflow): Promise<{ process: ManagedProcess; error?: unknown }> {
+  const file = parts.checkpoints.openStream(identity.name, identity.generation);
+  const queue = new BlockQueue(QUEUED_BLOCKS);
+  const pump = (async () => {
+    let remaining = inflow.length;
+    let block = new Uint8Array(Math.min(SNAPSHOT_CHUNK_BYTES, remaining));
+    let fill = 0;
+    try {
+      for await (const piece of inflow.chunks) {
+        for (let at = 0; at < piece.byteLength;) {
+          if (remaining === 0) throw new FerryError("snapshot_corrupt", `Snapshot is corrupt: longer than the ${inflow.length} bytes announced`);
+          const n = Math.min(piece.byteLength - at, block.byteLength - fill);
+          block.set(piece.subarray(at, at + n), fill);
+          fill += n;
+          at += n;
+          if (fill === block.byteLength) {
+            // To disk first: the block's buffer moves to the executor after.
+            await file.write(block);
+            await queue.put(block);
+            remaining -= fill;
+            fill = 0;
+            block = new Uint8Array(Math.min(SNAPSHOT_CHUNK_BYTES, remaining));
+          }
+        }
+      }
+      if (remaining > 0) throw new FerryError("unreachable", `Transfer broke off after ${inflow.length - remaining + fill} of ${inflow.length} bytes`);
+      queue.close();
+      await file.commit();
+    } catch (error) {
+      queue.fail(error);
+      file.abort();
+      throw error;
+    }
+  })();
+  pump.catch(() => {});
+  const feed: SnapshotFeed = { length: inflow.length, chunks: queue };
+  const process = await parts.host(identity, feed, { hold: true });
+  if (process.state === "failed") {
+    queue.fail(new FerryError("module_invalid", process.error ?? "the executor refused the snapshot"));
+    const error = await pump.then(() => undefined, (e: unknown) => e);
+    // The transfer's own failure says more than the executor's report of it.
+    return error !== undefined && !(error instanceof FerryError && error.code === "module_invalid") ? { process, error } : { process };
+  }
+  try {
+    await pump;
+    return { process };
+  } catch (error) {
+    return { process, error };
+  }
+}
