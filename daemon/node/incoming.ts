@@ -197,12 +197,17 @@ export class Incoming {
 
   /** Shows a streaming transfer's progress in `ps`. */
   progress(name: string, received: number, total: number): void {
-    this.#parts.table.acquire(name).transfer = { received, total };
+    // A large snapshot still streams in while its copy is being held.
+    const held = this.#parts.table.get(name);
+    if (held) held.transfer = { received, total };
+    else this.#parts.table.acquire(name).transfer = { received, total };
   }
 
   clearProgress(name: string): void {
     const entry = this.#parts.table.acquiring(name);
     if (entry) delete entry.transfer;
+    const held = this.#parts.table.get(name);
+    if (held) held.transfer = undefined;
   }
 }
 

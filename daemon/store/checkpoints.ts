@@ -108,6 +108,12 @@ export class CheckpointStore {
     try {
       mkdirSync(dir, { recursive: true });
       for (const file of readdirSync(dir)) {
+        // A write cut short by a crash (a snapshot streaming in when the node was killed): never
+        // current, as only a renamed file is.
+        if (file.endsWith(".snap.tmp")) {
+          rmSync(join(dir, file), { force: true });
+          continue;
+        }
         const at = file.lastIndexOf("@");
         if (at > 0) this.#withFiles.add(file.slice(0, at));
       }
