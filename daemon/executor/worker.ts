@@ -79,7 +79,7 @@ class Inflow {
   settle!: { resolve(state: ProcessState): void; reject(error: unknown): void };
 
   constructor(length: number) {
-    this.decoder = new SnapshotDecoder(length);
+    this.decoder = new SnapshotDecoder(length, { legacy: decodeState });
     this.state = new Promise<ProcessState>((resolve, reject) => (this.settle = { resolve, reject }));
     this.state.catch(() => {}); // a start that failed for another reason no longer awaits it
   }

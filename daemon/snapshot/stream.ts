@@ -184,6 +184,9 @@ export class SnapshotEncoder {
  */
 export class SnapshotDecoder {
   readonly #expected: number | undefined;
+  readonly #legacy: ((bytes: Uint8Array) => StreamState) | undefined;
+  /** A format-1 snapshot (from a node of an earlier version) is gathered whole, then decoded. */
+  #whole: Uint8Array | undefined;
   /** Header and skeleton, gathered until complete. */
   #head = new Uint8Array(STREAM_HEADER_BYTES);
   #headFill = 0;
@@ -199,9 +202,13 @@ export class SnapshotDecoder {
   #received = 0;
   #crc = 0;
 
-  /** `expectedLength`: the length announced out of band (Content-Length), checked against the header's. */
-  constructor(expectedLength?: number) {
+  /**
+   * `expectedLength`: the length announced out of band (Content-Length), checked against the
+   * header's. `legacy`: how to decode a whole format-1 snapshot; without it one is refused.
+   */
+  constructor(expectedLength?: number, options: { legacy?: (bytes: Uint8Array) => StreamState } = {}) {
     this.#expected = expectedLength;
+    this.#legacy = options.legacy;
   }
 
   /** Bytes pushed so far. */
@@ -221,6 +228,7 @@ export class SnapshotDecoder {
       const total = this.#total >= 0 ? this.#total : (this.#expected ?? "?");
       throw corrupt(this.#received < STREAM_HEADER_BYTES && this.#total < 0 ? "not a Ferry snapshot (bad header)" : `truncated: ${this.#received} of ${total} bytes`);
     }
+    if (this.#whole) return this.#legacy!(this.#whole);
     const stored = new DataView(this.#trailer.buffer).getUint32(0, true);
     if (stored !== this.#crc) throw corrupt("checksum does not match");
     const { className, graph, moduleVersion } = this.#parsed!;
@@ -237,6 +245,11 @@ export class SnapshotDecoder {
   #take(chunk: Uint8Array, offset: number): number {
     const available = chunk.byteLength - offset;
     if (this.#total >= 0 && this.#received + available > this.#total) throw corrupt(`length does not match: more than the ${this.#total} bytes the header says`);
+    if (this.#whole) {
+      this.#whole.set(chunk.subarray(offset), this.#received);
+      this.#received += available;
+      return available;
+    }
     if (!this.#parsed) return this.#takeHead(chunk, offset);
     const bodyEnd = this.#total - TRAILER_BYTES;
     if (this.#received < bodyEnd) {
@@ -278,6 +291,7 @@ export class SnapshotDecoder {
     if (MAGIC.some((b, i) => head[i] !== b)) throw corrupt("not a Ferry snapshot (bad header)");
     const view = new DataView(head.buffer);
     const version = view.getUint8(4);
+    if (version === 1 && this.#legacy) return this.#startLegacy();
     if (version !== STREAM_VERSION) throw corrupt(`version ${version} is not supported here (expected ${STREAM_VERSION})`);
     const rest = view.getBigUint64(16, true);
     const total = Number(rest) + STREAM_HEADER_BYTES;
@@ -290,6 +304,17 @@ export class SnapshotDecoder {
     grown.set(head);
     this.#head = grown;
     if (skeletonLength === 0) this.#readSkeleton();
+  }
+
+  #startLegacy(): void {
+    const total = Number(new DataView(this.#head.buffer).getBigUint64(16, true)) + STREAM_HEADER_BYTES;
+    if (!Number.isSafeInteger(total) || (this.#expected !== undefined && total !== this.#expected)) {
+      throw corrupt(`length does not match: ${this.#expected ?? "?"} bytes announced, the header says ${total}`);
+    }
+    this.#total = total;
+    this.#skeletonLength = 0;
+    this.#whole = new Uint8Array(total);
+    this.#whole.set(this.#head);
   }
 
   #readSkeleton(): void {

@@ -212,6 +212,20 @@ test("decodeState() still reads a format-1 snapshot (checkpoints written before 
   assert.match(envelopeProblem(bytes) ?? "", /checksum/);
 });
 
+test("a format-1 snapshot streamed in (from a node of an earlier version) is decoded when a legacy decoder is given, else refused", () => {
+  const cbor = new Encoder({ useRecords: false, pack: false, structuredClone: false });
+  const payload = cbor.encode(["Old", [[[0, ["n"], [7]]], new Tag(0, 40100)]]);
+  const bytes = new Uint8Array(24 + payload.byteLength);
+  bytes.set([0x46, 0x52, 0x52, 0x59, 1], 0);
+  new DataView(bytes.buffer).setUint32(8, zlibCrc32(payload), true);
+  new DataView(bytes.buffer).setBigUint64(16, BigInt(payload.byteLength), true);
+  bytes.set(payload, 24);
+  const decoder = new SnapshotDecoder(bytes.byteLength, { legacy: decodeState });
+  for (let at = 0; at < bytes.byteLength; at += 5) decoder.push(bytes.subarray(at, at + 5));
+  assert.equal(decoder.finish().fields, { n: 7 });
+  refusal(bytes, /version 1/, bytes.byteLength);
+});
+
 test("encodeState() writes format 2 and decodeState() reads it back whole", () => {
   const bytes = encodeState({ className: "Whole", fields: { f: new Float32Array([1.5, 2.5]) } });
   assert.is(bytes[4], 2);
