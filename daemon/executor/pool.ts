@@ -119,12 +119,13 @@ export interface PoolEvents {
 }
 
 /**
- * A snapshot streaming in (a large hand-off): its length, then its chunks as they arrive, each in
- * an ArrayBuffer of its own (it is transferred to the executor, not copied).
+ * A snapshot streaming in (a large hand-off): its length, then its pieces as they arrive, a batch
+ * at a time, each piece best in an ArrayBuffer of its own (it is then transferred to the
+ * executor, not copied).
  */
 export interface SnapshotFeed {
   length: number;
-  chunks: AsyncIterable<Uint8Array>;
+  chunks: AsyncIterable<Uint8Array[]>;
 }
 
 type StartRequest = Omit<Extract<Request, { type: "start" }>, "type" | "slot" | "claim" | "snapshot" | "streamed"> & {
@@ -304,7 +305,7 @@ export class ExecutorPool {
    */
   async #feed(executor: Executor, name: string, feed: SnapshotFeed): Promise<void> {
     try {
-      for await (const chunk of feed.chunks) await this.#send(executor, { type: "feed", name, chunk });
+      for await (const chunks of feed.chunks) await this.#send(executor, { type: "feed", name, chunks });
       await this.#send(executor, { type: "feed", name });
     } catch (error) {
       this.#send(executor, { type: "feed", name, error: describeError(error) }).catch(() => {});

@@ -61,10 +61,11 @@ export type Request =
    */
   | { type: "read"; name: string; reader: "send" | "save"; maxBytes: number }
   /**
-   * The next chunk of the snapshot of a start with `streamed`; neither `chunk` nor `error`: the
-   * end. With `error`, the transfer broke and the start fails with it.
+   * The next pieces of the snapshot of a start with `streamed` (as they came off the socket, their
+   * buffers transferred); neither `chunks` nor `error`: the end. With `error`, the transfer broke
+   * and the start fails with it.
    */
-  | { type: "feed"; name: string; chunk?: Uint8Array; error?: string }
+  | { type: "feed"; name: string; chunks?: Uint8Array[]; error?: string }
   /** Capture without stopping (periodic checkpoint). Snapshot is absent when unchanged. */
   | { type: "capture"; name: string }
   | { type: "discard"; name: string }
@@ -115,20 +116,24 @@ export type FromWorker =
  * Bytes (snapshots, call results) cross the worker boundary as whole, transferred ArrayBuffers
  * rather than Uint8Arrays: Deno's node:worker_threads visits every own key of a received message
  * looking for ports, which for a typed array means every index (~0.1 s per MiB, and a RangeError
- * past ~128 MiB). `packBytes` swaps the Uint8Array fields of a message (or of a reply's value) for
- * ArrayBuffers and lists them for transfer; `unpackBytes` swaps them back on the other side.
+ * past ~128 MiB). `packBytes` swaps the Uint8Array fields of a message (or of a reply's value), and
+ * arrays of them, for ArrayBuffers and lists them for transfer; `unpackBytes` swaps them back on
+ * the other side.
  */
 export function packBytes<T>(fields: T): { packed: T; transfer: ArrayBuffer[] } {
   if (!fields || typeof fields !== "object") return { packed: fields, transfer: [] };
   const packed = { ...fields } as Record<string, unknown>;
   const transfer: ArrayBuffer[] = [];
-  for (const [key, value] of Object.entries(packed)) {
-    if (!(value instanceof Uint8Array)) continue;
+  const pack = (value: Uint8Array): ArrayBuffer => {
     // A view of part of a buffer (a pooled Buffer, say) is copied: transferring would take the rest.
     const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.buffer instanceof ArrayBuffer;
     const buffer = whole ? (value.buffer as ArrayBuffer) : value.slice().buffer;
-    packed[key] = buffer;
     transfer.push(buffer);
+    return buffer;
+  };
+  for (const [key, value] of Object.entries(packed)) {
+    if (value instanceof Uint8Array) packed[key] = pack(value);
+    else if (Array.isArray(value) && value.length > 0 && value.every((v) => v instanceof Uint8Array)) packed[key] = value.map(pack);
   }
   return { packed: packed as T, transfer };
 }
@@ -137,7 +142,10 @@ export function packBytes<T>(fields: T): { packed: T; transfer: ArrayBuffer[] } 
 export function unpackBytes<T>(fields: T): T {
   if (!fields || typeof fields !== "object") return fields;
   const out = { ...fields } as Record<string, unknown>;
-  for (const [key, value] of Object.entries(out)) if (value instanceof ArrayBuffer) out[key] = new Uint8Array(value);
+  for (const [key, value] of Object.entries(out)) {
+    if (value instanceof ArrayBuffer) out[key] = new Uint8Array(value);
+    else if (Array.isArray(value) && value.length > 0 && value.every((v) => v instanceof ArrayBuffer)) out[key] = value.map((v) => new Uint8Array(v));
+  }
   return out as T;
 }
 

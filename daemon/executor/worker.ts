@@ -461,7 +461,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
     if (!inflow) throw new FerryError("process_not_found", `No snapshot of "${req.name}" is streaming in here`);
     try {
       if (req.error !== undefined) throw new FerryError("unreachable", req.error);
-      if (req.chunk) inflow.decoder.push(req.chunk);
+      if (req.chunks) for (const chunk of req.chunks) inflow.decoder.push(chunk);
       else inflow.settle.resolve(serializing(() => inflow.decoder.finish()));
     } catch (error) {
       streamingIn.delete(req.name);

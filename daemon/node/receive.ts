@@ -1,7 +1,7 @@
 /**
- * Receiving a large snapshot while it streams in: each block of it is written to the checkpoint
- * file, then handed (transferred, not copied) to the executor, which decodes it into the buffers
- * the state will live in. The network, the disk and the decoding overlap, and no whole copy of
+ * Receiving a large snapshot while it streams in: each batch of pieces, as they came off the
+ * socket, is written to the checkpoint file (one writev), then handed — transferred, not copied —
+ * to the executor, which decodes it into the buffers the state will live in. The network, the disk and the decoding overlap, and no whole copy of
  * the state is held besides the one being built. The checkpoint is durable (fsync'd) and the
  * executor has verified the snapshot's CRC before the copy counts as held.
  *
@@ -23,15 +23,15 @@ export interface SnapshotInflow {
   chunks: AsyncIterable<Uint8Array>;
 }
 
-/** Blocks written to disk but not yet taken by the executor, at most (bounds the memory in between). */
-const QUEUED_BLOCKS = 4;
+/** Batches written to disk but not yet taken by the executor, at most (bounds the memory in between). */
+const QUEUED_BATCHES = 4;
 
 /**
  * A bounded hand-over of blocks from one producer to one consumer that iterates it. `put` waits
  * while it is full and rejects once the consumer stopped or the queue failed.
  */
-export class BlockQueue implements AsyncIterable<Uint8Array> {
-  readonly #items: Uint8Array[] = [];
+export class BlockQueue<T> implements AsyncIterable<T> {
+  readonly #items: T[] = [];
   readonly #capacity: number;
   #closed = false;
   #error: unknown;
@@ -42,7 +42,7 @@ export class BlockQueue implements AsyncIterable<Uint8Array> {
     this.#capacity = capacity;
   }
 
-  async put(item: Uint8Array): Promise<void> {
+  async put(item: T): Promise<void> {
     while (this.#items.length >= this.#capacity && this.#error === undefined) await new Promise<void>((r) => (this.#wakeProducer = r));
     if (this.#error !== undefined) throw this.#error;
     this.#items.push(item);
@@ -70,12 +70,12 @@ export class BlockQueue implements AsyncIterable<Uint8Array> {
     producer?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
     try {
       for (;;) {
         if (this.#error !== undefined) throw this.#error;
-        const item = this.#items.shift();
-        if (item) {
+        if (this.#items.length) {
+          const item = this.#items.shift()!;
           this.#wake();
           yield item;
         } else if (this.#closed) return;
@@ -95,30 +95,29 @@ export class BlockQueue implements AsyncIterable<Uint8Array> {
  */
 export async function hostStreamed(parts: NodeParts, identity: ProcessIdentity, inflow: SnapshotInflow): Promise<{ process: ManagedProcess; error?: unknown }> {
   const file = parts.checkpoints.openStream(identity.name, identity.generation);
-  const queue = new BlockQueue(QUEUED_BLOCKS);
+  const queue = new BlockQueue<Uint8Array[]>(QUEUED_BATCHES);
   const pump = (async () => {
-    let remaining = inflow.length;
-    let block = new Uint8Array(Math.min(SNAPSHOT_CHUNK_BYTES, remaining));
-    let fill = 0;
+    let received = 0;
+    let batch: Uint8Array[] = [];
+    let batchBytes = 0;
+    const flush = async () => {
+      const full = batch;
+      batch = [];
+      batchBytes = 0;
+      // To disk first: the pieces' buffers move to the executor after.
+      await file.write(full);
+      await queue.put(full);
+    };
     try {
       for await (const piece of inflow.chunks) {
-        for (let at = 0; at < piece.byteLength;) {
-          if (remaining === 0) throw new FerryError("snapshot_corrupt", `Snapshot is corrupt: longer than the ${inflow.length} bytes announced`);
-          const n = Math.min(piece.byteLength - at, block.byteLength - fill);
-          block.set(piece.subarray(at, at + n), fill);
-          fill += n;
-          at += n;
-          if (fill === block.byteLength) {
-            // To disk first: the block's buffer moves to the executor after.
-            await file.write(block);
-            await queue.put(block);
-            remaining -= fill;
-            fill = 0;
-            block = new Uint8Array(Math.min(SNAPSHOT_CHUNK_BYTES, remaining));
-          }
-        }
+        received += piece.byteLength;
+        if (received > inflow.length) throw new FerryError("snapshot_corrupt", `Snapshot is corrupt: longer than the ${inflow.length} bytes announced`);
+        batch.push(piece);
+        batchBytes += piece.byteLength;
+        if (batchBytes >= SNAPSHOT_CHUNK_BYTES) await flush();
       }
-      if (remaining > 0) throw new FerryError("unreachable", `Transfer broke off after ${inflow.length - remaining + fill} of ${inflow.length} bytes`);
+      if (received < inflow.length) throw new FerryError("unreachable", `Transfer broke off after ${received} of ${inflow.length} bytes`);
+      if (batch.length) await flush();
       queue.close();
       await file.commit();
     } catch (error) {

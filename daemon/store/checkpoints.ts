@@ -77,12 +77,36 @@ export const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
 
 /** A checkpoint being written as it streams in (see {@link CheckpointStore.openStream}). */
 export interface CheckpointStream {
-  /** Appends `chunk`; rejects with `storage_failed` (the partial file is then removed). */
-  write(chunk: Uint8Array): Promise<void>;
+  /** Appends `chunk` (or several, in one call); rejects with `storage_failed` (the partial file is then removed). */
+  write(chunk: Uint8Array | Uint8Array[]): Promise<void>;
   /** Makes it durable and current: fsync, rename, directory fsync, journal record. */
   commit(): Promise<boolean>;
   /** Gives up: the partial file is removed. Idempotent; nothing after a commit. */
   abort(): void;
+}
+
+/** Writes `parts` in order, in one call where the handle can, looping over short writes; returns the bytes written. */
+async function writeAll(handle: StorageFileHandle, parts: Uint8Array[]): Promise<number> {
+  let total = 0;
+  for (const part of parts) total += part.byteLength;
+  let done = 0;
+  if (handle.writev && parts.length > 1) done = (await handle.writev(parts)).bytesWritten;
+  let skip = done;
+  for (const part of parts) {
+    if (skip >= part.byteLength) {
+      skip -= part.byteLength;
+      continue;
+    }
+    let offset = skip;
+    skip = 0;
+    while (offset < part.byteLength) {
+      const { bytesWritten } = await handle.write(part, offset, part.byteLength - offset);
+      if (bytesWritten <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      offset += bytesWritten;
+      done += bytesWritten;
+    }
+  }
+  return total;
 }
 
 function concatTail(tail: Uint8Array, chunk: Uint8Array): Uint8Array {
@@ -199,15 +223,11 @@ export class CheckpointStore {
         try {
           opened ??= this.#fs.open(tmp, "w");
           const handle = await opened;
-          let offset = 0;
-          while (offset < chunk.byteLength) {
-            const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
-            if (bytesWritten <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
-            offset += bytesWritten;
-          }
-          written += chunk.byteLength;
-          unflushed += chunk.byteLength;
-          tail = chunk.byteLength >= 4 ? chunk.slice(chunk.byteLength - 4) : concatTail(tail, chunk);
+          const parts = Array.isArray(chunk) ? chunk : [chunk];
+          const size = await writeAll(handle, parts);
+          written += size;
+          unflushed += size;
+          for (const part of parts) tail = part.byteLength >= 4 ? part.slice(part.byteLength - 4) : concatTail(tail, part);
           if (unflushed >= FLUSH_EVERY_BYTES && handle.datasync) {
             unflushed = 0;
             await flushing;
