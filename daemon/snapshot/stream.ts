@@ -25,7 +25,7 @@
  */
 import { Encoder } from "cbor-x";
 import { crc32 as zlibCrc32 } from "node:zlib";
-import { FerryError } from "../errors.ts";
+import { FerryError, isFerryError } from "../errors.ts";
 import { assertPortable } from "./portable.ts";
 import { fromGraph, toGraph } from "./graph.ts";
 import type { Graph } from "./graph.ts";
@@ -74,6 +74,15 @@ export const crc32: (data: Uint8Array, previous?: number) => number = (() => {
 
 function corrupt(problem: string): FerryError {
   return new FerryError("snapshot_corrupt", `Snapshot is corrupt: ${problem}`);
+}
+
+/**
+ * A decoding failure as `snapshot_corrupt`, unless it is already a FerryError: a registered
+ * class's reader (a file stream whose file is missing here) says precisely what is wrong.
+ */
+function asCorrupt(cause: unknown): FerryError {
+  if (isFerryError(cause)) return cause;
+  return new FerryError("snapshot_corrupt", `Snapshot is corrupt: ${(cause as Error).message}`, { cause });
 }
 
 /** Reads chunks of an encoder's output in order; each cursor keeps its own position. */
@@ -236,7 +245,7 @@ export class SnapshotDecoder {
     try {
       fields = fromGraph(graph, this.#buffers) as Record<string, unknown>;
     } catch (cause) {
-      throw new FerryError("snapshot_corrupt", `Snapshot is corrupt: ${(cause as Error).message}`, { cause });
+      throw asCorrupt(cause);
     }
     return moduleVersion === undefined ? { className, fields } : { className, fields, moduleVersion };
   }
@@ -325,7 +334,7 @@ export class SnapshotDecoder {
     try {
       decoded = codec.decode(skeleton);
     } catch (cause) {
-      throw new FerryError("snapshot_corrupt", `Snapshot is corrupt: ${(cause as Error).message}`, { cause });
+      throw asCorrupt(cause);
     }
     const [className, graph, lengths, moduleVersion] = decoded as [unknown, unknown, unknown, unknown];
     if (typeof className !== "string" || !Array.isArray(graph) || !Array.isArray(lengths) || !lengths.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
