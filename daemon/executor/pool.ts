@@ -299,13 +299,22 @@ export class ExecutorPool {
   }
 
   /**
-   * Hands a snapshot streaming in to the start waiting for it, one chunk at a time (the executor's
+   * Hands a snapshot streaming in to the start waiting for it, one batch at a time (the executor's
    * answer to each is the backpressure). A broken feed fails the start with its reason; a start
-   * that failed meanwhile refuses the next chunk, which ends the feed's iteration.
+   * that failed meanwhile refuses the next batch, which ends the feed's iteration. The start's
+   * timeout counts from the last batch taken: a long transfer that progresses is not a stuck start.
    */
   async #feed(executor: Executor, name: string, feed: SnapshotFeed): Promise<void> {
+    const progressed = () => {
+      for (const p of executor.pending.values()) {
+        if (p.req.type === "start" && p.req.name === name) p.deadline = performance.now() + p.timeoutMs;
+      }
+    };
     try {
-      for await (const chunks of feed.chunks) await this.#send(executor, { type: "feed", name, chunks });
+      for await (const chunks of feed.chunks) {
+        await this.#send(executor, { type: "feed", name, chunks });
+        progressed();
+      }
       await this.#send(executor, { type: "feed", name });
     } catch (error) {
       this.#send(executor, { type: "feed", name, error: describeError(error) }).catch(() => {});
