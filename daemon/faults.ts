@@ -18,6 +18,8 @@ export interface Faults {
   breakTransferAfterBytes?: number;
   /** Source: pause this long before each 1 MiB chunk of a snapshot (a slow link). */
   delayPerChunkMs?: number;
+  /** Source: flip the lowest bit of the snapshot's byte at this offset as it is sent (a link that damages data). */
+  flipByteAt?: number;
 }
 
 function read(): Faults {

@@ -137,8 +137,14 @@ const messages: MessageRoutes = {
           return controller.error(error);
         }
         if (next.done) return controller.close();
-        controller.enqueue(next.value);
-        offset += next.value.byteLength;
+        let chunk = next.value;
+        const flip = faults.flipByteAt;
+        if (flip !== undefined && flip >= offset && flip < offset + chunk.byteLength) {
+          chunk = chunk.slice();
+          chunk[flip - offset]! ^= 1;
+        }
+        controller.enqueue(chunk);
+        offset += chunk.byteLength;
       },
       cancel() {
         void chunks.return?.();

@@ -122,7 +122,7 @@ export async function hostStreamed(parts: NodeParts, identity: ProcessIdentity, 
       await file.commit();
     } catch (error) {
       queue.fail(error);
-      file.abort();
+      await file.abort();
       throw error;
     }
   })();

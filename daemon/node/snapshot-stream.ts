@@ -103,7 +103,7 @@ export async function saveStreamed(checkpoints: CheckpointStore, name: string, g
   try {
     for await (const chunk of snapshot.chunks("save")) await file.write(chunk);
   } catch (error) {
-    file.abort();
+    await file.abort();
     throw error;
   }
   return file.commit();

@@ -81,8 +81,8 @@ export interface CheckpointStream {
   write(chunk: Uint8Array | Uint8Array[]): Promise<void>;
   /** Makes it durable and current: fsync, rename, directory fsync, journal record. */
   commit(): Promise<boolean>;
-  /** Gives up: the partial file is removed. Idempotent; nothing after a commit. */
-  abort(): void;
+  /** Gives up: resolves once the partial file is removed. Idempotent; nothing after a commit. */
+  abort(): Promise<void>;
 }
 
 /** Writes `parts` in order, in one call where the handle can, looping over short writes; returns the bytes written. */
@@ -264,10 +264,10 @@ export class CheckpointStore {
         this.#removeFiles(name, generation);
         return true;
       },
-      abort: () => {
+      abort: async () => {
         if (state !== "open") return;
         state = "aborted";
-        void discard();
+        await discard();
       },
     };
   }

@@ -120,4 +120,27 @@ large("source killed -9 mid-stream: the destination keeps nothing, the source re
   assert.equal(violations(locks), []);
 });
 
+large("a stream damaged on the way is refused by the destination before it is prepared; the source rolls back and keeps its state", async () => {
+  const { c, locks, place } = await cluster();
+  // Deep inside the state's bytes: only the trailing CRC can tell.
+  await c.start("alpha", { FERRY_FAULTS: JSON.stringify({ flipByteAt: 20 * 1024 * 1024 }) });
+  await c.start("beta");
+  await c.waitRunningOn("big", "alpha", 30000);
+  await c.call("alpha", "big", "note", ["intact"]);
+  place("beta");
+  const resumed = await until(async () => {
+    const p = await on(c, "alpha");
+    return p?.state === "running" && p.error?.includes("checksum") ? p : undefined;
+  }, "the rollback on alpha", 30000);
+  assert.match(resumed.error ?? "", /rolled back.*corrupt.*checksum does not match/);
+  assert.is(resumed.generation, 0);
+  assert.is(await c.call("alpha", "big", "verify"), SIZE);
+  assert.equal(await c.call("alpha", "big", "history"), ["intact"]);
+  const journal = readFileSync(join(c.dir, ".ferry/beta/journal.ndjson"), "utf8");
+  assert.not.match(journal, /"op":"prepared"/);
+  assert.equal(partialFiles(c, "beta"), []);
+  assert.not.ok(existsSync(join(c.dir, ".ferry/beta/checkpoints/big@1.snap")));
+  assert.equal(violations(locks), []);
+});
+
 large.run();
