@@ -87,7 +87,8 @@ export class Outgoing {
   /**
    * The checkpoint at suspend: if this node crashes before the outcome is known, it resumes from
    * exactly this state. A small one shares an fsync with the journal and is awaited; a large one
-   * is written while it streams out (a crash before it lands falls back to the previous one).
+   * is written in the background, a streamed one once it was sent (a crash before it lands falls
+   * back to the previous one).
    */
   async saveAtSuspend(name: string, handoffId: string, snapshot: Snapshot): Promise<void> {
     const p = this.#held(name, handoffId);
@@ -96,7 +97,8 @@ export class Outgoing {
     const saving = snapshot instanceof Uint8Array ? this.#parts.checkpoints.save(name, p.generation, snapshot) : saveStreamed(this.#parts.checkpoints, name, p.generation, snapshot);
     if (snapshot.byteLength <= INLINE_MAX_BYTES) await saving;
     else {
-      // A streamed one ends when the process runs again or is released: only then is its failure news.
+      // A streamed one is cut off when the process runs again or is released: its failure is news
+      // only while the process is still suspended for this hand-off.
       outgoing.saving = saving.catch((error: unknown) => {
         if (p.outgoing === outgoing) this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`);
       });

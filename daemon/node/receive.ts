@@ -27,8 +27,15 @@ export interface SnapshotInflow {
 const QUEUED_BATCHES = 4;
 
 /**
- * A bounded hand-over of blocks from one producer to one consumer that iterates it. `put` waits
+ * A bounded hand-over of items from one producer to one consumer that iterates it. `put` waits
  * while it is full and rejects once the consumer stopped or the queue failed.
+ *
+ * @example
+ * ```ts
+ * const queue = new BlockQueue<Uint8Array[]>(4);
+ * void (async () => { await queue.put([chunk]); queue.close(); })();
+ * for await (const batch of queue) console.log(batch.length);
+ * ```
  */
 export class BlockQueue<T> implements AsyncIterable<T> {
   readonly #items: T[] = [];

@@ -49,6 +49,11 @@ export interface StreamState {
 /**
  * CRC-32 continued from `previous`. zlib's own (native, several GB/s) when the runtime's
  * `node:zlib` accepts a starting value, else a table-driven one (correct, slower).
+ *
+ * @example
+ * ```ts
+ * crc32(bytes.subarray(4), crc32(bytes.subarray(0, 4))) === crc32(bytes); // true
+ * ```
  */
 export const crc32: (data: Uint8Array, previous?: number) => number = (() => {
   const probe = new Uint8Array([1, 2, 3, 4, 5, 6]);
