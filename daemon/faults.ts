@@ -21,6 +21,8 @@ export interface Faults {
   /** Source: hold each commit of a `handoff.batch` for a process this regular expression matches this long before handling it. */
   delayBatchCommitMs?: number;
   delayBatchCommitOf?: string;
+  /** Source: flip the lowest bit of the snapshot's byte at this offset as it is sent (a link that damages data). */
+  flipByteAt?: number;
 }
 
 function read(): Faults {

@@ -191,6 +191,84 @@ export class ApiClient {
   }
 
   /**
+   * Sends a JSON message whose answer is a binary stream (a large snapshot); resolves once the
+   * answer's headers are in, with its announced length and its body to read as it arrives. A
+   * break in the body throws an `unreachable` FerryError ("broke off") from the iteration.
+   *
+   * @example
+   * ```ts
+   * const answer = await client.postForStream("handoff.begin", req, { timeoutMs: 30000, maxBytes: 1 << 30 });
+   * for await (const chunk of answer.chunks) file.write(chunk);
+   * ```
+   */
+  async postForStream<T extends "handoff.begin">(type: T, body: RequestBody<T>, options: BytesOptions): Promise<{ headers: AnswerHeaders; length: number | undefined; chunks: AsyncIterable<Uint8Array> }> {
+    const brokeOff = (error: unknown): FerryError => {
+      if (isFerryError(error)) return error;
+      return new FerryError("unreachable", `Transfer from node "${this.name}" broke off: ${describe(error)}`, { cause: error });
+    };
+    let length: number | undefined;
+    let headers: AnswerHeaders;
+    let source: AsyncIterable<Uint8Array>;
+    if (isFast(this.#transport)) {
+      const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+      let answer;
+      try {
+        answer = await this.#transport.open({
+          method: "POST",
+          url: `${this.url}/v1/${type}`,
+          headers: { authorization: `Bearer ${this.#secret}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+          timeoutMs,
+          maxBytes: options.maxBytes,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      } catch (error) {
+        throw this.#failure(error, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }, type);
+      }
+      if (answer.status !== 200) {
+        let text = "";
+        const decoder = new TextDecoder();
+        for await (const chunk of answer.body) text += decoder.decode(chunk, { stream: true });
+        throw await this.#errorOf(new Response(text + decoder.decode(), { status: answer.status, headers: answer.headers.record }));
+      }
+      ({ length, headers, body: source } = answer);
+    } else {
+      const response = await this.#send(`/v1/${type}`, "POST", JSON.stringify(body), options);
+      const announced = Number(response.headers.get("content-length") ?? NaN);
+      length = Number.isFinite(announced) ? announced : undefined;
+      headers = response.headers;
+      source = response.body ?? (async function* () {})();
+    }
+    if (length !== undefined && length > options.maxBytes) {
+      await (source as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]().return?.();
+      throw new FerryError("payload_too_large", `Body of ${length} bytes exceeds the ${options.maxBytes}-byte limit`);
+    }
+    const maxBytes = options.maxBytes;
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      let received = 0;
+      const iterator = source[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          let next: IteratorResult<Uint8Array>;
+          try {
+            next = await iterator.next();
+          } catch (error) {
+            throw brokeOff(error);
+          }
+          if (next.done) break;
+          received += next.value.byteLength;
+          if (received > maxBytes) throw new FerryError("payload_too_large", `Body of more than ${maxBytes} bytes exceeds the limit`);
+          yield next.value;
+        }
+        if (length !== undefined && received !== length) throw brokeOff(new Error(`the answer broke off after ${received} of ${length} bytes`));
+      } finally {
+        await iterator.return?.();
+      }
+    }
+    return { headers, length, chunks: chunks() };
+  }
+
+  /**
    * The node's lifecycle events: the recent ones, then (with `follow`) new ones as they happen,
    * until `signal` aborts (which ends the iteration quietly) or the node closes the stream.
    *

@@ -12,6 +12,7 @@ import type { SourceHandoffs } from "../handoff/mod.ts";
 import { META_HEADER, serveBatch } from "../handoff/mod.ts";
 import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
+import { snapshotChunks } from "../node/snapshot-stream.ts";
 import type { ModuleRegistry } from "../modules/registry.ts";
 import { type ConfigEditor, configMigrate } from "./config-migrate.ts";
 import type { LogQuery, ProcessLogs } from "../logs/mod.ts";
@@ -43,7 +44,6 @@ export interface RouteContext {
 
 type MessageRoutes = { [K in MessageType]: (ctx: RouteContext, body: RequestOf<K>, signal: AbortSignal, bytes?: Uint8Array) => Promise<ResponseOf<K> | Response> };
 
-const CHUNK = 1 << 20;
 
 const messages: MessageRoutes = {
   async status({ node, platform, balancer }): Promise<NodeStatus> {
@@ -116,22 +116,38 @@ const messages: MessageRoutes = {
 
   async "handoff.begin"({ handoffs }, body) {
     const { snapshot, meta } = await handoffs.begin(body);
+    const chunks = snapshotChunks(snapshot, "send")[Symbol.asyncIterator]();
     let offset = 0;
-    // Streamed in chunks; a destination that disconnects mid-transfer cancels the stream, and the
-    // process resumes here at once instead of waiting for the hand-off timeout.
+    // Streamed in chunks (a large state straight from its executor); a destination that
+    // disconnects mid-transfer cancels the stream, and the process resumes here at once instead
+    // of waiting for the hand-off timeout.
     const stream = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        if (offset >= snapshot.byteLength) return controller.close();
         if (faults.delayPerChunkMs) await new Promise((r) => setTimeout(r, faults.delayPerChunkMs));
-        if (faults.breakTransferAfterBytes !== undefined && offset >= faults.breakTransferAfterBytes) {
+        if (faults.breakTransferAfterBytes !== undefined && offset >= faults.breakTransferAfterBytes && offset < snapshot.byteLength) {
           handoffs.streamBroken(body.name, body.handoffId);
+          void chunks.return?.();
           return controller.error(new Error("injected fault: transfer broken"));
         }
-        const end = Math.min(offset + CHUNK, snapshot.byteLength);
-        controller.enqueue(snapshot.subarray(offset, end));
-        offset = end;
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await chunks.next();
+        } catch (error) {
+          handoffs.streamBroken(body.name, body.handoffId);
+          return controller.error(error);
+        }
+        if (next.done) return controller.close();
+        let chunk = next.value;
+        const flip = faults.flipByteAt;
+        if (flip !== undefined && flip >= offset && flip < offset + chunk.byteLength) {
+          chunk = chunk.slice();
+          chunk[flip - offset]! ^= 1;
+        }
+        controller.enqueue(chunk);
+        offset += chunk.byteLength;
       },
       cancel() {
+        void chunks.return?.();
         handoffs.streamBroken(body.name, body.handoffId);
       },
     });

@@ -73,8 +73,21 @@ export interface Answer {
   body: Uint8Array;
 }
 
-/** A transport that also offers the buffered fast path. */
-export type FastTransport = Transport & { exchange(exchange: Exchange): Promise<Answer> };
+/** An answer whose body is read as it arrives (a large snapshot), not buffered. */
+export interface OpenAnswer {
+  status: number;
+  headers: HeaderMap;
+  /** The announced length, when there is one. */
+  length: number | undefined;
+  /**
+   * The body's chunks (views of the socket's buffers), readable once. Throws when the answer
+   * breaks off or the exchange's `timeoutMs` passes; stopping the iteration closes the connection.
+   */
+  body: AsyncIterable<Uint8Array>;
+}
+
+/** A transport that also offers the buffered fast path, and answers read as they arrive. */
+export type FastTransport = Transport & { exchange(exchange: Exchange): Promise<Answer>; open(exchange: Exchange): Promise<OpenAnswer> };
 
 /** Thrown by {@link FastTransport.exchange} when its `timeoutMs` passed. */
 export class ExchangeTimeout extends Error {
@@ -140,7 +153,61 @@ export function httpTransport(options: HttpTransportOptions = {}): FastTransport
       outgoing.end(body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined);
     });
   };
-  return Object.assign(transport, { exchange: (x: Exchange) => exchange(x, httpsAgent) });
+  return Object.assign(transport, { exchange: (x: Exchange) => exchange(x, httpsAgent), open: (x: Exchange) => open(x, httpsAgent) });
+}
+
+/**
+ * One `node:http` request whose answer body is handed over as it arrives: the timeout covers
+ * the whole exchange, body included; a body shorter than its Content-Length is an error.
+ */
+function open(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<OpenAnswer> {
+  const url = new URL(x.url);
+  const secure = url.protocol === "https:";
+  return new Promise<OpenAnswer>((resolve, reject) => {
+    if (x.signal?.aborted) return reject(x.signal.reason);
+    const payload = x.body === undefined ? undefined : typeof x.body === "string" ? Buffer.from(x.body) : Buffer.from(x.body.buffer, x.body.byteOffset, x.body.byteLength);
+    const headers = payload ? { ...x.headers, "content-length": String(payload.byteLength) } : x.headers;
+    const target = { host: url.hostname.replace(/^\[|\]$/g, ""), port: url.port || (secure ? 443 : 80), path: url.pathname + url.search, method: x.method, headers };
+    let answered = false;
+    const done = () => {
+      clearTimeout(timer);
+      x.signal?.removeEventListener("abort", onAbort);
+    };
+    const onResponse = (res: IncomingMessage) => {
+      answered = true;
+      const answerHeaders: Record<string, string> = {};
+      for (const [key, value] of Object.entries(res.headers)) if (typeof value === "string") answerHeaders[key] = value;
+      const announced = Number(res.headers["content-length"] ?? NaN);
+      const length = Number.isFinite(announced) ? announced : undefined;
+      async function* body(): AsyncGenerator<Uint8Array> {
+        let received = 0;
+        try {
+          for await (const chunk of res as AsyncIterable<Buffer>) {
+            received += chunk.byteLength;
+            yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          }
+          if (!res.complete || (length !== undefined && received !== length)) throw new Error(`the answer broke off after ${received} of ${length ?? "?"} bytes`);
+        } catch (error) {
+          if (error instanceof ExchangeTimeout || !(error instanceof Error) || /broke off/.test(error.message)) throw error;
+          throw new Error(`the answer broke off after ${received} of ${length ?? "?"} bytes: ${error.message}`);
+        } finally {
+          done();
+          if (!res.complete) outgoing.destroy();
+        }
+      }
+      resolve({ status: res.statusCode ?? 500, headers: new HeaderMap(answerHeaders), length, body: body() });
+    };
+    const outgoing = secure ? httpsRequest({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
+    const onAbort = () => outgoing.destroy(x.signal!.reason instanceof Error ? x.signal!.reason : new Error(String(x.signal!.reason)));
+    x.signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = x.timeoutMs > 0 ? setTimeout(() => outgoing.destroy(new ExchangeTimeout(`no answer within ${x.timeoutMs} ms`)), x.timeoutMs) : undefined;
+    outgoing.on("error", (error) => {
+      if (answered) return; // the body's iteration reports it
+      done();
+      reject(error);
+    });
+    outgoing.end(payload);
+  });
 }
 
 /**

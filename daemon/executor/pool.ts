@@ -20,7 +20,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { EventLoopUtilization } from "node:perf_hooks";
-import { FerryError } from "../errors.ts";
+import { describeError, FerryError } from "../errors.ts";
 import type { ErrorCode } from "../errors.ts";
 import { LeaseCell } from "./lease.ts";
 import { defaultLogLimits } from "./log-limit.ts";
@@ -60,6 +60,10 @@ export interface RequestTimeouts {
   inspect: number;
   /** Load the new code, restore the fields into it, upgrade() and resume(). @default 60000 */
   upgrade: number;
+  /** Copy out one chunk of a streamed snapshot. @default 30000 */
+  read: number;
+  /** Decode one chunk of a snapshot streaming in. @default 30000 */
+  feed: number;
 }
 
 export const defaultTimeouts: Readonly<RequestTimeouts> = {
@@ -71,6 +75,8 @@ export const defaultTimeouts: Readonly<RequestTimeouts> = {
   call: 60_000,
   inspect: 60_000,
   upgrade: 60_000,
+  read: 30_000,
+  feed: 30_000,
 };
 
 export interface PoolOptions {
@@ -112,7 +118,20 @@ export interface PoolEvents {
   lost(names: string[], reason: string, culprit?: string): void;
 }
 
-type StartRequest = Omit<Extract<Request, { type: "start" }>, "type" | "slot" | "claim">;
+/**
+ * A snapshot streaming in (a large hand-off): its length, then its pieces as they arrive, a batch
+ * at a time, each piece best in an ArrayBuffer of its own (it is then transferred to the
+ * executor, not copied).
+ */
+export interface SnapshotFeed {
+  length: number;
+  chunks: AsyncIterable<Uint8Array[]>;
+}
+
+type StartRequest = Omit<Extract<Request, { type: "start" }>, "type" | "slot" | "claim" | "snapshot" | "streamed"> & {
+  /** The state to restore: its bytes, or a feed the executor decodes as it arrives. */
+  snapshot?: Uint8Array | SnapshotFeed;
+};
 
 interface Settings {
   size: number;
@@ -262,7 +281,13 @@ export class ExecutorPool {
     this.#home.set(req.name, executor);
     try {
       const claim = new SharedArrayBuffer(4);
-      return (await this.#send(executor, { type: "start", ...req, slot, claim }, options.timeoutMs)) as ReplyValue["start"];
+      const { snapshot, ...rest } = req;
+      if (snapshot === undefined || snapshot instanceof Uint8Array) {
+        return (await this.#send(executor, { type: "start", ...rest, ...(snapshot ? { snapshot } : {}), slot, claim }, options.timeoutMs)) as ReplyValue["start"];
+      }
+      const started = this.#send(executor, { type: "start", ...rest, streamed: { length: snapshot.length }, slot, claim }, options.timeoutMs);
+      void this.#feed(executor, req.name, snapshot);
+      return (await started) as ReplyValue["start"];
     } catch (error) {
       this.#forget(req.name, executor);
       // The worker may still finish the start: make it drop the process instead of running it.
@@ -270,6 +295,29 @@ export class ExecutorPool {
         this.#send(executor, { type: "discard", name: req.name }).catch(() => {});
       }
       throw error;
+    }
+  }
+
+  /**
+   * Hands a snapshot streaming in to the start waiting for it, one batch at a time (the executor's
+   * answer to each is the backpressure). A broken feed fails the start with its reason; a start
+   * that failed meanwhile refuses the next batch, which ends the feed's iteration. The start's
+   * timeout counts from the last batch taken: a long transfer that progresses is not a stuck start.
+   */
+  async #feed(executor: Executor, name: string, feed: SnapshotFeed): Promise<void> {
+    const progressed = () => {
+      for (const p of executor.pending.values()) {
+        if (p.req.type === "start" && p.req.name === name) p.deadline = performance.now() + p.timeoutMs;
+      }
+    };
+    try {
+      for await (const chunks of feed.chunks) {
+        await this.#send(executor, { type: "feed", name, chunks });
+        progressed();
+      }
+      await this.#send(executor, { type: "feed", name });
+    } catch (error) {
+      this.#send(executor, { type: "feed", name, error: describeError(error) }).catch(() => {});
     }
   }
 

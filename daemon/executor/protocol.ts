@@ -33,6 +33,11 @@ export type Request =
     moduleVersion: string;
     args: string[];
     snapshot?: Uint8Array;
+    /**
+     * The snapshot arrives after this request, in `feed` requests, and is this long: the worker
+     * decodes it chunk by chunk as it comes (a large state handed over while it streams in).
+     */
+    streamed?: { length: number };
     generation: number;
     hold: boolean;
     /**
@@ -44,8 +49,23 @@ export type Request =
   }
   /** Run a held or suspended process: resume() hook, then run() (unless it had completed). */
   | { type: "activate"; name: string; generation: number; run: boolean }
-  /** Stop at a safe point, call suspend(), capture. The instance stays for a rollback. */
-  | { type: "suspend"; name: string; deadlineMs: number }
+  /**
+   * Stop at a safe point, call suspend(), capture. The instance stays for a rollback. A snapshot
+   * longer than `streamAbove` bytes is not returned: the worker keeps its encoder and the bytes
+   * are fetched with `read` requests until the instance runs again or is discarded.
+   */
+  | { type: "suspend"; name: string; deadlineMs: number; streamAbove?: number }
+  /**
+   * The next chunk (at most `maxBytes`) of a suspended process's streamed snapshot, for one of its
+   * two readers (`send`: the hand-off, `save`: the checkpoint at suspend). No chunk: all was read.
+   */
+  | { type: "read"; name: string; reader: "send" | "save"; maxBytes: number }
+  /**
+   * The next pieces of the snapshot of a start with `streamed` (as they came off the socket, their
+   * buffers transferred); neither `chunks` nor `error`: the end. With `error`, the transfer broke
+   * and the start fails with it.
+   */
+  | { type: "feed"; name: string; chunks?: Uint8Array[]; error?: string }
   /** Capture without stopping (periodic checkpoint). Snapshot is absent when unchanged. */
   | { type: "capture"; name: string }
   | { type: "discard"; name: string }
@@ -65,7 +85,13 @@ export type ReplyValue = {
   /** `upgradedFrom`: the snapshot was another version's, and the new code's upgrade() took it over. */
   start: { methods: string[]; description: string; upgradedFrom?: string };
   activate: null;
-  suspend: { snapshot: Uint8Array };
+  /**
+   * `streamed`: the snapshot's length, when it is to be fetched with `read` requests (only when the
+   * request set `streamAbove`); `snapshot` is then empty.
+   */
+  suspend: { snapshot: Uint8Array; streamed?: number };
+  read: { chunk?: Uint8Array };
+  feed: null;
   capture: { snapshot: Uint8Array };
   discard: null;
   call: { value: Uint8Array };
@@ -90,20 +116,24 @@ export type FromWorker =
  * Bytes (snapshots, call results) cross the worker boundary as whole, transferred ArrayBuffers
  * rather than Uint8Arrays: Deno's node:worker_threads visits every own key of a received message
  * looking for ports, which for a typed array means every index (~0.1 s per MiB, and a RangeError
- * past ~128 MiB). `packBytes` swaps the Uint8Array fields of a message (or of a reply's value) for
- * ArrayBuffers and lists them for transfer; `unpackBytes` swaps them back on the other side.
+ * past ~128 MiB). `packBytes` swaps the Uint8Array fields of a message (or of a reply's value), and
+ * arrays of them, for ArrayBuffers and lists them for transfer; `unpackBytes` swaps them back on
+ * the other side.
  */
 export function packBytes<T>(fields: T): { packed: T; transfer: ArrayBuffer[] } {
   if (!fields || typeof fields !== "object") return { packed: fields, transfer: [] };
   const packed = { ...fields } as Record<string, unknown>;
   const transfer: ArrayBuffer[] = [];
-  for (const [key, value] of Object.entries(packed)) {
-    if (!(value instanceof Uint8Array)) continue;
+  const pack = (value: Uint8Array): ArrayBuffer => {
     // A view of part of a buffer (a pooled Buffer, say) is copied: transferring would take the rest.
     const whole = value.byteOffset === 0 && value.byteLength === value.buffer.byteLength && value.buffer instanceof ArrayBuffer;
     const buffer = whole ? (value.buffer as ArrayBuffer) : value.slice().buffer;
-    packed[key] = buffer;
     transfer.push(buffer);
+    return buffer;
+  };
+  for (const [key, value] of Object.entries(packed)) {
+    if (value instanceof Uint8Array) packed[key] = pack(value);
+    else if (Array.isArray(value) && value.length > 0 && value.every((v) => v instanceof Uint8Array)) packed[key] = value.map(pack);
   }
   return { packed: packed as T, transfer };
 }
@@ -112,7 +142,10 @@ export function packBytes<T>(fields: T): { packed: T; transfer: ArrayBuffer[] } 
 export function unpackBytes<T>(fields: T): T {
   if (!fields || typeof fields !== "object") return fields;
   const out = { ...fields } as Record<string, unknown>;
-  for (const [key, value] of Object.entries(out)) if (value instanceof ArrayBuffer) out[key] = new Uint8Array(value);
+  for (const [key, value] of Object.entries(out)) {
+    if (value instanceof ArrayBuffer) out[key] = new Uint8Array(value);
+    else if (Array.isArray(value) && value.length > 0 && value.every((v) => v instanceof ArrayBuffer)) out[key] = value.map((v) => new Uint8Array(v));
+  }
   return out as T;
 }
 

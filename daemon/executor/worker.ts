@@ -26,7 +26,8 @@ import { getHeapSpaceStatistics, getHeapStatistics } from "node:v8";
 import { describeError, FerryError, isFerryError } from "../errors.ts";
 import { callableMethods, loadProcessClass } from "../modules/inspect.ts";
 import type { ProcessClass } from "../modules/inspect.ts";
-import { assertPortable, decodeState, encodeState, encodeValue } from "../snapshot/mod.ts";
+import { assertPortable, decodeState, encodeState, encodeValue, SnapshotDecoder, SnapshotEncoder } from "../snapshot/mod.ts";
+import type { ProcessState, SnapshotCursor } from "../snapshot/mod.ts";
 import "../io/mod.ts"; // registers the file streams with the codec before any snapshot is decoded
 import type { ProcessContext, ProcessInstance } from "../sdk/context.ts";
 import { Activity, ACTIVITY, BEAT, CLAIM_STARTED, CURRENT, OUT_OF_MEMORY, packBytes, unpackBytes } from "./protocol.ts";
@@ -51,6 +52,8 @@ interface Hosted {
   stopping: boolean;
   running?: Promise<"returned" | "threw">;
   runError?: unknown;
+  /** The suspended state being streamed out: its encoder reads the live fields, so only while suspended. */
+  outgoing?: { send: SnapshotCursor; save: SnapshotCursor };
 }
 
 /** Whose code a callback runs, and doing what: the async context every process callback carries. */
@@ -66,6 +69,21 @@ const shared = new Int32Array(data.shared);
 const hosted = new Map<string, Hosted>();
 /** Starts in progress, so a discard that overtakes one cancels it instead of leaving an orphan. */
 const starting = new Map<string, { cancelled: boolean }>();
+/** Snapshots streaming in for starts in progress, fed chunk by chunk. */
+const streamingIn = new Map<string, Inflow>();
+
+/** A snapshot arriving in `feed` requests; `state` settles once it is complete and verified (or broken). */
+class Inflow {
+  readonly decoder: SnapshotDecoder;
+  readonly state: Promise<ProcessState>;
+  settle!: { resolve(state: ProcessState): void; reject(error: unknown): void };
+
+  constructor(length: number) {
+    this.decoder = new SnapshotDecoder(length, { legacy: decodeState });
+    this.state = new Promise<ProcessState>((resolve, reject) => (this.settle = { resolve, reject }));
+    this.state.catch(() => {}); // a start that failed for another reason no longer awaits it
+  }
+}
 const owner = new AsyncLocalStorage<Turn>();
 // process.exit() in a worker ends only this thread, on Node and on Deno.
 const fence = new Fence(new LeaseCell(data.lease), data.shared, () => process.exit(0));
@@ -228,6 +246,7 @@ function contextFor(h: Hosted): ProcessContext {
 }
 
 function beginRun(h: Hosted): void {
+  h.outgoing = undefined; // its fields may change from now on
   h.controller = new AbortController();
   h.phase = "running";
   h.runError = undefined;
@@ -290,16 +309,31 @@ async function callUpgrade(who: { name: string; slot: number }, instance: Instan
   });
 }
 
-function capture(h: Hosted): Uint8Array {
+function stateOf(h: Hosted): ProcessState {
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(h.instance)) fields[key] = h.instance[key];
-  return serializing(() => encodeState({ className: h.cls.name, fields, moduleVersion: h.version }));
+  return { className: h.cls.name, fields, moduleVersion: h.version };
 }
 
-/** A new instance of `cls` holding the fields of `snapshot`, its constructor not run. */
-function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array): { instance: Instance; fromVersion?: string } {
+function capture(h: Hosted): Uint8Array {
+  return serializing(() => encodeState(stateOf(h)));
+}
+
+/**
+ * The suspend's capture: the bytes when they are at most `streamAbove` long, else their length,
+ * the encoder kept for `read` requests (no copy of the state is made up front).
+ */
+function captureSuspended(h: Hosted, streamAbove: number | undefined): { snapshot: Uint8Array; streamed?: number } {
+  const encoder = serializing(() => new SnapshotEncoder(stateOf(h)));
+  if (streamAbove === undefined || encoder.byteLength <= streamAbove) return { snapshot: serializing(() => encoder.toBytes()) };
+  h.outgoing = { send: encoder.cursor(), save: encoder.cursor() };
+  return { snapshot: new Uint8Array(0), streamed: encoder.byteLength };
+}
+
+/** A new instance of `cls` holding the fields of `snapshot` (bytes, or already decoded), its constructor not run. */
+function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array | ProcessState): { instance: Instance; fromVersion?: string } {
   return runTurn(turnOf(who, Activity.decode), () => {
-    const state = serializing(() => decodeState(snapshot));
+    const state = snapshot instanceof Uint8Array ? serializing(() => decodeState(snapshot)) : snapshot;
     const instance = Object.assign(Object.create(cls.prototype) as object, state.fields) as Instance;
     return state.moduleVersion === undefined ? { instance } : { instance, fromVersion: state.moduleVersion };
   });
@@ -357,6 +391,9 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
     if (hosted.has(req.name)) throw new FerryError("conflict", `Process "${req.name}" is already hosted here`);
     const ticket = { cancelled: false };
     starting.set(req.name, ticket);
+    // Registered before the first await: the feeds that follow this request find it.
+    const inflow = req.streamed ? new Inflow(req.streamed.length) : undefined;
+    if (inflow) streamingIn.set(req.name, inflow);
     const stillWanted = () => {
       if (ticket.cancelled) throw new FerryError("process_not_found", `Process "${req.name}" was discarded while it was starting`);
     };
@@ -365,7 +402,8 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       stillWanted();
       let instance: Instance;
       let upgradedFrom: string | undefined;
-      const snapshot = req.snapshot;
+      const snapshot = inflow ? await inflow.state : req.snapshot;
+      stillWanted();
       if (snapshot) {
         const restored = restoreInto(req, cls, snapshot);
         instance = restored.instance;
@@ -414,13 +452,38 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       return reply;
     } finally {
       if (starting.get(req.name) === ticket) starting.delete(req.name);
+      if (inflow && streamingIn.get(req.name) === inflow) streamingIn.delete(req.name);
     }
+  },
+
+  async feed(req) {
+    const inflow = streamingIn.get(req.name);
+    if (!inflow) throw new FerryError("process_not_found", `No snapshot of "${req.name}" is streaming in here`);
+    try {
+      if (req.error !== undefined) throw new FerryError("unreachable", req.error);
+      if (req.chunks) for (const chunk of req.chunks) inflow.decoder.push(chunk);
+      else inflow.settle.resolve(serializing(() => inflow.decoder.finish()));
+    } catch (error) {
+      streamingIn.delete(req.name);
+      inflow.settle.reject(error);
+      throw error;
+    }
+    return null;
+  },
+
+  async read(req) {
+    const h = get(req.name);
+    const cursor = h.outgoing?.[req.reader];
+    if (!cursor) throw new FerryError("conflict", `The snapshot of "${req.name}" is no longer streaming (it resumed or was discarded)`);
+    const chunk = cursor.read(req.maxBytes);
+    return chunk ? { chunk } : {};
   },
 
   async activate(req) {
     const h = get(req.name);
     if (h.phase === "running") return null;
     h.generation = req.generation;
+    h.outgoing = undefined;
     if (!req.run) {
       h.phase = "completed";
       return null;
@@ -451,9 +514,9 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       }
       await callHook(h, "suspend");
       try {
-        const snapshot = capture(h);
+        const captured = captureSuspended(h, req.streamAbove);
         h.phase = "suspended";
-        return { snapshot };
+        return captured;
       } catch (error) {
         // Keep it running where it is: a failed capture must not stop the process.
         await callHook(h, "resume");
@@ -462,7 +525,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       }
     }
     if (h.phase === "held") h.phase = "suspended";
-    return { snapshot: capture(h) };
+    return captureSuspended(h, req.streamAbove);
   },
 
   async capture(req) {
@@ -472,10 +535,16 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
   async discard(req) {
     const ticket = starting.get(req.name);
     if (ticket) ticket.cancelled = true;
+    const inflow = streamingIn.get(req.name);
+    if (inflow) {
+      streamingIn.delete(req.name);
+      inflow.settle.reject(new FerryError("process_not_found", `Process "${req.name}" was discarded while its snapshot streamed in`));
+    }
     buckets.delete(req.name);
     const h = hosted.get(req.name);
     if (!h) return null;
     hosted.delete(req.name);
+    h.outgoing = undefined;
     h.stopping = true;
     h.controller.abort();
     return null;

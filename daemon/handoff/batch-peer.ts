@@ -29,6 +29,8 @@ const MAX_JSON = 512 * 1024;
 
 interface Queued {
   item: BatchItem;
+  /** A `begin` asked for with postForStream: alone, it streams; in a batch, it is one chunk. */
+  stream?: boolean;
   options: RequestOptions & Partial<Pick<BytesOptions, "maxBytes" | "onProgress">>;
   resolve(value: unknown): void;
   reject(error: unknown): void;
@@ -61,11 +63,19 @@ export class BatchingPeer extends ApiClient {
     return this.#enqueue({ type, body } as BatchItem, options) as Promise<{ bytes: Uint8Array; headers: AnswerHeaders }>;
   }
 
-  #enqueue(item: BatchItem, options: Queued["options"]): Promise<unknown> {
+  override async postForStream<T extends "handoff.begin">(type: T, body: RequestBody<T>, options: BytesOptions): Promise<{ headers: AnswerHeaders; length: number | undefined; chunks: AsyncIterable<Uint8Array> }> {
+    if (!this.#batches || options.signal) return super.postForStream(type, body, options);
+    const answer = await this.#enqueue({ type, body } as BatchItem, options, true);
+    if (!(answer as { bytes?: unknown }).bytes) return answer as Awaited<ReturnType<ApiClient["postForStream"]>>;
+    const { bytes, headers } = answer as { bytes: Uint8Array; headers: AnswerHeaders };
+    return { headers, length: bytes.byteLength, chunks: (async function* () { yield bytes; })() };
+  }
+
+  #enqueue(item: BatchItem, options: Queued["options"], stream = false): Promise<unknown> {
     return new Promise((resolve, reject) => {
       // The turn's last callback has run by the check phase: everything issued in it goes together.
       if (!this.#queue.length) setImmediate(() => this.#flush());
-      this.#queue.push({ item, options, resolve, reject, settled: false });
+      this.#queue.push({ item, options, resolve, reject, settled: false, ...(stream ? { stream } : {}) });
     });
   }
 
@@ -90,9 +100,11 @@ export class BatchingPeer extends ApiClient {
   /** One message on its own, as the plain client sends it. */
   #alone(q: Queued): void {
     const { item, options } = q;
-    const sent = item.type === "handoff.begin"
-      ? super.postForBytes(item.type, item.body, { ...options, maxBytes: options.maxBytes ?? Infinity })
-      : super.post(item.type, item.body as never, options);
+    const sent = item.type !== "handoff.begin"
+      ? super.post(item.type, item.body as never, options)
+      : q.stream
+      ? super.postForStream(item.type, item.body, { ...options, maxBytes: options.maxBytes ?? Infinity })
+      : super.postForBytes(item.type, item.body, { ...options, maxBytes: options.maxBytes ?? Infinity });
     sent.then(q.resolve, q.reject);
   }
 

@@ -18,6 +18,7 @@ import { faults } from "../faults.ts";
 import type { HandoffBatchFrame, RequestOf } from "../../schemas/api.schema.ts";
 import { validators } from "../../schemas/validators.ts";
 import type { SourceHandoffs } from "./serve.ts";
+import type { StreamedSnapshot } from "../node/snapshot-stream.ts";
 
 /** One item of a `handoff.batch` request. */
 export type BatchItem = RequestOf<"handoff.batch">["items"][number];
@@ -139,10 +140,25 @@ function takePiece(ready: Uint8Array[]): Uint8Array {
 
 type Answer = { snapshot: Uint8Array; meta: unknown } | { answer: Record<string, unknown> };
 
+async function gather(snapshot: StreamedSnapshot): Promise<Uint8Array> {
+  const bytes = new Uint8Array(snapshot.byteLength);
+  let offset = 0;
+  for await (const chunk of snapshot.chunks("send")) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  if (offset !== bytes.byteLength) throw new FerryError("internal", `A snapshot of ${bytes.byteLength} bytes ended after ${offset}`);
+  return bytes;
+}
+
 async function answer(handoffs: BatchHolder, item: BatchItem): Promise<Answer> {
   switch (item.type) {
-    case "handoff.begin":
-      return await handoffs.begin(item.body);
+    case "handoff.begin": {
+      const { snapshot, meta } = await handoffs.begin(item.body);
+      // A frame carries whole bytes: a large state moved with others is gathered (it streams
+      // when it travels alone).
+      return { snapshot: snapshot instanceof Uint8Array ? snapshot : await gather(snapshot), meta };
+    }
     case "handoff.commit":
       if (faults.delayBatchCommitMs && new RegExp(faults.delayBatchCommitOf ?? "").test(item.body.name)) {
         await new Promise((resolve) => setTimeout(resolve, faults.delayBatchCommitMs));

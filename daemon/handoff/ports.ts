@@ -14,7 +14,7 @@ import type { Trace } from "../trace.ts";
 export type HandoffSettings = Pick<ClusterSettings, "handoffTimeoutMs" | "suspendDeadlineMs" | "stallMs" | "maxTransferMb">;
 
 /** A peer as the destination talks to it. */
-export type PeerPort = Pick<ApiClient, "name" | "post" | "postForBytes">;
+export type PeerPort = Pick<ApiClient, "name" | "post" | "postForBytes" | "postForStream">;
 
 /** The holder's side. */
 export interface SourcePort {

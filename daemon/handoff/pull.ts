@@ -18,6 +18,7 @@ import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import { type DestinationEffect, type DestinationInput, type DestinationPhase, isTerminal, nextDestination, resumeInDoubt, startPull } from "./destination.ts";
 import { type EffectPolicy, runMachine, type Step } from "./runner.ts";
 import { META_HEADER, parseMeta } from "./meta.ts";
+import { type ReceivedSnapshot, requestSnapshot } from "./inflow.ts";
 
 export { META_HEADER } from "./meta.ts";
 
@@ -67,7 +68,7 @@ export function resolveInDoubt(node: DestinationPort, name: string): Promise<Pul
 }
 
 class PullSession {
-  #bytes: Uint8Array | undefined;
+  #bytes: ReceivedSnapshot | undefined;
   #arrival: Arrival | undefined;
   #startedAt = performance.now();
   #receivedAt: number | undefined;
@@ -141,18 +142,25 @@ class PullSession {
         // suspends and the snapshot travels.
         this.node.incoming.expect(this.name);
         const sentAt = performance.now();
-        const answer = await this.#peer().postForBytes("handoff.begin", { name: this.name, generation: this.generation, to: this.node.node, handoffId: this.handoffId }, {
+        const answer = await requestSnapshot(this.#peer(), { name: this.name, generation: this.generation, to: this.node.node, handoffId: this.handoffId }, {
           timeoutMs: s.handoffTimeoutMs,
           maxBytes: s.maxTransferMb * 1024 * 1024,
           onProgress: (received, total) => this.node.incoming.progress(this.name, received, total),
-        }).finally(() => this.node.incoming.clearProgress(this.name));
-        const meta: HandoffMeta = parseMeta(answer.headers.get(META_HEADER));
+          onEnd: () => this.node.incoming.clearProgress(this.name),
+        });
+        let meta: HandoffMeta;
+        try {
+          meta = parseMeta(answer.headers.get(META_HEADER));
+        } catch (error) {
+          if (!(answer.snapshot instanceof Uint8Array)) void answer.snapshot.chunks[Symbol.asyncIterator]().return?.();
+          throw error;
+        }
         this.#receivedAt = performance.now();
-        this.#runningMs = sentAt - this.#startedAt + meta.preludeMs + requestFlightMs(this.#receivedAt - sentAt, meta, answer.bytes.byteLength);
-        this.#bytes = answer.bytes;
-        this.#size = answer.bytes.byteLength;
+        this.#bytes = answer.snapshot;
+        this.#size = answer.snapshot instanceof Uint8Array ? answer.snapshot.byteLength : answer.snapshot.length;
+        this.#runningMs = sentAt - this.#startedAt + meta.preludeMs + requestFlightMs(this.#receivedAt - sentAt, meta, this.#size);
         this.#arrival = { name: this.name, from: this.from, handoffId: this.handoffId, generation: this.generation, meta };
-        return { type: "received", bytes: answer.bytes.byteLength };
+        return { type: "received", bytes: this.#size };
       }
       case "store": {
         const bytes = this.#bytes!;
@@ -161,6 +169,8 @@ class PullSession {
         // Two independent waits, overlapped: the executor instantiating the copy and the fsync
         // making it durable. The commit needs both.
         const [held, prepared] = await Promise.allSettled(this.node.incoming.store(arrival, bytes));
+        // A streamed snapshot was still arriving while it was held.
+        if (!(bytes instanceof Uint8Array)) this.#receivedAt = performance.now();
         if (held.status === "rejected") return { type: "hold-failed", error: held.reason, prepared: prepared.status === "fulfilled" };
         if (prepared.status === "rejected") return { type: "prepare-failed", error: prepared.reason };
         if (faults.delayBeforeCommitMs) await new Promise((r) => setTimeout(r, faults.delayBeforeCommitMs));

@@ -16,6 +16,7 @@ import type { SourcePort } from "./ports.ts";
 import type { HandoffMeta, HandoffStatusResponse, RequestOf } from "../../schemas/api.schema.ts";
 import { awaitsOutcome, type BeginFacts, type BeginRequest, checkBegin, isSourceTerminal, nextSource, type SourceEffect, type SourceInput, type SourcePhase } from "./source.ts";
 import { type EffectPolicy, runMachine, type Step } from "./runner.ts";
+import type { Snapshot } from "../node/snapshot-stream.ts";
 
 interface Session {
   name: string;
@@ -24,7 +25,7 @@ interface Session {
   /** Inputs are delivered one at a time. */
   queue: Promise<unknown>;
   timer?: ReturnType<typeof setTimeout>;
-  snapshot?: Uint8Array;
+  snapshot?: Snapshot;
 }
 
 export class SourceHandoffs {
@@ -46,7 +47,7 @@ export class SourceHandoffs {
   }
 
   /** Suspends the process for `req.to` and returns its snapshot; throws why when it cannot. */
-  async begin(req: RequestOf<"handoff.begin">): Promise<{ snapshot: Uint8Array; meta: HandoffMeta }> {
+  async begin(req: RequestOf<"handoff.begin">): Promise<{ snapshot: Snapshot; meta: HandoffMeta }> {
     const receivedAt = performance.now();
     if (this.#sessions.has(req.name)) throw new FerryError("conflict", `Process "${req.name}" is already in a hand-off`);
     const request: BeginRequest = { to: req.to, generation: req.generation, handoffId: req.handoffId };

@@ -17,6 +17,7 @@ import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import type { ProcessIdentity } from "./process.ts";
 import type { NodeParts, ResolvedModule } from "./parts.ts";
 import { identityOf } from "./identity.ts";
+import { hostStreamed, type SnapshotInflow } from "./receive.ts";
 
 /** A process arriving in a hand-off. */
 export interface Arrival {
@@ -75,9 +76,15 @@ export class Incoming {
    * Stores a received process, two waits overlapped: the executor instantiates it without running
    * it (calls to it wait), and its snapshot is journalled with `prepared`, durable before the
    * commit. Answers both outcomes: `[held, prepared]`. A failed hold leaves its cleanup to
-   * {@link drop}, which cancels a `prepared` journalled meanwhile.
+   * {@link drop}, which cancels a `prepared` journalled meanwhile. A large snapshot still
+   * streaming in feeds its checkpoint file and the executor as it comes; `prepared` follows once
+   * that file is durable.
    */
-  store(arrival: Arrival, bytes: Uint8Array): [Promise<void>, Promise<void>] {
+  store(arrival: Arrival, bytes: Uint8Array | SnapshotInflow): [Promise<void>, Promise<void>] {
+    if (!(bytes instanceof Uint8Array)) {
+      const held = this.#holdStreamed(arrival, bytes);
+      return [held, held.then(() => this.#prepare(arrival, this.#identity(arrival), undefined))];
+    }
     const identity = this.#identity(arrival);
     const expected = this.#expected.get(arrival.name);
     this.#expected.delete(arrival.name);
@@ -99,14 +106,34 @@ export class Incoming {
     if (p.state === "failed") throw new FerryError("module_invalid", p.error ?? "cannot load it");
   }
 
+  /** {@link hold} of a large snapshot still streaming in: checkpoint and executor fed as it comes. */
+  async #holdStreamed(arrival: Arrival, inflow: SnapshotInflow): Promise<void> {
+    const identity = this.#identity(arrival);
+    this.#parts.trace.mark("executor", "instantiate held (streamed)", arrival.name);
+    const { process: p, error } = await hostStreamed(this.#parts, identity, inflow);
+    p.incoming = { from: arrival.from, handoffId: arrival.handoffId, completed: arrival.meta.completed };
+    p.lastTransferBytes = inflow.length;
+    p.closeGate();
+    if (p.state === "failed" || error !== undefined) {
+      const reason = p.error ?? "cannot load it";
+      if (p.hosted) await this.#parts.pool.discard(arrival.name, `the hand-off of process "${arrival.name}" failed`);
+      p.incoming = undefined;
+      p.openGate();
+      this.#parts.table.forget(p, "stopped");
+      this.#parts.checkpoints.remove(arrival.name);
+      throw error ?? new FerryError("module_invalid", reason);
+    }
+  }
+
   /** Durable before the commit: once the source releases it, this copy is the only one. */
-  async #prepare(arrival: Arrival, identity: ProcessIdentity, bytes: Uint8Array): Promise<void> {
+  async #prepare(arrival: Arrival, identity: ProcessIdentity, bytes: Uint8Array | undefined): Promise<void> {
     if (!this.#parts.journal.healthy && !this.#parts.journal.probe()) {
       throw this.#parts.journal.lastError ?? new FerryError("storage_failed", `The journal of node "${this.#parts.node}" cannot be written`);
     }
     this.#parts.trace.mark("store", "prepared", arrival.name);
     await Promise.all([
-      this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true }),
+      // A streamed snapshot's checkpoint was written as it arrived.
+      bytes ? this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true }) : Promise.resolve(),
       this.#parts.journal.append({ op: "prepared", ...identity, from: arrival.from, handoffId: arrival.handoffId }),
     ]);
   }
@@ -199,12 +226,17 @@ export class Incoming {
 
   /** Shows a streaming transfer's progress in `ps`. */
   progress(name: string, received: number, total: number): void {
-    this.#parts.table.acquire(name).transfer = { received, total };
+    // A large snapshot still streams in while its copy is being held.
+    const held = this.#parts.table.get(name);
+    if (held) held.transfer = { received, total };
+    else this.#parts.table.acquire(name).transfer = { received, total };
   }
 
   clearProgress(name: string): void {
     const entry = this.#parts.table.acquiring(name);
     if (entry) delete entry.transfer;
+    const held = this.#parts.table.get(name);
+    if (held) held.transfer = undefined;
   }
 }
 

@@ -16,6 +16,7 @@ import type { BeginFacts, BeginRequest } from "../handoff/source.ts";
 import type { Grants } from "./grants.ts";
 import type { ManagedProcess } from "./process.ts";
 import type { NodeParts } from "./parts.ts";
+import { saveStreamed, type Snapshot, STREAM_ABOVE_BYTES, streamedSnapshot } from "./snapshot-stream.ts";
 
 export class Outgoing {
   readonly #parts: NodeParts;
@@ -56,9 +57,10 @@ export class Outgoing {
   /**
    * Suspends the process at a safe point for a hand-off to `req.to` and captures it. Calls wait
    * from here on; one already executing finishes first so its effect is in the snapshot. On
-   * failure the process keeps running here and the reason shows in `ps`.
+   * failure the process keeps running here and the reason shows in `ps`. A large state is not
+   * copied out: it streams from the executor as it is sent (see snapshot-stream.ts).
    */
-  async suspend(name: string, req: BeginRequest): Promise<Uint8Array> {
+  async suspend(name: string, req: BeginRequest): Promise<Snapshot> {
     const p = this.#parts.table.get(name);
     if (!p) throw new FerryError("process_not_found", `Process "${name}" is not held by node "${this.#parts.node}"`);
     this.#grants.used(name);
@@ -69,8 +71,8 @@ export class Outgoing {
     try {
       await Promise.allSettled([...p.inflight]);
       this.#parts.trace.mark("executor", "suspend", name);
-      const { snapshot } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs });
-      return snapshot;
+      const { snapshot, streamed } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs, streamAbove: STREAM_ABOVE_BYTES });
+      return streamed === undefined ? snapshot : streamedSnapshot(this.#parts.pool, name, streamed);
     } catch (error) {
       p.outgoing = undefined;
       if (p.state === "suspending") p.moveTo(wasCompleted ? "completed" : p.hosted ? "running" : "failed");
@@ -83,15 +85,22 @@ export class Outgoing {
 
   /**
    * The checkpoint at suspend: if this node crashes before the outcome is known, it resumes from
-   * exactly this state. It is written while the snapshot travels, off the hand-off's critical
-   * path; the release waits for it. A crash before it lands falls back to the previous
-   * checkpoint, as any crash does, and the destination, never committed, drops its copy.
+   * exactly this state. A whole one is written while the snapshot travels, off the hand-off's
+   * critical path, and the release waits for it; a streamed one once it was sent (not competing
+   * with the transfer), cut off when the process runs again or is released. A crash before it
+   * lands falls back to the previous checkpoint, as any crash does, and the destination, never
+   * committed, drops its copy.
    */
-  async saveAtSuspend(name: string, handoffId: string, snapshot: Uint8Array): Promise<void> {
+  async saveAtSuspend(name: string, handoffId: string, snapshot: Snapshot): Promise<void> {
     const p = this.#held(name, handoffId);
     const outgoing = p.outgoing!;
     this.#parts.trace.mark("store", "checkpoint at suspend", name);
-    outgoing.saving = this.#parts.checkpoints.save(name, p.generation, snapshot).catch((error: unknown) => this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`));
+    const whole = snapshot instanceof Uint8Array;
+    const saving = (whole ? this.#parts.checkpoints.save(name, p.generation, snapshot) : saveStreamed(this.#parts.checkpoints, name, p.generation, snapshot)).catch((error: unknown) => {
+      // Its failure is news only while the process is still suspended for this hand-off.
+      if (p.outgoing === outgoing) this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`);
+    });
+    outgoing.saving = whole ? saving : Promise.resolve();
     p.moveTo("migrating");
     this.#parts.events.emit({
       type: "suspended",

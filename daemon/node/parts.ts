@@ -5,7 +5,7 @@
  * @module
  */
 import type { EventLog } from "../events.ts";
-import type { ExecutorPool } from "../executor/mod.ts";
+import type { ExecutorPool, SnapshotFeed } from "../executor/mod.ts";
 import type { TaskGroup } from "../manager.ts";
 import type { CheckpointStore, Journal } from "../store/mod.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
@@ -33,7 +33,7 @@ export interface NodeParts {
   settings(): ClusterSettings;
   desired(name: string): ProcessSpec | undefined;
   /** `options.module`: the module's file, when it was resolved ahead (else it is resolved now). */
-  host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean; module?: Promise<ResolvedModule> }): Promise<ManagedProcess>;
+  host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule> }): Promise<ManagedProcess>;
   resolveModule(module: string): Promise<ResolvedModule>;
   log(level: "info" | "warn" | "error", line: string): void;
   enqueue(name: string): void;

@@ -67,6 +67,8 @@ export interface ProcessView extends Readonly<ProcessIdentity> {
   readonly startedAt: string;
   readonly arrivedAt: number;
   readonly lastTransferBytes: number | null;
+  /** Its snapshot is still streaming in while it is being held (a large hand-off). */
+  readonly transfer?: { received: number; total: number } | undefined;
   /** The content hash of the module version it runs ("" until it is instantiated). */
   readonly moduleVersion: string;
   readonly outgoing: Readonly<Outgoing> | undefined;
@@ -84,6 +86,7 @@ export class ManagedProcess implements ProcessView {
   migrations: number;
   lastDowntimeMs: number | null;
   lastTransferBytes: number | null = null;
+  transfer: { received: number; total: number } | undefined;
   #state: ProcessState = "starting";
   error: string | null = null;
   hosted = false;

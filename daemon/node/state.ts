@@ -20,6 +20,7 @@ import { EventLog } from "../events.ts";
 import { Trace } from "../trace.ts";
 import { ExecutorPool } from "../executor/mod.ts";
 import type { WireError } from "../executor/protocol.ts";
+import type { SnapshotFeed } from "../executor/mod.ts";
 import type { TaskGroup } from "../manager.ts";
 import type { ApiClient } from "../api/client.ts";
 import { BatchingPeer } from "../handoff/batch-peer.ts";
@@ -605,7 +606,7 @@ export class NodeState {
   }
 
   /** Instantiates a process in an executor and records it (failures are recorded, not thrown). */
-  async #host(identity: ProcessIdentity, snapshot: Uint8Array | undefined, options: { hold: boolean; module?: Promise<ResolvedModule> }): Promise<ManagedProcess> {
+  async #host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule> }): Promise<ManagedProcess> {
     const p = new ManagedProcess(identity);
     this.#table.add(p);
     try {

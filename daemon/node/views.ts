@@ -43,6 +43,7 @@ export function processInfo(p: ProcessView, node: string, spec: ProcessSpec | un
     lastTransferBytes: p.lastTransferBytes,
     error: p.error,
     placedBy: placedBy(spec),
+    ...(p.transfer ? { transfer: { ...p.transfer } } : {}),
     description: p.description,
     methods: [...p.methods],
     startedAt: p.startedAt,

@@ -1,21 +1,28 @@
 /**
- * Portable snapshots of a process's fields: CBOR (which keeps Map, Set, Date, BigInt and typed
- * arrays) over a flat node table (graph.ts, which keeps shared references and cycles), in a versioned envelope with a CRC-32 so a
- * truncated or corrupted transfer is refused rather than resumed. Not `v8.serialize`, whose format
- * is tied to one V8 version, so Node and Deno daemons can exchange snapshots.
+ * Portable snapshots of a process's fields: CBOR (which keeps Map, Set, Date, BigInt) over a flat
+ * node table (graph.ts, which keeps shared references and cycles), in a versioned envelope with
+ * CRC-32s so a truncated or corrupted transfer is refused rather than resumed. Not
+ * `v8.serialize`, whose format is tied to one V8 version, so Node and Deno daemons can exchange
+ * snapshots.
  *
- * Envelope (little-endian): "FRRY" | version u8 | 3 reserved | crc32 u32 | reserved u32 |
- * payload length u64 | payload.
+ * Snapshots are written in format 2 (stream.ts: a CBOR skeleton, then the raw bytes of every
+ * ArrayBuffer, then a CRC-32), which can be streamed without holding a whole copy. Format 1, read
+ * for checkpoints written before it: "FRRY" | version 1 u8 | 3 reserved | crc32 u32 | reserved
+ * u32 | payload length u64 | CBOR payload (typed arrays as CBOR tags).
  * @module
  */
 import { addExtension, Encoder, isNativeAccelerationEnabled } from "cbor-x";
 import { crc32 } from "node:zlib";
 import { FerryError } from "../errors.ts";
-import { allowPortableClass, assertPortable } from "./portable.ts";
+import { allowPortableClass } from "./portable.ts";
 import { fromGraph, toGraph } from "./graph.ts";
 import type { Graph } from "./graph.ts";
+import { isStreamFormat, SnapshotDecoder, SnapshotEncoder, STREAM_VERSION, crc32 as crc32From } from "./stream.ts";
 
-export const SNAPSHOT_VERSION = 1;
+/** The format snapshots are written in. */
+export const SNAPSHOT_VERSION = STREAM_VERSION;
+/** The format-1 version byte, still read. */
+export const LEGACY_VERSION = 1;
 export const HEADER_BYTES = 24;
 const MAGIC = [0x46, 0x52, 0x52, 0x59]; // "FRRY"
 
@@ -68,22 +75,7 @@ export function registerPortable<T extends object, D>(
  * ```
  */
 export function encodeState(state: ProcessState): Uint8Array {
-  assertPortable(state.fields, state.className);
-  let payload: Uint8Array;
-  try {
-    const graph = toGraph(state.fields);
-    payload = codec.encode(state.moduleVersion ? [state.className, graph, state.moduleVersion] : [state.className, graph]);
-  } catch (cause) {
-    throw new FerryError("not_serializable", `Cannot encode the fields of ${state.className}: ${(cause as Error).message}`, { cause });
-  }
-  const out = new Uint8Array(HEADER_BYTES + payload.byteLength);
-  out.set(MAGIC, 0);
-  const view = new DataView(out.buffer);
-  view.setUint8(4, SNAPSHOT_VERSION);
-  view.setUint32(8, crc32(payload), true);
-  view.setBigUint64(16, BigInt(payload.byteLength), true);
-  out.set(payload, HEADER_BYTES);
-  return out;
+  return new SnapshotEncoder(state).toBytes();
 }
 
 /**
@@ -99,17 +91,43 @@ export function envelopeProblem(bytes: Uint8Array): string | undefined {
   if (bytes.byteLength < HEADER_BYTES || MAGIC.some((b, i) => bytes[i] !== b)) return "not a Ferry snapshot (bad header)";
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint8(4);
-  if (version !== SNAPSHOT_VERSION) return `version ${version} is not supported (expected ${SNAPSHOT_VERSION})`;
+  if (version !== SNAPSHOT_VERSION && version !== LEGACY_VERSION) return `version ${version} is not supported (expected ${SNAPSHOT_VERSION})`;
   const length = Number(view.getBigUint64(16, true));
   const actual = bytes.byteLength - HEADER_BYTES;
   if (length > actual) return `truncated: ${actual} of ${length} payload bytes`;
   if (length < actual) return `length does not match: ${actual} payload bytes, the header says ${length}`;
-  if (crc32(bytes.subarray(HEADER_BYTES)) !== view.getUint32(8, true)) return "checksum does not match";
+  if (version === LEGACY_VERSION) {
+    if (crc32(bytes.subarray(HEADER_BYTES)) !== view.getUint32(8, true)) return "checksum does not match";
+    return undefined;
+  }
+  const skeleton = view.getUint32(8, true);
+  if (HEADER_BYTES + skeleton + 4 > bytes.byteLength) return "the header's lengths do not add up";
+  if (crc32From(bytes.subarray(HEADER_BYTES, HEADER_BYTES + skeleton)) !== view.getUint32(12, true)) return "checksum does not match (skeleton)";
+  if (crc32From(bytes.subarray(0, bytes.byteLength - 4)) !== view.getUint32(bytes.byteLength - 4, true)) return "checksum does not match";
   return undefined;
 }
 
-/** Decodes and verifies a snapshot; throws `snapshot_corrupt` on a bad magic, version, length or CRC. */
+/**
+ * The CRC-32 a snapshot records for its content (format 1: of its payload; format 2: of all
+ * before its trailer), read without computing anything: what tells two saves of one state apart.
+ *
+ * @example
+ * ```ts
+ * snapshotChecksum(encodeState({ className: "C", fields: {} })); // e.g. 3735928559
+ * ```
+ */
+export function snapshotChecksum(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return isStreamFormat(bytes) ? view.getUint32(bytes.byteLength - 4, true) : view.getUint32(8, true);
+}
+
+/** Decodes and verifies a snapshot of either format; throws `snapshot_corrupt` on a bad magic, version, length or CRC. */
 export function decodeState(bytes: Uint8Array): ProcessState {
+  if (isStreamFormat(bytes)) {
+    const decoder = new SnapshotDecoder();
+    decoder.push(bytes);
+    return decoder.finish();
+  }
   const problem = envelopeProblem(bytes);
   if (problem) throw new FerryError("snapshot_corrupt", `Snapshot is corrupt: ${problem}`);
   const payload = bytes.subarray(HEADER_BYTES);

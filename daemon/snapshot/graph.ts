@@ -27,12 +27,40 @@ const MAP = 2;
 const SET = 3;
 const LEAF = 4;
 const NULL_PROTO = 5;
+/** An ArrayBuffer whose bytes travel outside the skeleton: [BUFFER, segment index, resizable max?]. */
+const BUFFER = 6;
+/** A typed array or DataView: [VIEW, kind, buffer ref, byteOffset, length in elements (bytes for a DataView)]. */
+const VIEW = 7;
+
+/** The views a snapshot may hold, by the name it records (a closed list: the name picks a constructor). */
+const VIEW_KINDS: Record<string, new (buffer: ArrayBuffer, byteOffset: number, length: number) => ArrayBufferView> = {
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array, DataView,
+};
+const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object;
+
+function viewKind(value: object): string | undefined {
+  if (value instanceof DataView) return "DataView";
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto === null || Object.getPrototypeOf(proto) !== typedArrayProto) return undefined;
+  const name = (value as { constructor: { name: string } }).constructor.name;
+  return VIEW_KINDS[name] && VIEW_KINDS[name].prototype === proto ? name : undefined;
+}
+
+function isBuffer(value: object): value is ArrayBuffer {
+  return value instanceof ArrayBuffer || (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer);
+}
 
 type Node = unknown[];
 export type Graph = [nodes: Node[], root: unknown];
 
-/** Flattens `root` into a node table; primitives stay inline. */
-export function toGraph(root: unknown): Graph {
+/**
+ * Flattens `root` into a node table; primitives stay inline. With `segments`, every ArrayBuffer
+ * becomes a BUFFER node whose bytes are appended to `segments` (a view, not a copy) and every
+ * typed array or DataView a VIEW node onto its buffer, so the bytes travel raw and views sharing a
+ * buffer still share it; without, they stay leaves for the CBOR encoder.
+ */
+export function toGraph(root: unknown, segments?: Uint8Array[]): Graph {
   const ids = new Map<object, number>();
   const nodes: Node[] = [];
   const work: Array<[object, Node]> = [];
@@ -51,6 +79,23 @@ export function toGraph(root: unknown): Graph {
   const rootRef = ref(root);
   for (let item = work.pop(); item; item = work.pop()) {
     const [value, node] = item;
+    if (segments) {
+      if (isBuffer(value)) {
+        node.push(BUFFER, segments.length);
+        // A resizable buffer keeps its capacity; its bytes are the current length.
+        const resizable = (value as { resizable?: boolean; maxByteLength?: number });
+        if (resizable.resizable) node.push(resizable.maxByteLength);
+        segments.push(new Uint8Array(value));
+        continue;
+      }
+      const kind = viewKind(value);
+      if (kind) {
+        const view = value as ArrayBufferView;
+        const length = kind === "DataView" ? view.byteLength : (view as Uint8Array).length;
+        node.push(VIEW, kind, ref(view.buffer), view.byteOffset, length);
+        continue;
+      }
+    }
     if (Array.isArray(value)) {
       const items = new Array<unknown>(value.length);
       for (let i = 0; i < value.length; i++) items[i] = ref(value[i]);
@@ -79,10 +124,13 @@ export function toGraph(root: unknown): Graph {
   return [nodes, rootRef];
 }
 
-/** Rebuilds what {@link toGraph} flattened, identities and cycles included. */
-export function fromGraph(graph: Graph): unknown {
+/**
+ * Rebuilds what {@link toGraph} flattened, identities and cycles included; `buffers` are the
+ * BUFFER nodes' bytes, in segment order.
+ */
+export function fromGraph(graph: Graph, buffers: ArrayBuffer[] = []): unknown {
   const [nodes, rootRef] = graph;
-  const objects = nodes.map((node) => {
+  const objects: unknown[] = nodes.map((node) => {
     switch (node[0]) {
       case PLAIN:
         return {};
@@ -94,9 +142,21 @@ export function fromGraph(graph: Graph): unknown {
         return new Map();
       case SET:
         return new Set();
+      case BUFFER:
+        return bufferOf(node, buffers);
+      case VIEW:
+        return undefined; // made below, once every buffer exists
       default:
         return node[1];
     }
+  });
+  nodes.forEach((node, i) => {
+    if (node[0] !== VIEW) return;
+    const [, kind, bufferRef, byteOffset, length] = node as [number, string, unknown, number, number];
+    const make = Object.prototype.hasOwnProperty.call(VIEW_KINDS, kind) ? VIEW_KINDS[kind] : undefined;
+    const buffer = bufferRef instanceof Tag && bufferRef.tag === REF_TAG ? objects[bufferRef.value as number] : undefined;
+    if (!make || !(buffer instanceof ArrayBuffer)) throw new Error(`node ${i} is not a valid ${String(kind)} view`);
+    objects[i] = new make(buffer, byteOffset, length);
   });
   const deref = (value: unknown): unknown => (value instanceof Tag && value.tag === REF_TAG ? objects[value.value as number] : value);
   nodes.forEach((node, i) => {
@@ -124,4 +184,16 @@ export function fromGraph(graph: Graph): unknown {
     }
   });
   return deref(rootRef);
+}
+
+function bufferOf(node: Node, buffers: ArrayBuffer[]): ArrayBuffer {
+  const bytes = buffers[node[1] as number];
+  if (!bytes) throw new Error(`buffer #${String(node[1])} is missing`);
+  const max = node[2];
+  if (typeof max !== "number") return bytes;
+  // Only a resizable buffer records its capacity: rebuild one (a copy, rare).
+  const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
+  const out = new Resizable(bytes.byteLength, { maxByteLength: max });
+  new Uint8Array(out).set(new Uint8Array(bytes));
+  return out;
 }

@@ -23,9 +23,9 @@ import { Buffer } from "node:buffer";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { FerryError } from "../errors.ts";
-import { envelopeProblem } from "../snapshot/codec.ts";
+import { envelopeProblem, snapshotChecksum } from "../snapshot/codec.ts";
 import { errorCodeOf, nodeStorageFs, storageFailed } from "./fs.ts";
-import type { StorageFs } from "./fs.ts";
+import type { StorageFileHandle, StorageFs } from "./fs.ts";
 import { syncDir } from "./journal.ts";
 import type { Journal } from "./journal.ts";
 
@@ -72,6 +72,50 @@ export function checkpointFileName(name: string, generation: number): string {
   return `${name}@${generation}.snap`;
 }
 
+/** How many bytes a streamed checkpoint writes between two background flushes. */
+export const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
+
+/** A checkpoint being written as it streams in (see {@link CheckpointStore.openStream}). */
+export interface CheckpointStream {
+  /** Appends `chunk` (or several, in one call); rejects with `storage_failed` (the partial file is then removed). */
+  write(chunk: Uint8Array | Uint8Array[]): Promise<void>;
+  /** Makes it durable and current: fsync, rename, directory fsync, journal record. */
+  commit(): Promise<boolean>;
+  /** Gives up: resolves once the partial file is removed. Idempotent; nothing after a commit. */
+  abort(): Promise<void>;
+}
+
+/** Writes `parts` in order, in one call where the handle can, looping over short writes; returns the bytes written. */
+async function writeAll(handle: StorageFileHandle, parts: Uint8Array[]): Promise<number> {
+  let total = 0;
+  for (const part of parts) total += part.byteLength;
+  let done = 0;
+  if (handle.writev && parts.length > 1) done = (await handle.writev(parts)).bytesWritten;
+  let skip = done;
+  for (const part of parts) {
+    if (skip >= part.byteLength) {
+      skip -= part.byteLength;
+      continue;
+    }
+    let offset = skip;
+    skip = 0;
+    while (offset < part.byteLength) {
+      const { bytesWritten } = await handle.write(part, offset, part.byteLength - offset);
+      if (bytesWritten <= 0) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      offset += bytesWritten;
+      done += bytesWritten;
+    }
+  }
+  return total;
+}
+
+function concatTail(tail: Uint8Array, chunk: Uint8Array): Uint8Array {
+  const both = new Uint8Array(tail.byteLength + chunk.byteLength);
+  both.set(tail);
+  both.set(chunk, tail.byteLength);
+  return both.subarray(Math.max(0, both.byteLength - 4));
+}
+
 export class CheckpointStore {
   readonly #journal: Journal;
   readonly #dir: string;
@@ -88,6 +132,12 @@ export class CheckpointStore {
     try {
       mkdirSync(dir, { recursive: true });
       for (const file of readdirSync(dir)) {
+        // A write cut short by a crash (a snapshot streaming in when the node was killed): never
+        // current, as only a renamed file is.
+        if (file.endsWith(".snap.tmp")) {
+          rmSync(join(dir, file), { force: true });
+          continue;
+        }
         const at = file.lastIndexOf("@");
         if (at > 0) this.#withFiles.add(file.slice(0, at));
       }
@@ -112,9 +162,7 @@ export class CheckpointStore {
    * ```
    */
   save(name: string, generation: number, bytes: Uint8Array, options: SaveOptions = {}): Promise<boolean> {
-    // The envelope header carries the payload's CRC-32 at byte 8.
-    const crc = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
-    const key = `${generation}:${crc}:${bytes.byteLength}`;
+    const key = `${generation}:${snapshotChecksum(bytes)}:${bytes.byteLength}`;
     if (!options.force && this.#saved.get(name) === key) return Promise.resolve(false);
     const at = options.at ?? Date.now();
     const saved = () => {
@@ -133,6 +181,95 @@ export class CheckpointStore {
     }
     done.catch(() => {});
     return done;
+  }
+
+  /**
+   * Saves a large snapshot that arrives in chunks (streamed from an executor or a peer), written
+   * as it comes: write each chunk, then `commit()` (fsync, rename, journal record) or `abort()`.
+   * Dirty pages are flushed in the background every {@link FLUSH_EVERY_BYTES} bytes, so the
+   * commit's fsync finds little left to write. A chunk's buffer may be reused or transferred once
+   * its `write` resolved.
+   *
+   * @example
+   * ```ts
+   * const file = store.openStream("big", 4);
+   * for await (const chunk of chunks) await file.write(chunk);
+   * await file.commit();
+   * ```
+   */
+  openStream(name: string, generation: number, options: Pick<SaveOptions, "at"> = {}): CheckpointStream {
+    const file = this.#file(name, generation);
+    const tmp = `${file}.tmp`;
+    const at = options.at ?? Date.now();
+    let opened: Promise<StorageFileHandle> | undefined;
+    let written = 0;
+    let unflushed = 0;
+    let flushing: Promise<void> = Promise.resolve();
+    let tail: Uint8Array = new Uint8Array(0); // the last bytes seen (copied: the chunk may be transferred): the trailer holds the checksum
+    let state: "open" | "done" | "aborted" = "open";
+    const fail = (cause: unknown) => storageFailed(`Cannot write the checkpoint "${file}"`, this.#dir, cause);
+    const discard = async () => {
+      const handle = await opened?.catch(() => undefined);
+      await handle?.close().catch(() => {});
+      try {
+        this.#fs.unlinkSync(tmp);
+      } catch {
+        // never created
+      }
+    };
+    return {
+      write: async (chunk) => {
+        if (state !== "open") throw new FerryError("internal", `Checkpoint "${file}" is no longer being written`);
+        try {
+          opened ??= this.#fs.open(tmp, "w");
+          const handle = await opened;
+          const parts = Array.isArray(chunk) ? chunk : [chunk];
+          const size = await writeAll(handle, parts);
+          written += size;
+          unflushed += size;
+          for (const part of parts) tail = part.byteLength >= 4 ? part.slice(part.byteLength - 4) : concatTail(tail, part);
+          if (unflushed >= FLUSH_EVERY_BYTES && handle.datasync) {
+            unflushed = 0;
+            await flushing;
+            flushing = handle.datasync();
+            flushing.catch(() => {}); // surfaces at the commit's own sync
+          }
+        } catch (cause) {
+          state = "aborted";
+          await discard();
+          throw fail(cause);
+        }
+      },
+      commit: async () => {
+        if (state !== "open") throw new FerryError("internal", `Checkpoint "${file}" is no longer being written`);
+        state = "done";
+        try {
+          const handle = await (opened ??= this.#fs.open(tmp, "w"));
+          await flushing.catch(() => {});
+          try {
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+          await this.#fs.rename(tmp, file);
+        } catch (cause) {
+          await discard();
+          throw fail(cause);
+        }
+        syncDir(this.#dir);
+        this.#withFiles.add(name);
+        await this.#journal.append({ op: "checkpoint", name, generation, at });
+        const checksum = tail.byteLength === 4 ? new DataView(tail.buffer, tail.byteOffset, 4).getUint32(0, true) : 0;
+        this.#saved.set(name, `${generation}:${checksum}:${written}`);
+        this.#removeFiles(name, generation);
+        return true;
+      },
+      abort: async () => {
+        if (state !== "open") return;
+        state = "aborted";
+        await discard();
+      },
+    };
   }
 
   async #writeFile(name: string, generation: number, bytes: Uint8Array): Promise<void> {

@@ -20,6 +20,10 @@ import { FerryError } from "../errors.ts";
 export interface StorageFileHandle {
   write(buffer: Uint8Array, offset: number, length: number): Promise<{ bytesWritten: number }>;
   sync(): Promise<void>;
+  /** Writes several buffers at the file's position in one call; optional. May write fewer bytes. */
+  writev?(buffers: Uint8Array[]): Promise<{ bytesWritten: number }>;
+  /** Flushes the data written so far (not the metadata); optional, a stream writer uses it to flush early. */
+  datasync?(): Promise<void>;
   close(): Promise<void>;
 }
 

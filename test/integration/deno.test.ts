@@ -141,4 +141,20 @@ mixed("a Deno source whose destination disconnects mid-transfer rolls back at on
   assert.equal(violations(locks), []);
 });
 
+mixed("a 32 MiB state streams from a Node source into a Deno destination intact, its checkpoint there verified", async () => {
+  const SIZE = 32 * 1024 * 1024;
+  const big = (node: string) => `module: Exclusive, node: ${node}, args: ["${locks}", "${SIZE}"]`;
+  await c.waitRunningOn("big", "alpha", 30000);
+  await c.call("alpha", "big", "note", ["from node"]);
+  const before = (await c.ps()).find((p) => p.name === "big")!.generation;
+  place("big", big("beta"));
+  const moved = await c.waitRunningOn("big", "beta", 30000);
+  assert.is(moved.generation, before + 1);
+  assert.ok(moved.lastTransferBytes! > SIZE);
+  assert.is(await c.call("beta", "big", "verify"), SIZE);
+  assert.ok((await c.call<string[]>("beta", "big", "history")).includes("from node"));
+  assert.ok(existsSync(join(c.dir, `.ferry/beta/checkpoints/big@${before + 1}.snap`)));
+  assert.equal(violations(locks), []);
+});
+
 mixed.run();

@@ -266,6 +266,73 @@ test("start() from a snapshot restores the fields without running the constructo
   assert.is(await call(p, "ticker", "constructedCount"), 0);
 });
 
+// --- streamed snapshots ------------------------------------------------------------------------
+
+async function readAll(p: ExecutorPool, name: string, reader: "send" | "save", maxBytes: number): Promise<Uint8Array> {
+  const parts: number[] = [];
+  for (;;) {
+    const { chunk } = await p.request({ type: "read", name, reader, maxBytes });
+    if (!chunk) return new Uint8Array(parts);
+    assert.ok(chunk.byteLength <= maxBytes);
+    parts.push(...chunk);
+  }
+}
+
+test("suspend() with streamAbove keeps the snapshot in the executor: two readers each read all of it; once it runs again, reads are refused", async () => {
+  const p = makePool();
+  await p.start(startReq("ticker", "Ticker", { args: ["streamed"] }));
+  await until(async () => (await call<TickerView>(p, "ticker", "get")).ticks >= 2, "ticks");
+  const { snapshot, streamed } = await p.request({ type: "suspend", name: "ticker", deadlineMs: 2000, streamAbove: 16 });
+  assert.is(snapshot.byteLength, 0);
+  assert.ok(streamed! > 16);
+  const sent = await readAll(p, "ticker", "send", 7);
+  const saved = await readAll(p, "ticker", "save", 1000);
+  assert.equal([...saved], [...sent]);
+  assert.is(sent.byteLength, streamed);
+  assert.is((decodeState(sent).fields as TickerView).label, "streamed");
+  await p.request({ type: "activate", name: "ticker", generation: 0, run: true });
+  assert.is((await rejection(p.request({ type: "read", name: "ticker", reader: "send", maxBytes: 10 }))).code, "conflict");
+});
+
+/** A snapshot's bytes cut into batches of pieces, the way they come off a socket. */
+async function* batches(bytes: Uint8Array, piece: number, perBatch: number): AsyncGenerator<Uint8Array[]> {
+  let batch: Uint8Array[] = [];
+  for (let at = 0; at < bytes.byteLength; at += piece) {
+    batch.push(bytes.slice(at, at + piece));
+    if (batch.length === perBatch) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}
+
+test("start() fed a snapshot in batches restores it as it arrives, like one from bytes", async () => {
+  const p = makePool();
+  const bytes = encodeState({ className: "Ticker", fields: { ticks: 40, runs: 0, resumes: 0, suspends: 0, label: "fed", viaCtor: false } });
+  await p.start({ ...startReq("ticker", "Ticker", { hold: true }), snapshot: { length: bytes.byteLength, chunks: batches(bytes, 5, 3) } });
+  const fields = await call<TickerView>(p, "ticker", "get");
+  assert.equal([fields.ticks, fields.label, fields.viaCtor], [40, "fed", false]);
+});
+
+test("start() fed a corrupt or broken stream fails with why, and hosts nothing", async () => {
+  const p = makePool();
+  const bytes = encodeState({ className: "Ticker", fields: { ticks: 1, label: "x" } });
+  const flipped = bytes.slice();
+  flipped[flipped.byteLength - 1]! ^= 1;
+  const corrupt = await rejection(p.start({ ...startReq("a", "Ticker", { hold: true }), snapshot: { length: bytes.byteLength, chunks: batches(flipped, 4, 2) } }));
+  assert.is(corrupt.code, "snapshot_corrupt");
+  assert.not.ok(p.has("a"));
+  async function* broken(): AsyncGenerator<Uint8Array[]> {
+    yield [bytes.slice(0, 30)];
+    throw new Error("the answer broke off after 30 bytes");
+  }
+  const cut = await rejection(p.start({ ...startReq("b", "Ticker", { hold: true }), snapshot: { length: bytes.byteLength, chunks: broken() } }));
+  assert.match(cut.message, /broke off after 30 bytes/);
+  assert.not.ok(p.has("b"));
+  await p.start(startReq("b", "Ticker"));
+});
+
 test("start() with hold waits for activate() before running", async () => {
   const p = makePool();
   await p.start(startReq("ticker", "Ticker", { hold: true }));

@@ -64,6 +64,7 @@ function holderApi(holder: BatchHolder, options: { batches?: boolean } = {}) {
           return serveBatch(holder, validateBatch("handoff.batch", body).items);
         case "handoff.begin": {
           const { snapshot, meta } = await holder.begin(validateOne<Begin>("handoff.begin", body));
+          if (!(snapshot instanceof Uint8Array)) throw new FerryError("internal", "these states are small: never streamed");
           return new Response(snapshot, { headers: { [META_HEADER]: JSON.stringify(meta) } });
         }
         case "handoff.commit":

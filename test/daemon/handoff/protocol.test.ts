@@ -93,6 +93,10 @@ class World {
         const headers = new Headers({ "ferry-handoff": JSON.stringify(meta) });
         return answer("handoff.begin", { bytes: snapshot, headers });
       },
+      async postForStream(this: { postForBytes(type: string, body: Record_): Promise<{ bytes: Uint8Array; headers: Headers }> }, type: string, body: Record_) {
+        const { bytes, headers } = await this.postForBytes(type, body);
+        return { headers, length: bytes.byteLength, chunks: (async function* () { yield bytes; })() };
+      },
     } as unknown as PeerPort;
   }
 }

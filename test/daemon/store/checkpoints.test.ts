@@ -310,4 +310,68 @@ test("on a full disk, saving a large checkpoint rejects with storage_failed nami
   }
 });
 
+// --- checkpoints written as they stream in --------------------------------------------------------
+
+async function streamIn(target: CheckpointStore, name: string, generation: number, bytes: Uint8Array, chunk = 4096): Promise<boolean> {
+  const file = target.openStream(name, generation);
+  for (let at = 0; at < bytes.byteLength; at += chunk) await file.write(bytes.slice(at, at + chunk));
+  return file.commit();
+}
+
+test("openStream() writes a checkpoint chunk by chunk; it reads back verified, and an identical save() is then skipped", async () => {
+  const bytes = large(7, 100_000);
+  assert.is(await streamIn(store, "counter", 3, bytes, 3000), true);
+  assert.equal(readdirSync(dir), ["counter@3.snap"]);
+  assert.is(countOf(store.read("counter", 3)), 7n);
+  assert.is(await store.save("counter", 3, bytes), false, "the streamed save was not remembered");
+  assert.is(await store.save("counter", 3, large(8, 100_000)), true);
+});
+
+test("openStream() survives a restart: the journal records the file like any large checkpoint", async () => {
+  await streamIn(store, "counter", 1, large(5, 50_000));
+  journal.close();
+  journal = await Journal.open(dataDir);
+  store = new CheckpointStore(journal, dir);
+  assert.is(countOf(store.read("counter", 1)), 5n);
+});
+
+test("abort() removes the partial file and keeps the previous checkpoint current", async () => {
+  await store.save("counter", 0, large(1));
+  const file = store.openStream("counter", 1);
+  await file.write(large(2).subarray(0, 1000));
+  await file.abort();
+  assert.equal(readdirSync(dir), ["counter@0.snap"]);
+  assert.is(countOf(store.read("counter", 0)), 1n);
+  await rejects(file.write(new Uint8Array(1)), /no longer being written/);
+});
+
+test("a partial file left by a crash mid-stream is removed when the store opens", () => {
+  writeFileSync(join(dir, "counter@4.snap.tmp"), new Uint8Array(100));
+  store = new CheckpointStore(journal, dir);
+  assert.equal(readdirSync(dir), []);
+});
+
+test("a streamed checkpoint that fails to write (full disk) rejects with storage_failed and leaves no partial file", async () => {
+  const disk = smallDisk();
+  const options = disk.fs ? { fs: disk.fs } : {};
+  const fullJournal = await Journal.open(disk.dir, options);
+  try {
+    const snapshots = join(disk.dir, "checkpoints");
+    const onDisk = new CheckpointStore(fullJournal, snapshots, options);
+    const error = await streamIn(onDisk, "counter", 0, large(1, 200_000)).then(() => undefined, (e: unknown) => e as FerryError);
+    assert.is(error?.code, "storage_failed");
+    assert.match(error!.message, /counter@0\.snap/);
+    assert.equal(readdirSync(snapshots), []);
+  } finally {
+    fullJournal.close();
+    disk.close();
+  }
+});
+
+async function rejects(promise: Promise<unknown>, expect: RegExp): Promise<void> {
+  const error = await promise.then(() => undefined, (e: unknown) => e as Error);
+  assert.ok(error, "did not reject");
+  assert.match(error!.message, expect);
+}
+
 test.run();
