@@ -1,0 +1,500 @@
+/**
+ * Pre-copy deltas: a running process's fields cut into pieces whose hashes (CRC-32) are kept from
+ * one round to the next, so each round carries only the pieces that changed. A piece is a group
+ * of top-level fields (fields that share an object travel together, so the shared object stays
+ * one object) or one chunk of a large typed array or ArrayBuffer, wherever it sits in the fields
+ * (a blob: it travels as raw bytes, in {@link CHUNK_BYTES} chunks, referenced from its group by a
+ * CBOR tag).
+ *
+ * The holder keeps a {@link DeltaTracker} per process (hashes only, never a copy of the state);
+ * the receiver keeps a {@link DeltaBase} (the pieces themselves), applies each delta, verifies
+ * every piece it writes against the holder's hash and the whole against the holder's digest, and
+ * rebuilds an ordinary snapshot (codec.ts) from the pieces at the end.
+ *
+ * Wire format: "FPCD" | header length u32 LE | header (CBOR) | data (the pieces' bytes).
+ *
+ * @example
+ * ```ts
+ * const tracker = new DeltaTracker("h1");
+ * const base = new DeltaBase();
+ * base.apply(tracker.next(state, { after: -1 }).delta);
+ * base.apply(tracker.next(state, { after: 0 }).delta); // only what changed since round 0
+ * decodeState(base.rebuild()).fields;
+ * ```
+ * @module
+ */
+import { Encoder, Tag } from "cbor-x";
+import { crc32 } from "node:zlib";
+import { FerryError } from "../errors.ts";
+import { encodeState, type ProcessState } from "./codec.ts";
+import { fromGraph, type Graph, toGraph } from "./graph.ts";
+import { assertPortable } from "./portable.ts";
+
+/** CBOR tag of a reference to blob #n, next to graph.ts's node references. */
+export const BLOB_TAG = 40101;
+/** Size of a blob chunk: the unit of change detection inside a typed array or ArrayBuffer. */
+export const CHUNK_BYTES = 64 * 1024;
+/** Typed arrays and ArrayBuffers from this size on travel as chunked blobs; smaller ones inline. */
+export const BLOB_MIN_BYTES = CHUNK_BYTES;
+
+const MAGIC = [0x46, 0x50, 0x43, 0x44]; // "FPCD"
+const FORMAT = 1;
+const codec = new Encoder({ useRecords: false, pack: false, structuredClone: false });
+
+const KINDS = [
+  "ArrayBuffer", "Uint8Array", "Int8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array",
+  "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
+] as const;
+type Kind = (typeof KINDS)[number];
+type Binary = ArrayBuffer | ArrayBufferView;
+
+/** Only exact instances: a subclass (Node's Buffer, say) stays inline, encoded as it always is. */
+function kindOf(value: unknown): Kind | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  for (const kind of KINDS) {
+    const ctor = (globalThis as unknown as Record<string, { prototype: object } | undefined>)[kind];
+    if (ctor && proto === ctor.prototype) return kind;
+  }
+  return undefined;
+}
+
+function bytesOf(value: Binary): Uint8Array {
+  return value instanceof ArrayBuffer ? new Uint8Array(value) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** [key, crc, offset in data or -1 when unchanged, length] */
+type GroupEntry = [key: string, crc: number, offset: number, length: number];
+/** [chunk index, crc, offset in data, length] */
+type ChunkEntry = [index: number, crc: number, offset: number, length: number];
+/** [blob id, kind, byte length, chunks carried in this delta] */
+type BlobEntry = [id: number, kind: Kind, byteLength: number, chunks: ChunkEntry[]];
+
+/** What a delta says besides its pieces. */
+export interface DeltaHeader {
+  v: number;
+  round: number;
+  /** The round this delta builds on; -1 when it carries everything (a fresh base). */
+  after: number;
+  className: string;
+  moduleVersion: string | null;
+  /** Every top-level field, in order. */
+  keys: string[];
+  /** Every group of fields now, carried or not. */
+  groups: GroupEntry[];
+  /** Every blob now, with the chunks this delta carries. */
+  blobs: BlobEntry[];
+  /** Bytes that changed since `after` (carried or left for a later round). */
+  dirtyBytes: number;
+  /** Bytes carried. */
+  sentBytes: number;
+  /** Size of the whole state in pieces. */
+  totalBytes: number;
+  /** Every changed piece is carried: the base is the state as captured. */
+  complete: boolean;
+  /** CRC-32 over every piece's hash, as the holder believes the receiver holds them after this delta. */
+  digest: number;
+}
+
+/** One round's outcome on the holder's side. */
+export interface DeltaRound {
+  delta: Uint8Array;
+  header: DeltaHeader;
+}
+
+interface BlobState {
+  kind: Kind;
+  byteLength: number;
+  /** -1: not yet carried. */
+  crcs: number[];
+}
+
+interface PieceState {
+  groups: Map<string, number>;
+  blobs: Map<number, BlobState>;
+}
+
+function emptyState(): PieceState {
+  return { groups: new Map(), blobs: new Map() };
+}
+
+function digestOf(groups: Iterable<[string, number]>, blobs: Iterable<[number, BlobState]>): number {
+  let crc = 0;
+  const numbers: number[] = [];
+  for (const [key, value] of groups) {
+    crc = crc32(key, crc);
+    numbers.push(value >>> 0);
+  }
+  for (const [id, blob] of blobs) {
+    crc = crc32(blob.kind, crc);
+    numbers.push(id, blob.byteLength);
+    for (const c of blob.crcs) numbers.push(c >>> 0);
+  }
+  return crc32(new Uint8Array(Uint32Array.from(numbers).buffer), crc);
+}
+
+function chunkCount(byteLength: number): number {
+  return Math.ceil(byteLength / CHUNK_BYTES);
+}
+
+/**
+ * The holder's side: cuts the fields into pieces each round and keeps only their hashes, both as
+ * of the last delta it produced and as of the round the receiver confirmed (by asking for the next
+ * delta `after` it), so a delta the receiver never got is simply carried again.
+ *
+ * @example
+ * ```ts
+ * const { header } = new DeltaTracker("h1").next({ className: "C", fields: { a: 1 } }, { after: -1 });
+ * header.complete; // true
+ * ```
+ */
+export class DeltaTracker {
+  readonly session: string;
+  #round = -1;
+  #acked: { round: number; state: PieceState } | undefined;
+  #pending: { round: number; state: PieceState } | undefined;
+  readonly #blobIds = new WeakMap<object, number>();
+  #nextBlob = 0;
+
+  constructor(session: string) {
+    this.session = session;
+  }
+
+  /**
+   * The delta of `state` since round `after` (-1: everything). Chunks beyond `budgetBytes` stay
+   * dirty for a later round (unless `budgetBytes` is Infinity); groups always travel whole.
+   * Throws `not_serializable` (naming the field) like a snapshot would.
+   */
+  next(state: ProcessState, options: { after: number; budgetBytes?: number }): DeltaRound {
+    assertPortable(state.fields, state.className);
+    const base = this.#baseFor(options.after);
+    const after = base ? options.after : -1;
+    const from = base ?? emptyState();
+    const budget = options.budgetBytes ?? Infinity;
+    const round = ++this.#round;
+    const data: Uint8Array[] = [];
+    let offset = 0;
+    const carry = (bytes: Uint8Array): number => {
+      const at = offset;
+      data.push(bytes);
+      offset += bytes.byteLength;
+      return at;
+    };
+    const now = emptyState();
+    const groups: GroupEntry[] = [];
+    const blobs: BlobEntry[] = [];
+    const found = new Map<number, Binary>();
+    let dirtyBytes = 0;
+    let totalBytes = 0;
+
+    for (const fieldNames of groupFields(state.fields)) {
+      const key = JSON.stringify(fieldNames);
+      const value = Object.create(null) as Record<string, unknown>;
+      for (const name of fieldNames) Object.defineProperty(value, name, { value: state.fields[name], enumerable: true, writable: true, configurable: true });
+      const graph = toGraph(value);
+      for (const node of graph[0]) {
+        const leaf = node[1];
+        if (node.length !== 2 || !kindOf(leaf)) continue;
+        const bytes = bytesOf(leaf as Binary);
+        if (bytes.byteLength < BLOB_MIN_BYTES) continue;
+        let id = this.#blobIds.get(leaf as object);
+        if (id === undefined) this.#blobIds.set(leaf as object, (id = this.#nextBlob++));
+        found.set(id, leaf as Binary);
+        node[1] = new Tag(id, BLOB_TAG);
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(codec.encode(graph));
+      } catch (cause) {
+        throw new FerryError("not_serializable", `Cannot encode the fields of ${state.className}: ${(cause as Error).message}`, { cause });
+      }
+      const crc = crc32(bytes);
+      now.groups.set(key, crc);
+      totalBytes += bytes.byteLength;
+      if (from.groups.get(key) === crc) groups.push([key, crc, -1, bytes.byteLength]);
+      else {
+        dirtyBytes += bytes.byteLength;
+        groups.push([key, crc, carry(bytes), bytes.byteLength]);
+      }
+    }
+
+    let sentChunks = 0;
+    let left = 0;
+    for (const [id, binary] of found) {
+      const kind = kindOf(binary)!;
+      const bytes = bytesOf(binary);
+      const known = from.blobs.get(id);
+      const same = known && known.kind === kind && known.byteLength === bytes.byteLength;
+      const crcs = new Array<number>(chunkCount(bytes.byteLength));
+      const chunks: ChunkEntry[] = [];
+      for (let index = 0; index < crcs.length; index++) {
+        const piece = bytes.subarray(index * CHUNK_BYTES, Math.min((index + 1) * CHUNK_BYTES, bytes.byteLength));
+        const crc = crc32(piece);
+        const had = same ? known.crcs[index]! : -1;
+        if (had === crc) {
+          crcs[index] = crc;
+          continue;
+        }
+        dirtyBytes += piece.byteLength;
+        if (sentChunks >= budget) {
+          left++;
+          crcs[index] = had;
+          continue;
+        }
+        // No copy yet: the delta is assembled before this turn ends, so the process cannot change them.
+        chunks.push([index, crc, carry(piece), piece.byteLength]);
+        sentChunks += piece.byteLength;
+        crcs[index] = crc;
+      }
+      totalBytes += bytes.byteLength;
+      now.blobs.set(id, { kind, byteLength: bytes.byteLength, crcs });
+      blobs.push([id, kind, bytes.byteLength, chunks]);
+    }
+
+    const sentBytes = offset;
+    const header: DeltaHeader = {
+      v: FORMAT,
+      round,
+      after,
+      className: state.className,
+      moduleVersion: state.moduleVersion ?? null,
+      keys: Object.keys(state.fields),
+      groups,
+      blobs,
+      dirtyBytes,
+      sentBytes,
+      totalBytes,
+      complete: left === 0,
+      digest: digestOf(now.groups, now.blobs),
+    };
+    this.#pending = { round, state: now };
+    return { delta: assemble(header, data, offset), header };
+  }
+
+  /** The hashes the receiver holds if it received round `after`; undefined starts afresh. */
+  #baseFor(after: number): PieceState | undefined {
+    if (after < 0) return undefined;
+    if (this.#pending?.round === after) this.#acked = this.#pending;
+    if (this.#acked?.round === after) return this.#acked.state;
+    return undefined;
+  }
+}
+
+/** Top-level fields grouped so that fields reaching a common object (blobs aside) share a group. */
+function groupFields(fields: Record<string, unknown>): string[][] {
+  const names = Object.keys(fields);
+  const parent = names.map((_, i) => i);
+  const root = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  const owner = new Map<object, number>();
+  names.forEach((name, i) => {
+    const work: unknown[] = [fields[name]];
+    while (work.length) {
+      const value = work.pop();
+      if (typeof value !== "object" || value === null) continue;
+      const seen = owner.get(value);
+      if (seen !== undefined) {
+        const a = root(seen);
+        const b = root(i);
+        if (a !== b) parent[b] = a;
+        continue;
+      }
+      owner.set(value, i);
+      if (Array.isArray(value)) work.push(...value);
+      else if (value instanceof Map) for (const [k, v] of value) work.push(k, v);
+      else if (value instanceof Set) for (const v of value) work.push(v);
+      else {
+        const proto = Object.getPrototypeOf(value) as object | null;
+        if (proto === Object.prototype || proto === null) work.push(...Object.values(value));
+      }
+    }
+  });
+  const groups = new Map<number, string[]>();
+  names.forEach((name, i) => {
+    const r = root(i);
+    let group = groups.get(r);
+    if (!group) groups.set(r, (group = []));
+    group.push(name);
+  });
+  return [...groups.values()];
+}
+
+function assemble(header: DeltaHeader, data: Uint8Array[], dataBytes: number): Uint8Array {
+  const head = new Uint8Array(codec.encode(header));
+  const out = new Uint8Array(8 + head.byteLength + dataBytes);
+  out.set(MAGIC, 0);
+  new DataView(out.buffer).setUint32(4, head.byteLength, true);
+  out.set(head, 8);
+  let at = 8 + head.byteLength;
+  for (const piece of data) {
+    out.set(piece, at);
+    at += piece.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Splits a delta into its header and data; throws `snapshot_corrupt` when it is not one.
+ *
+ * @example
+ * ```ts
+ * parseDelta(round.delta).header.round; // 0
+ * ```
+ */
+export function parseDelta(delta: Uint8Array): { header: DeltaHeader; data: Uint8Array } {
+  const corrupt = (why: string) => new FerryError("snapshot_corrupt", `Pre-copy delta is corrupt: ${why}`);
+  if (delta.byteLength < 8 || MAGIC.some((b, i) => delta[i] !== b)) throw corrupt("bad header");
+  const length = new DataView(delta.buffer, delta.byteOffset, delta.byteLength).getUint32(4, true);
+  if (8 + length > delta.byteLength) throw corrupt("truncated header");
+  let header: DeltaHeader;
+  try {
+    header = codec.decode(delta.subarray(8, 8 + length)) as DeltaHeader;
+  } catch {
+    throw corrupt("unreadable header");
+  }
+  if (header?.v !== FORMAT || !Array.isArray(header.groups) || !Array.isArray(header.blobs)) throw corrupt(`format ${String(header?.v)} is not supported`);
+  return { header, data: delta.subarray(8 + length) };
+}
+
+const CTORS: Record<Exclude<Kind, "ArrayBuffer">, new (buffer: ArrayBuffer) => ArrayBufferView> = {
+  Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+};
+
+interface HeldBlob extends BlobState {
+  buffer: ArrayBuffer;
+}
+
+/**
+ * The receiver's side: the pieces of the state as of the last delta applied. Each piece is
+ * checked against the holder's hash where it is written, and the whole against the holder's
+ * digest after each delta: a delta that does not build on this base, or a wrong merge, is refused.
+ *
+ * @example
+ * ```ts
+ * const base = new DeltaBase();
+ * base.apply(delta0);
+ * base.apply(delta1);
+ * const snapshot = base.rebuild(); // an ordinary snapshot (codec.ts)
+ * ```
+ */
+export class DeltaBase {
+  #round = -1;
+  #header: DeltaHeader | undefined;
+  #groups = new Map<string, { bytes: Uint8Array; crc: number }>();
+  #blobs = new Map<number, HeldBlob>();
+
+  /** The last round applied (-1: none). */
+  get round(): number {
+    return this.#round;
+  }
+
+  /** Bytes held. */
+  get bytes(): number {
+    let n = 0;
+    for (const g of this.#groups.values()) n += g.bytes.byteLength;
+    for (const b of this.#blobs.values()) n += b.byteLength;
+    return n;
+  }
+
+  /** Merges a delta; throws `snapshot_corrupt` (the base is then unusable) or `conflict`. */
+  apply(delta: Uint8Array): DeltaHeader {
+    const { header, data } = parseDelta(delta);
+    const corrupt = (why: string) => {
+      this.discard();
+      return new FerryError("snapshot_corrupt", `Pre-copy round ${header.round} cannot be merged: ${why}`);
+    };
+    if (header.after !== -1 && header.after !== this.#round) {
+      throw new FerryError("conflict", `Pre-copy round ${header.round} builds on round ${header.after}, but the base here is at round ${this.#round}`);
+    }
+    const oldGroups = header.after === -1 ? new Map<string, { bytes: Uint8Array; crc: number }>() : this.#groups;
+    const oldBlobs = header.after === -1 ? new Map<number, HeldBlob>() : this.#blobs;
+    const piece = (offset: number, length: number) => {
+      if (offset < 0 || offset + length > data.byteLength) throw corrupt(`a piece lies outside the delta (${offset}+${length} of ${data.byteLength})`);
+      return data.subarray(offset, offset + length);
+    };
+    const groups = new Map<string, { bytes: Uint8Array; crc: number }>();
+    for (const [key, crc, offset, length] of header.groups) {
+      if (offset >= 0) {
+        const bytes = piece(offset, length).slice();
+        if (crc32(bytes) !== crc) throw corrupt(`fields ${key} do not match their hash`);
+        groups.set(key, { bytes, crc });
+      } else {
+        const had = oldGroups.get(key);
+        if (!had || had.crc !== crc) throw corrupt(`fields ${key} are unchanged there but differ here`);
+        groups.set(key, had);
+      }
+    }
+    const blobs = new Map<number, HeldBlob>();
+    for (const [id, kind, byteLength, chunks] of header.blobs) {
+      if (!KINDS.includes(kind)) throw corrupt(`blob ${id} is of unknown kind "${String(kind)}"`);
+      let blob = oldBlobs.get(id);
+      if (!blob || blob.kind !== kind || blob.byteLength !== byteLength) {
+        blob = { kind, byteLength, buffer: new ArrayBuffer(byteLength), crcs: new Array<number>(chunkCount(byteLength)).fill(-1) };
+      }
+      const target = new Uint8Array(blob.buffer);
+      for (const [index, crc, offset, length] of chunks) {
+        const start = index * CHUNK_BYTES;
+        if (index < 0 || index >= blob.crcs.length || length !== Math.min(CHUNK_BYTES, byteLength - start)) throw corrupt(`chunk ${index} of blob ${id} does not fit it`);
+        const place = target.subarray(start, start + length);
+        place.set(piece(offset, length));
+        // Checked where it landed, so a misplaced chunk is caught, not only a damaged one.
+        if (crc32(place) !== crc) throw corrupt(`chunk ${index} of blob ${id} does not match its hash`);
+        blob.crcs[index] = crc;
+      }
+      blobs.set(id, blob);
+    }
+    const digest = digestOf([...groups].map(([k, g]) => [k, g.crc] as [string, number]), blobs);
+    if (digest !== header.digest) throw corrupt("the merged state does not match the holder's digest");
+    this.#groups = groups;
+    this.#blobs = blobs;
+    this.#round = header.round;
+    this.#header = header;
+    return header;
+  }
+
+  /**
+   * The full state as an ordinary snapshot. Only after a complete delta: every piece is then the
+   * holder's as of that round. The blobs become the snapshot's typed arrays without a copy of
+   * their own; the base is empty afterwards.
+   */
+  rebuild(): Uint8Array {
+    const header = this.#header;
+    if (!header || !header.complete) throw new FerryError("internal", "The pre-copied base is not complete");
+    const objects = new Map<number, Binary>();
+    for (const [id, blob] of this.#blobs) objects.set(id, blob.kind === "ArrayBuffer" ? blob.buffer : new CTORS[blob.kind](blob.buffer));
+    const fields: Record<string, unknown> = {};
+    const parts: Record<string, unknown>[] = [];
+    for (const [key, { bytes }] of this.#groups) {
+      const graph = codec.decode(bytes) as Graph;
+      for (const node of graph[0]) {
+        const leaf = node[1];
+        if (node.length === 2 && leaf instanceof Tag && leaf.tag === BLOB_TAG) {
+          const blob = objects.get(leaf.value as number);
+          if (!blob) throw new FerryError("snapshot_corrupt", `Pre-copied fields ${key} name blob ${String(leaf.value)}, which is not there`);
+          node[1] = blob;
+        }
+      }
+      parts.push(fromGraph(graph) as Record<string, unknown>);
+    }
+    const byName = new Map<string, unknown>();
+    for (const part of parts) for (const name of Object.keys(part)) byName.set(name, part[name]);
+    for (const name of header.keys) {
+      if (!byName.has(name)) throw new FerryError("snapshot_corrupt", `Pre-copied state lacks field "${name}"`);
+      Object.defineProperty(fields, name, { value: byName.get(name), enumerable: true, writable: true, configurable: true });
+    }
+    const state: ProcessState = header.moduleVersion === null ? { className: header.className, fields } : { className: header.className, fields, moduleVersion: header.moduleVersion };
+    const snapshot = encodeState(state);
+    this.discard();
+    return snapshot;
+  }
+
+  /** Forgets every piece. */
+  discard(): void {
+    this.#groups = new Map();
+    this.#blobs = new Map();
+    this.#round = -1;
+    this.#header = undefined;
+  }
+}
