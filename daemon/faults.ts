@@ -18,6 +18,8 @@ export interface Faults {
   breakTransferAfterBytes?: number;
   /** Source: pause this long before each 1 MiB chunk of a snapshot (a slow link). */
   delayPerChunkMs?: number;
+  /** Source: pause this long before capturing the second pre-copy round (the one after round 0). */
+  delayPrecopyRoundMs?: number;
 }
 
 function read(): Faults {

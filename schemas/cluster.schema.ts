@@ -98,6 +98,18 @@ export const processSchema = {
       default: "auto",
       description: "auto: a changed module file upgrades the process in place; manual: it waits for `ferry upgrade`",
     },
+    maxDowntimeMs: {
+      type: "integer",
+      minimum: 1,
+      maximum: 3600000,
+      default: 100,
+      description: "Downtime a hand-off of a large state aims at: its state is pre-copied while it runs until what is left to move fits this",
+    },
+    strict: {
+      type: "boolean",
+      default: false,
+      description: "true: a hand-off whose pre-copy cannot get under maxDowntimeMs rolls back (and is retried); false: it goes ahead and says the downtime to expect",
+    },
   },
 } as const;
 

@@ -14,7 +14,7 @@
  */
 import type { ValidateFunction } from "ajv";
 import { requests } from "./api.schema.ts";
-import { handoffMetaSchema, moduleBundleSchema } from "./api.schema.ts";
+import { handoffMetaSchema, moduleBundleSchema, precopyRoundSchema } from "./api.schema.ts";
 import { clusterSchema } from "./cluster.schema.ts";
 
 /** A family of validators sharing one set of Ajv options. */
@@ -37,6 +37,7 @@ export const validatorFamilies = {
     schemas: () => ({
       ...Object.fromEntries(Object.entries(requests).map(([type, schema]) => [requestKey(type), schema])),
       handoffMeta: handoffMetaSchema,
+      precopyRound: precopyRoundSchema,
       moduleBundle: moduleBundleSchema,
     }),
   },

@@ -9,7 +9,7 @@ import type { NodeState } from "../node/mod.ts";
 import type { ReplicaStore } from "../store/replicas.ts";
 import { FerryError } from "../errors.ts";
 import type { SourceHandoffs } from "../handoff/mod.ts";
-import { META_HEADER } from "../handoff/mod.ts";
+import { META_HEADER, PRECOPY_HEADER } from "../handoff/mod.ts";
 import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
 import type { ModuleRegistry } from "../modules/registry.ts";
@@ -154,6 +154,18 @@ const messages: MessageRoutes = {
 
   async "handoff.status"({ handoffs }, body) {
     return handoffs.status(body);
+  },
+
+  async "handoff.precopy"({ node }, body) {
+    const { delta, round } = await node.precopy.round(body);
+    return new Response(delta, {
+      headers: { "content-type": "application/octet-stream", "content-length": String(delta.byteLength), [PRECOPY_HEADER]: JSON.stringify(round) },
+    });
+  },
+
+  async "handoff.precopy.end"({ node }, body) {
+    node.precopy.end(body);
+    return { ok: true };
   },
 
   async "checkpoint.replicate"({ replicas }, body, _signal, bytes) {

@@ -44,8 +44,16 @@ export type Request =
   }
   /** Run a held or suspended process: resume() hook, then run() (unless it had completed). */
   | { type: "activate"; name: string; generation: number; run: boolean }
-  /** Stop at a safe point, call suspend(), capture. The instance stays for a rollback. */
-  | { type: "suspend"; name: string; deadlineMs: number }
+  /**
+   * Stop at a safe point, call suspend(), capture. The instance stays for a rollback. With
+   * `delta`, the capture is a pre-copy delta (snapshot/delta.ts) since round `after` of `session`.
+   */
+  | { type: "suspend"; name: string; deadlineMs: number; delta?: { session: string; after: number } }
+  /**
+   * A pre-copy round: capture between two turns without stopping, and encode only the pieces
+   * whose hash changed since round `after` of `session` (at most `budgetBytes` of chunks).
+   */
+  | { type: "delta"; name: string; session: string; after: number; budgetBytes: number }
   /** Capture without stopping (periodic checkpoint). Snapshot is absent when unchanged. */
   | { type: "capture"; name: string }
   | { type: "discard"; name: string }
@@ -67,6 +75,7 @@ export type ReplyValue = {
   activate: null;
   suspend: { snapshot: Uint8Array };
   capture: { snapshot: Uint8Array };
+  delta: { delta: Uint8Array; round: number; dirtyBytes: number; sentBytes: number; totalBytes: number; complete: boolean; captureMs: number };
   discard: null;
   call: { value: Uint8Array };
   inspect: { methods: string[] };

@@ -32,6 +32,7 @@ import type { ProcessContext, ProcessInstance } from "../sdk/context.ts";
 import { Activity, ACTIVITY, BEAT, CLAIM_STARTED, CURRENT, OUT_OF_MEMORY, packBytes, unpackBytes } from "./protocol.ts";
 import type { ExecutorData, FromWorker, ToWorker, WireError } from "./protocol.ts";
 import { Fence } from "./fence.ts";
+import { DeltaTracker } from "../snapshot/delta.ts";
 import { LeaseCell } from "./lease.ts";
 import { LogBucket } from "./log-limit.ts";
 
@@ -290,10 +291,28 @@ async function callUpgrade(who: { name: string; slot: number }, instance: Instan
   });
 }
 
-function capture(h: Hosted): Uint8Array {
+function fieldsOf(h: Hosted): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(h.instance)) fields[key] = h.instance[key];
+  return fields;
+}
+
+function capture(h: Hosted): Uint8Array {
+  const fields = fieldsOf(h);
   return serializing(() => encodeState({ className: h.cls.name, fields, moduleVersion: h.version }));
+}
+
+/** Pre-copy trackers (hashes of the pieces last sent), one per process, of its latest session. */
+const trackers = new Map<string, DeltaTracker>();
+
+/** A pre-copy delta of `h` since round `after` of `session`; a new session starts afresh. */
+function captureDelta(h: Hosted, session: string, after: number, budgetBytes: number) {
+  let tracker = trackers.get(h.name);
+  if (tracker?.session !== session) trackers.set(h.name, (tracker = new DeltaTracker(session)));
+  const started = performance.now();
+  const { delta, header } = serializing(() => tracker.next({ className: h.cls.name, fields: fieldsOf(h), moduleVersion: h.version }, { after, budgetBytes }));
+  const { round, dirtyBytes, sentBytes, totalBytes, complete } = header;
+  return { delta, round, dirtyBytes, sentBytes, totalBytes, complete, captureMs: performance.now() - started };
 }
 
 /** A new instance of `cls` holding the fields of `snapshot`, its constructor not run. */
@@ -451,7 +470,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       }
       await callHook(h, "suspend");
       try {
-        const snapshot = capture(h);
+        const snapshot = req.delta ? captureDelta(h, req.delta.session, req.delta.after, Infinity).delta : capture(h);
         h.phase = "suspended";
         return { snapshot };
       } catch (error) {
@@ -462,17 +481,25 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       }
     }
     if (h.phase === "held") h.phase = "suspended";
-    return { snapshot: capture(h) };
+    return { snapshot: req.delta ? captureDelta(h, req.delta.session, req.delta.after, Infinity).delta : capture(h) };
   },
 
   async capture(req) {
     return { snapshot: capture(get(req.name)) };
   },
 
+  // A message handler runs between two turns of every process here, so no turn is half done.
+  async delta(req) {
+    const h = get(req.name);
+    if (h.phase !== "running" && h.phase !== "completed") throw new FerryError("conflict", `Process "${h.name}" is ${h.phase}: nothing to pre-copy`);
+    return captureDelta(h, req.session, req.after, req.budgetBytes);
+  },
+
   async discard(req) {
     const ticket = starting.get(req.name);
     if (ticket) ticket.cancelled = true;
     buckets.delete(req.name);
+    trackers.delete(req.name);
     const h = hosted.get(req.name);
     if (!h) return null;
     hosted.delete(req.name);

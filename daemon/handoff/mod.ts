@@ -5,6 +5,7 @@
  * @module
  */
 export { pull, resolveInDoubt, META_HEADER } from "./pull.ts";
+export { PRECOPY_HEADER } from "./precopy.ts";
 export type { PullOutcome, PullRequest } from "./pull.ts";
 export { SourceHandoffs } from "./serve.ts";
 export { checkBegin, nextSource } from "./source.ts";

@@ -33,4 +33,6 @@ export interface DestinationPort {
   readonly trace: Pick<Trace, "mark">;
   peer(node: string): PeerPort | undefined;
   noteAcquiring(name: string, reason: string | null): void;
+  /** The process's entry in cluster.yaml: its pre-copy policy (`maxDowntimeMs`, `strict`). */
+  desired?(name: string): { maxDowntimeMs?: number; strict?: boolean } | undefined;
 }

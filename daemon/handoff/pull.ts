@@ -18,6 +18,7 @@ import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import { type DestinationEffect, type DestinationInput, type DestinationPhase, isTerminal, nextDestination, resumeInDoubt, startPull } from "./destination.ts";
 import { type EffectPolicy, runMachine, type Step } from "./runner.ts";
 import { parseMeta } from "./meta.ts";
+import { finishPrecopy, type Precopied, pullWithPrecopy, wantsPrecopy } from "./precopy.ts";
 
 /** Header carrying what travels with a snapshot besides the fields. */
 export const META_HEADER = "ferry-handoff";
@@ -28,6 +29,8 @@ export interface PullRequest {
   from: string;
   /** The generation the holder reported. */
   generation: number;
+  /** Size of its state as the holder last saw it, when known: a large one is pre-copied. */
+  stateBytes?: number;
 }
 
 /** How a pull ended: the terminal phase of the destination machine. */
@@ -47,8 +50,14 @@ function isNetwork(error: unknown): boolean {
  * ```
  */
 export function pull(node: DestinationPort, req: PullRequest): Promise<PullOutcome> {
-  const session = new PullSession(node, req.name, req.from, req.generation, globalThis.crypto.randomUUID());
-  return session.run(startPull());
+  const handoffId = globalThis.crypto.randomUUID();
+  const session = (precopied?: Precopied) => new PullSession(node, req.name, req.from, req.generation, handoffId, precopied);
+  if (wantsPrecopy(req)) {
+    const spec = node.desired?.(req.name);
+    const policy = { maxDowntimeMs: spec?.maxDowntimeMs ?? 100, strict: spec?.strict ?? false };
+    return pullWithPrecopy(node, req, handoffId, policy, (precopied) => session(precopied).run(startPull()));
+  }
+  return session().run(startPull());
 }
 
 /**
@@ -82,6 +91,8 @@ class PullSession {
     /** The holder's generation; the process runs here at generation + 1. */
     readonly generation: number,
     readonly handoffId: string,
+    /** A base pre-copied for this hand-off: `begin` then brings only the last delta. */
+    readonly precopied?: Precopied,
   ) {}
 
   async run(first: Step<DestinationPhase, DestinationEffect>): Promise<PullOutcome> {
@@ -138,18 +149,20 @@ class PullSession {
     switch (effect.type) {
       case "request-begin": {
         const s = this.node.settings;
-        const answer = await this.#peer().postForBytes("handoff.begin", { name: this.name, generation: this.generation, to: this.node.node, handoffId: this.handoffId }, {
+        const precopy = this.precopied ? { precopy: { after: this.precopied.after } } : {};
+        const answer = await this.#peer().postForBytes("handoff.begin", { name: this.name, generation: this.generation, to: this.node.node, handoffId: this.handoffId, ...precopy }, {
           timeoutMs: s.handoffTimeoutMs,
           maxBytes: s.maxTransferMb * 1024 * 1024,
           onProgress: (received, total) => this.node.incoming.progress(this.name, received, total),
         }).finally(() => this.node.incoming.clearProgress(this.name));
         const meta: HandoffMeta = parseMeta(answer.headers.get(META_HEADER));
+        const bytes = deltaOrWhole(this.precopied, meta, answer.bytes);
         this.#receivedAt = performance.now();
         this.#preludeMs = meta.preludeMs;
-        this.#bytes = answer.bytes;
+        this.#bytes = bytes;
         this.#size = answer.bytes.byteLength;
         this.#arrival = { name: this.name, from: this.from, handoffId: this.handoffId, generation: this.generation, meta };
-        return { type: "received", bytes: answer.bytes.byteLength };
+        return { type: "received", bytes: bytes.byteLength };
       }
       case "hold": {
         const bytes = this.#bytes!;
@@ -190,6 +203,16 @@ class PullSession {
       }
     }
   }
+}
+
+/** The snapshot a `begin` answer brings: whole, or rebuilt from the pre-copied base and the last delta. */
+function deltaOrWhole(precopied: Precopied | undefined, meta: HandoffMeta, bytes: Uint8Array): Uint8Array {
+  if (meta.delta) {
+    if (!precopied) throw new FerryError("bad_request", "The holder answered with a pre-copy delta, but nothing was pre-copied");
+    return finishPrecopy(precopied, bytes);
+  }
+  precopied?.base.discard();
+  return bytes;
 }
 
 /** The machine input that reports `effect`'s failure. */

@@ -66,11 +66,12 @@ export class Outgoing {
     const wasCompleted = p.state === "completed";
     p.closeGate();
     p.moveTo("suspending");
-    p.outgoing = { handoffId: req.handoffId, to: req.to, suspendedAt: performance.now(), wasCompleted, saving: Promise.resolve() };
+    p.outgoing = { handoffId: req.handoffId, to: req.to, suspendedAt: performance.now(), wasCompleted, saving: Promise.resolve(), ...(req.precopy ? { precopied: true } : {}) };
     try {
       await Promise.allSettled([...p.inflight]);
       this.#parts.trace.mark("executor", "suspend", name);
-      const { snapshot } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs });
+      const delta = req.precopy ? { delta: { session: req.handoffId, after: req.precopy.after } } : {};
+      const { snapshot } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs, ...delta });
       return snapshot;
     } catch (error) {
       p.outgoing = undefined;
@@ -91,8 +92,12 @@ export class Outgoing {
     const p = this.#held(name, handoffId);
     const outgoing = p.outgoing!;
     this.#parts.trace.mark("store", "checkpoint at suspend", name);
-    const saving = this.#parts.checkpoints.save(name, p.generation, snapshot);
-    if (snapshot.byteLength <= INLINE_MAX_BYTES) await saving;
+    // After a pre-copy only the last delta was captured: the whole suspended state is captured for
+    // the checkpoint while the delta travels (the instance stays suspended, so it is the same state).
+    const saving = outgoing.precopied
+      ? this.#parts.pool.request({ type: "capture", name }).then(({ snapshot: whole }) => this.#parts.checkpoints.save(name, p.generation, whole))
+      : this.#parts.checkpoints.save(name, p.generation, snapshot);
+    if (snapshot.byteLength <= INLINE_MAX_BYTES && !outgoing.precopied) await saving;
     else {
       outgoing.saving = saving.catch((error: unknown) => this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`));
     }
