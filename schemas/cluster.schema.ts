@@ -102,13 +102,12 @@ export const processSchema = {
       type: "integer",
       minimum: 1,
       maximum: 3600000,
-      default: 100,
-      description: "Downtime a hand-off of a large state aims at: its state is pre-copied while it runs until what is left to move fits this",
+      // Defaults stated, not filled in: a parsed config stays what the file says.
+      description: "Downtime a hand-off of a large state aims at (default 100): its state is pre-copied while it runs until what is left to move fits this",
     },
     strict: {
       type: "boolean",
-      default: false,
-      description: "true: a hand-off whose pre-copy cannot get under maxDowntimeMs rolls back (and is retried); false: it goes ahead and says the downtime to expect",
+      description: "Default false. true: a hand-off whose pre-copy cannot get under maxDowntimeMs rolls back (and is retried); false: it goes ahead and says the downtime to expect",
     },
   },
 } as const;

@@ -26,7 +26,6 @@ import { validators } from "../../schemas/validators.ts";
 import type { ValidateFunction } from "ajv";
 import { DeltaBase } from "../snapshot/delta.ts";
 import type { DestinationPort } from "./ports.ts";
-import type { PullOutcome, PullRequest } from "./pull.ts";
 import { type EffectPolicy, runMachine, type Step } from "./runner.ts";
 
 /** Header carrying a pre-copy round's figures. */
@@ -156,6 +155,21 @@ export function nextPrecopy(from: PrecopyPhase, input: PrecopyInput, policy: Pre
   throw new FerryError("internal", `Pre-copy in phase "${from.phase}" cannot take "${input.type}"`);
 }
 
+/** What a pre-copy needs to know of the pull it precedes (pull.ts's request). */
+export interface PrecopyRequest {
+  name: string;
+  from: string;
+  generation: number;
+  stateBytes?: number;
+}
+
+/** A strict pre-copy that did not converge: the pull ends like a rolled-back hand-off. */
+export interface PrecopyRolledBack {
+  phase: "rolled-back";
+  reason: string;
+  retryable: true;
+}
+
 /** What a pull takes from a finished pre-copy: the base, and the round its last delta builds on. */
 export interface Precopied {
   base: DeltaBase;
@@ -194,7 +208,7 @@ export function finishPrecopy(precopied: Precopied, delta: Uint8Array): Uint8Arr
  * wantsPrecopy({ name: "x", from: "a", generation: 0, stateBytes: 256 << 20 }); // true
  * ```
  */
-export function wantsPrecopy(req: PullRequest): boolean {
+export function wantsPrecopy(req: PrecopyRequest): boolean {
   return (req.stateBytes ?? 0) >= PRECOPY_MIN_BYTES;
 }
 
@@ -221,13 +235,13 @@ function parseRound(header: string | null): PrecopyRound {
  * const outcome = await pullWithPrecopy(node, req, handoffId, policy, (pre) => session(pre).run(startPull()));
  * ```
  */
-export async function pullWithPrecopy(
+export async function pullWithPrecopy<T>(
   node: DestinationPort,
-  req: PullRequest,
+  req: PrecopyRequest,
   handoffId: string,
   policy: PrecopyPolicy,
-  pullWith: (precopied: Precopied | undefined) => Promise<PullOutcome>,
-): Promise<PullOutcome> {
+  pullWith: (precopied: Precopied | undefined) => Promise<T>,
+): Promise<T | PrecopyRolledBack> {
   const base = new DeltaBase();
   const s = node.settings;
   const peer = () => {
