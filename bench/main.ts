@@ -170,7 +170,7 @@ async function precopyHandoff(): Promise<void> {
     report(`${mib} MiB pre-copied hand-off downtime (1 MiB/s changing)`, info.lastDowntimeMs!, "ms", { op: "<=", limit: 100 });
     const arrived: FerryEvent[] = [];
     for await (const e of c.client("beta").events(false)) if (e.type === "transferred" && e.process === "drift") arrived.push(e);
-    report(`${mib} MiB pre-copy: bytes moved at the switchover`, (arrived.at(-1)?.bytes ?? 0) / MiB, "MiB");
+    report(`${mib} MiB pre-copy: bytes moved at the switchover`, (arrived.at(-1)?.bytes ?? 0) / 1024, "KiB");
     report(`${mib} MiB pre-copy: downtime expected at the switchover`, precopied.ms ?? 0, "ms");
     key("precopy256MiB.downtimeMs", info.lastDowntimeMs!);
   } finally {

@@ -26,7 +26,8 @@
 import { Encoder, Tag } from "cbor-x";
 import { crc32 } from "node:zlib";
 import { FerryError } from "../errors.ts";
-import { encodeState, type ProcessState } from "./codec.ts";
+import { Buffer } from "node:buffer";
+import { encodeState, HEADER_BYTES, type ProcessState } from "./codec.ts";
 import { fromGraph, type Graph, toGraph } from "./graph.ts";
 import { assertPortable } from "./portable.ts";
 
@@ -358,6 +359,23 @@ export function parseDelta(delta: Uint8Array): { header: DeltaHeader; data: Uint
   return { header, data: delta.subarray(8 + length) };
 }
 
+/** The CBOR header of a byte string of `length` bytes (major type 2). */
+function byteStringHeader(length: number): Uint8Array {
+  if (length < 24) return Uint8Array.of(0x40 + length);
+  if (length < 0x100) return Uint8Array.of(0x58, length);
+  if (length < 0x10000) return Uint8Array.of(0x59, length >> 8, length & 0xff);
+  const head = new Uint8Array(length < 2 ** 32 ? 5 : 9);
+  const view = new DataView(head.buffer);
+  if (head.byteLength === 5) {
+    head[0] = 0x5a;
+    view.setUint32(1, length);
+  } else {
+    head[0] = 0x5b;
+    view.setBigUint64(1, BigInt(length));
+  }
+  return head;
+}
+
 const CTORS: Record<Exclude<Kind, "ArrayBuffer">, new (buffer: ArrayBuffer) => ArrayBufferView> = {
   Uint8Array, Int8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
 };
@@ -462,8 +480,67 @@ export class DeltaBase {
   rebuild(): Uint8Array {
     const header = this.#header;
     if (!header || !header.complete) throw new FerryError("internal", "The pre-copied base is not complete");
+    // The fields are encoded with a 16-byte marker in place of each blob, and the blobs' bytes are
+    // spliced in where their markers landed: the codec would copy them far more slowly itself.
+    const nonce = new Uint8Array(globalThis.crypto.getRandomValues(new Uint8Array(12)));
+    const markers = new Map<number, Uint8Array>();
     const objects = new Map<number, Binary>();
-    for (const [id, blob] of this.#blobs) objects.set(id, blob.kind === "ArrayBuffer" ? blob.buffer : new CTORS[blob.kind](blob.buffer));
+    for (const [id, blob] of this.#blobs) {
+      const marker = new Uint8Array(16);
+      marker.set(nonce);
+      new DataView(marker.buffer).setUint32(12, id, true);
+      markers.set(id, marker);
+      objects.set(id, blob.kind === "ArrayBuffer" ? marker.buffer : new CTORS[blob.kind](marker.buffer));
+    }
+    const skeleton = encodeState(this.#state(header, objects));
+    const spliced = this.#splice(skeleton, markers);
+    const snapshot = spliced ?? encodeState(this.#state(header, new Map([...this.#blobs].map(([id, b]) => [id, b.kind === "ArrayBuffer" ? b.buffer : new CTORS[b.kind](b.buffer)]))));
+    this.discard();
+    return snapshot;
+  }
+
+  /**
+   * Puts each blob's bytes where its marker is in `skeleton` (an encoded snapshot), with the CBOR
+   * byte-string header of its real length, and seals the envelope again (CRC-32, length). Undefined
+   * when a marker is not found exactly once, right after a 16-byte string header: then the caller
+   * encodes the whole state instead.
+   */
+  #splice(skeleton: Uint8Array, markers: Map<number, Uint8Array>): Uint8Array | undefined {
+    const payload = Buffer.from(skeleton.buffer, skeleton.byteOffset + HEADER_BYTES, skeleton.byteLength - HEADER_BYTES);
+    const at: Array<{ pos: number; bytes: Uint8Array; head: Uint8Array }> = [];
+    for (const [id, marker] of markers) {
+      const pos = payload.indexOf(marker);
+      if (pos < 1 || payload[pos - 1] !== 0x50 || payload.indexOf(marker, pos + 1) !== -1) return undefined;
+      const blob = this.#blobs.get(id)!;
+      at.push({ pos, bytes: new Uint8Array(blob.buffer), head: byteStringHeader(blob.byteLength) });
+    }
+    at.sort((a, b) => a.pos - b.pos);
+    let length = payload.byteLength;
+    for (const piece of at) length += piece.head.byteLength + piece.bytes.byteLength - 17;
+    const out = new Uint8Array(HEADER_BYTES + length);
+    out.set(skeleton.subarray(0, HEADER_BYTES));
+    let from = 0;
+    let to = HEADER_BYTES;
+    let crc = 0;
+    const put = (bytes: Uint8Array) => {
+      out.set(bytes, to);
+      crc = crc32(out.subarray(to, to + bytes.byteLength), crc);
+      to += bytes.byteLength;
+    };
+    for (const piece of at) {
+      put(payload.subarray(from, piece.pos - 1));
+      put(piece.head);
+      put(piece.bytes);
+      from = piece.pos + 16;
+    }
+    put(payload.subarray(from));
+    const view = new DataView(out.buffer);
+    view.setUint32(8, crc, true);
+    view.setBigUint64(16, BigInt(length), true);
+    return out;
+  }
+
+  #state(header: DeltaHeader, objects: Map<number, Binary>): ProcessState {
     const fields: Record<string, unknown> = {};
     const parts: Record<string, unknown>[] = [];
     for (const [key, { bytes }] of this.#groups) {
@@ -484,10 +561,7 @@ export class DeltaBase {
       if (!byName.has(name)) throw new FerryError("snapshot_corrupt", `Pre-copied state lacks field "${name}"`);
       Object.defineProperty(fields, name, { value: byName.get(name), enumerable: true, writable: true, configurable: true });
     }
-    const state: ProcessState = header.moduleVersion === null ? { className: header.className, fields } : { className: header.className, fields, moduleVersion: header.moduleVersion };
-    const snapshot = encodeState(state);
-    this.discard();
-    return snapshot;
+    return header.moduleVersion === null ? { className: header.className, fields } : { className: header.className, fields, moduleVersion: header.moduleVersion };
   }
 
   /** Forgets every piece. */
