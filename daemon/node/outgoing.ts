@@ -92,11 +92,7 @@ export class Outgoing {
     const p = this.#held(name, handoffId);
     const outgoing = p.outgoing!;
     this.#parts.trace.mark("store", "checkpoint at suspend", name);
-    // After a pre-copy only the last delta was captured: the whole suspended state is captured for
-    // the checkpoint while the delta travels (the instance stays suspended, so it is the same state).
-    const saving = outgoing.precopied
-      ? this.#parts.pool.request({ type: "capture", name }).then(({ snapshot: whole }) => this.#parts.checkpoints.save(name, p.generation, whole))
-      : this.#parts.checkpoints.save(name, p.generation, snapshot);
+    const saving = outgoing.precopied ? captureIfUndecided(this.#parts, name, handoffId) : this.#parts.checkpoints.save(name, p.generation, snapshot);
     if (snapshot.byteLength <= INLINE_MAX_BYTES && !outgoing.precopied) await saving;
     else {
       outgoing.saving = saving.catch((error: unknown) => this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`));
@@ -193,6 +189,29 @@ export class Outgoing {
   released(name: string, handoffId: string): boolean {
     return this.#parts.journal.state.released.get(name)?.handoffId === handoffId;
   }
+}
+
+/** How long a pre-copied hand-off may await its outcome before the whole suspended state is checkpointed. */
+export const CAPTURE_GRACE_MS = 3000;
+
+/**
+ * After a pre-copy only the last delta was captured at suspend. Capturing the whole state (the
+ * instance stays suspended, so it is the same state) is as costly as the large hand-off pre-copy
+ * avoids, and would compete with the destination for the CPU during the downtime: it is done only
+ * when the outcome has not arrived within {@link CAPTURE_GRACE_MS}. A crash before that resumes from
+ * the previous periodic checkpoint, as when a large checkpoint at suspend has not landed yet.
+ */
+async function captureIfUndecided(parts: NodeParts, name: string, handoffId: string): Promise<void> {
+  const pending = () => parts.table.get(name)?.outgoing?.handoffId === handoffId;
+  const until = performance.now() + CAPTURE_GRACE_MS;
+  while (performance.now() < until) {
+    if (!pending()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const p = parts.table.get(name);
+  if (!p || !pending()) return;
+  const { snapshot } = await parts.pool.request({ type: "capture", name });
+  if (pending()) await parts.checkpoints.save(name, p.generation, snapshot);
 }
 
 function round(ms: number): number {
