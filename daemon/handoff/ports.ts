@@ -29,7 +29,7 @@ export interface SourcePort {
 export interface DestinationPort {
   readonly node: string;
   readonly settings: HandoffSettings;
-  readonly incoming: Pick<Incoming, "hold" | "prepare" | "activate" | "drop" | "inDoubt" | "progress" | "clearProgress">;
+  readonly incoming: Pick<Incoming, "hold" | "prepare" | "activate" | "drop" | "inDoubt" | "progress" | "clearProgress" | "stage">;
   readonly trace: Pick<Trace, "mark">;
   peer(node: string): PeerPort | undefined;
   noteAcquiring(name: string, reason: string | null): void;

@@ -25,6 +25,7 @@ import type { PrecopyRound } from "../../schemas/api.schema.ts";
 import { validators } from "../../schemas/validators.ts";
 import type { ValidateFunction } from "ajv";
 import { DeltaBase } from "../snapshot/delta.ts";
+import type { StagedSnapshot } from "../store/staged.ts";
 import type { DestinationPort } from "./ports.ts";
 import { type EffectPolicy, runMachine, type Step } from "./runner.ts";
 
@@ -54,16 +55,23 @@ export interface RoundStat extends PrecopyRound {
 }
 
 export type PrecopyPhase =
-  | { phase: "copying"; rounds: number; after: number; rate: number | null; lastDirty: number | null; stalled: number }
+  | { phase: "copying"; rounds: number; after: number; rate: number | null; lastDirty: number | null; stalled: number; staged: boolean }
+  | { phase: "staging"; from: Extract<PrecopyPhase, { phase: "copying" }> }
   | { phase: "ending"; outcome: "switchover" | "abandoned" | "rolled-back"; after: number; rounds: number; expectedMs?: number; reason?: string }
   | { phase: "switchover"; after: number; rounds: number; expectedMs: number; reason?: string }
   | { phase: "abandoned"; reason: string }
   | { phase: "rolled-back"; reason: string };
 
-export type PrecopyInput = { type: "round"; stat: RoundStat } | { type: "round-failed"; error: unknown } | { type: "ended" };
+export type PrecopyInput = { type: "round"; stat: RoundStat } | { type: "round-failed"; error: unknown } | { type: "staged" } | { type: "ended" };
 
 export type PrecopyEffect =
   | { type: "request-round"; after: number }
+  /**
+   * Write the base, as a whole snapshot, to this node's disk now (fsync'd, under a name nothing
+   * restores from), so the switchover writes only what its last delta changes. Never fails: a base
+   * that cannot be staged is written whole at the switchover.
+   */
+  | { type: "stage" }
   | { type: "end"; outcome: "switchover" | "abandoned" | "rolled-back"; rounds: number; expectedMs?: number; reason?: string };
 
 const terminal = new Set<PrecopyPhase["phase"]>(["switchover", "abandoned", "rolled-back"]);
@@ -82,7 +90,7 @@ export function isPrecopyTerminal(phase: PrecopyPhase): boolean {
  * ```
  */
 export function startPrecopy(): Step<PrecopyPhase, PrecopyEffect> {
-  return { phase: { phase: "copying", rounds: 0, after: -1, rate: null, lastDirty: null, stalled: 0 }, effect: { type: "request-round", after: -1 } };
+  return { phase: { phase: "copying", rounds: 0, after: -1, rate: null, lastDirty: null, stalled: 0, staged: false }, effect: { type: "request-round", after: -1 } };
 }
 
 /**
@@ -131,7 +139,11 @@ export function nextPrecopy(from: PrecopyPhase, input: PrecopyInput, policy: Pre
         return { phase: { ...from, rounds, after: stat.round, rate }, effect: { type: "request-round", after: stat.round } };
       }
       const expectedMs = expectedDowntimeMs(stat, rate);
-      if (expectedMs <= policy.maxDowntimeMs) return end("switchover", stat.round, rounds, { expectedMs });
+      if (expectedMs <= policy.maxDowntimeMs) {
+        // Converged: stage the base on disk, then one more round catches up with what changed meanwhile.
+        if (!from.staged) return { phase: { phase: "staging", from: { ...from, rounds, after: stat.round, rate, lastDirty: null, stalled: 0 } }, effect: { type: "stage" } };
+        return end("switchover", stat.round, rounds, { expectedMs });
+      }
       const shrank = from.lastDirty === null || stat.dirtyBytes < from.lastDirty * 0.9;
       const stalled = shrank ? 0 : from.stalled + 1;
       if (rounds >= maxRounds || stalled >= STALLED_ROUNDS) {
@@ -139,8 +151,11 @@ export function nextPrecopy(from: PrecopyPhase, input: PrecopyInput, policy: Pre
         if (policy.strict) return end("rolled-back", stat.round, rounds, { expectedMs, reason: `${why}; strict: true` });
         return end("switchover", stat.round, rounds, { expectedMs, reason: why });
       }
-      return { phase: { phase: "copying", rounds, after: stat.round, rate, lastDirty: stat.dirtyBytes, stalled }, effect: { type: "request-round", after: stat.round } };
+      return { phase: { ...from, rounds, after: stat.round, rate, lastDirty: stat.dirtyBytes, stalled }, effect: { type: "request-round", after: stat.round } };
     }
+    case "staging":
+      if (input.type === "staged") return { phase: { ...from.from, staged: true }, effect: { type: "request-round", after: from.from.after } };
+      break;
     case "ending":
       if (input.type === "ended") {
         if (from.outcome === "switchover") {
@@ -175,28 +190,39 @@ export interface Precopied {
   base: DeltaBase;
   after: number;
   expectedMs: number;
+  /** The base, written to disk ahead of the switchover (sealed: later deltas patch it in place). */
+  staged?: StagedSnapshot;
 }
 
 /**
- * Merges the `begin` answer's last delta into the base and rebuilds the whole snapshot from it,
- * refusing (retryably) a delta that does not build on the base or does not complete it.
+ * Merges the `begin` answer's last delta into the base and gives the whole snapshot: the staged
+ * one patched in place (only the ranges that changed are written to its file, then fsync'd), or
+ * rebuilt from the base (then nothing is staged any more). Refuses (retryably) a delta that does
+ * not build on the base or does not complete it.
  *
  * @example
  * ```ts
- * const snapshot = finishPrecopy(precopied, answer.bytes);
+ * const { bytes, staged } = await finishPrecopy(precopied, answer.bytes);
  * ```
  */
-export function finishPrecopy(precopied: Precopied, delta: Uint8Array): Uint8Array {
+export async function finishPrecopy(precopied: Precopied, delta: Uint8Array): Promise<{ bytes: Uint8Array; staged?: StagedSnapshot }> {
+  const { base, staged } = precopied;
   try {
-    const header = precopied.base.apply(delta);
+    const header = base.apply(delta);
     if (!header.complete) throw new FerryError("snapshot_corrupt", `The last pre-copy delta (round ${header.round}) leaves changes out`);
-    return precopied.base.rebuild();
+    const resealed = staged ? base.reseal() : undefined;
+    if (staged && resealed) {
+      await staged.patch(resealed.bytes, resealed.dirty);
+      return { bytes: resealed.bytes, staged };
+    }
+    await staged?.discard();
+    return { bytes: base.rebuild() };
   } catch (error) {
-    precopied.base.discard();
+    await staged?.discard();
     // Retryable: the next attempt starts afresh.
     throw new FerryError("snapshot_corrupt", `Pre-copied state refused: ${describeError(error)}`, { retryable: true, cause: error });
   } finally {
-    precopied.base.discard();
+    base.discard();
   }
 }
 
@@ -243,6 +269,7 @@ export async function pullWithPrecopy<T>(
   pullWith: (precopied: Precopied | undefined) => Promise<T>,
 ): Promise<T | PrecopyRolledBack> {
   const base = new DeltaBase();
+  let staged: StagedSnapshot | undefined;
   const s = node.settings;
   const peer = () => {
     const found = node.peer(req.from);
@@ -265,6 +292,12 @@ export async function pullWithPrecopy<T>(
         node.noteAcquiring(req.name, `Pre-copying from "${req.from}": round ${round.round}, ${mib(round.dirtyBytes)} changed of ${mib(round.totalBytes)}`);
         return { type: "round", stat };
       }
+      case "stage": {
+        const bytes = base.seal();
+        // The generation it will have here once the hand-off commits.
+        if (bytes) staged = await node.incoming.stage(req.name, req.generation + 1, bytes).catch(() => undefined);
+        return { type: "staged" };
+      }
       case "end": {
         const { type: _, ...end } = effect;
         // A courtesy for the holder's events and `ps`; the outcome does not depend on it.
@@ -273,12 +306,12 @@ export async function pullWithPrecopy<T>(
       }
     }
   };
-  const effectPolicy = (effect: PrecopyEffect): EffectPolicy => ({ timeoutMs: effect.type === "end" ? 5000 : s.handoffTimeoutMs + 5000 });
+  const effectPolicy = (effect: PrecopyEffect): EffectPolicy => ({ timeoutMs: effect.type === "end" ? 5000 : effect.type === "stage" ? 120_000 : s.handoffTimeoutMs + 5000 });
   const end = await runMachine<PrecopyPhase, PrecopyInput, PrecopyEffect>(
     { next: (phase, input) => nextPrecopy(phase, input, policy), isTerminal: isPrecopyTerminal },
     {
       perform,
-      failed: (effect, error) => (effect.type === "end" ? { type: "ended" } : { type: "round-failed", error }),
+      failed: (effect, error) => (effect.type === "end" ? { type: "ended" } : effect.type === "stage" ? { type: "staged" } : { type: "round-failed", error }),
       policy: effectPolicy,
     },
     startPrecopy(),
@@ -286,12 +319,14 @@ export async function pullWithPrecopy<T>(
   node.noteAcquiring(req.name, null);
   switch (end.phase) {
     case "switchover":
-      return pullWith({ base, after: end.after, expectedMs: end.expectedMs });
+      return pullWith({ base, after: end.after, expectedMs: end.expectedMs, ...(staged ? { staged } : {}) });
     case "rolled-back":
       base.discard();
+      await staged?.discard();
       return { phase: "rolled-back", reason: end.reason, retryable: true };
     default:
       base.discard();
+      await staged?.discard();
       return pullWith(undefined);
   }
 }

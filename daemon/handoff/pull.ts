@@ -19,6 +19,7 @@ import { type DestinationEffect, type DestinationInput, type DestinationPhase, i
 import { type EffectPolicy, runMachine, type Step } from "./runner.ts";
 import { parseMeta } from "./meta.ts";
 import { finishPrecopy, type Precopied, pullWithPrecopy, wantsPrecopy } from "./precopy.ts";
+import type { StagedSnapshot } from "../store/staged.ts";
 
 /** Header carrying what travels with a snapshot besides the fields. */
 export const META_HEADER = "ferry-handoff";
@@ -83,6 +84,8 @@ class PullSession {
   #receivedAt: number | undefined;
   #preludeMs = 0;
   #size: number | null = null;
+  /** The pre-copied snapshot's file, until `hold` adopts it. */
+  #staged: StagedSnapshot | undefined;
 
   constructor(
     readonly node: DestinationPort,
@@ -156,7 +159,8 @@ class PullSession {
           onProgress: (received, total) => this.node.incoming.progress(this.name, received, total),
         }).finally(() => this.node.incoming.clearProgress(this.name));
         const meta: HandoffMeta = parseMeta(answer.headers.get(META_HEADER));
-        const bytes = deltaOrWhole(this.precopied, meta, answer.bytes);
+        const { bytes, staged } = await deltaOrWhole(this.precopied, meta, answer.bytes);
+        this.#staged = staged;
         this.#receivedAt = performance.now();
         this.#preludeMs = meta.preludeMs;
         this.#bytes = bytes;
@@ -167,7 +171,8 @@ class PullSession {
       case "hold": {
         const bytes = this.#bytes!;
         this.#bytes = undefined;
-        await this.node.incoming.hold(this.#arrivalOf(), bytes);
+        await this.node.incoming.hold(this.#arrivalOf(), bytes, this.#staged);
+        this.#staged = undefined;
         return { type: "held" };
       }
       case "prepare":
@@ -193,6 +198,8 @@ class PullSession {
       }
       case "drop": {
         this.#bytes = undefined;
+        await this.#staged?.discard();
+        await this.precopied?.staged?.discard();
         await this.node.incoming.drop(this.name, this.handoffId, effect.prepared);
         if (effect.notifySource !== undefined) {
           // A courtesy: the holder also rolls back on its own (broken stream or timeout).
@@ -206,13 +213,14 @@ class PullSession {
 }
 
 /** The snapshot a `begin` answer brings: whole, or rebuilt from the pre-copied base and the last delta. */
-function deltaOrWhole(precopied: Precopied | undefined, meta: HandoffMeta, bytes: Uint8Array): Uint8Array {
+async function deltaOrWhole(precopied: Precopied | undefined, meta: HandoffMeta, bytes: Uint8Array): Promise<{ bytes: Uint8Array; staged?: StagedSnapshot }> {
   if (meta.delta) {
     if (!precopied) throw new FerryError("bad_request", "The holder answered with a pre-copy delta, but nothing was pre-copied");
     return finishPrecopy(precopied, bytes);
   }
   precopied?.base.discard();
-  return bytes;
+  await precopied?.staged?.discard();
+  return { bytes };
 }
 
 /** The machine input that reports `effect`'s failure. */

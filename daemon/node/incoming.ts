@@ -12,7 +12,7 @@
  * @module
  */
 import { describeError, FerryError } from "../errors.ts";
-import { INLINE_MAX_BYTES } from "../store/mod.ts";
+import { INLINE_MAX_BYTES, StagedSnapshot } from "../store/mod.ts";
 import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import type { ProcessIdentity } from "./process.ts";
 import type { NodeParts } from "./parts.ts";
@@ -58,13 +58,14 @@ export class Incoming {
    * Instantiates the received process without running it. Calls to it wait. Throws (leaving
    * nothing behind) when it cannot be loaded here.
    */
-  async hold(arrival: Arrival, bytes: Uint8Array): Promise<void> {
+  async hold(arrival: Arrival, bytes: Uint8Array, staged?: StagedSnapshot): Promise<void> {
     const identity = this.#identity(arrival);
     const size = bytes.byteLength;
     // A large snapshot goes to its file now, before its buffer moves to the executor; a small
-    // one is journalled together with `prepared`, sharing one fsync.
-    const small = size <= INLINE_MAX_BYTES;
-    if (!small) await this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true });
+    // one is journalled together with `prepared`, sharing one fsync. A pre-copied one is on disk already.
+    const small = size <= INLINE_MAX_BYTES && !staged;
+    if (staged) await this.#parts.checkpoints.adopt(arrival.name, identity.generation, staged, bytes);
+    else if (!small) await this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true });
     this.#parts.trace.mark("executor", "instantiate held", arrival.name);
     const p = await this.#parts.host(identity, small ? bytes.slice() : bytes, { hold: true });
     p.incoming = { from: arrival.from, handoffId: arrival.handoffId, completed: arrival.meta.completed };
@@ -81,6 +82,14 @@ export class Incoming {
     this.#pendingBytes.set(arrival.name, small ? bytes : undefined);
   }
   readonly #pendingBytes = new Map<string, Uint8Array | undefined>();
+
+  /**
+   * Writes a pre-copied snapshot of `name` (at the generation it will have here) to disk ahead of
+   * its hand-off, under a name no restore reads; {@link hold} adopts it.
+   */
+  stage(name: string, generation: number, bytes: Uint8Array): Promise<StagedSnapshot> {
+    return StagedSnapshot.write(this.#parts.checkpoints.stagingPath(name, generation), bytes);
+  }
 
   /** Durable before the commit: once the source releases it, this copy is the only one. */
   async prepare(arrival: Arrival): Promise<void> {

@@ -381,13 +381,43 @@ const CTORS: Record<Exclude<Kind, "ArrayBuffer">, new (buffer: ArrayBuffer) => A
 };
 
 interface HeldBlob extends BlobState {
-  buffer: ArrayBuffer;
+  /** Its bytes: an array of its own, or (once sealed) its place inside the sealed snapshot. */
+  bytes: Uint8Array;
+}
+
+/** A blob as the object the fields hold: over a buffer of its own (a sealed blob's bytes are copied). */
+function blobObject(blob: HeldBlob): Binary {
+  const own = blob.bytes.byteOffset === 0 && blob.bytes.byteLength === blob.bytes.buffer.byteLength ? blob.bytes : blob.bytes.slice();
+  return blob.kind === "ArrayBuffer" ? (own.buffer as ArrayBuffer) : new CTORS[blob.kind](own.buffer as ArrayBuffer);
+}
+
+interface Sealed {
+  /** The whole snapshot; the blobs' bytes live in it. */
+  bytes: Uint8Array;
+  markers: Map<number, Uint8Array>;
+  /** The payload encoded with markers, as sealed. */
+  skeleton: Uint8Array;
+  /** Where each stretch of the skeleton between markers lies in `bytes`: [from, to) of the skeleton, at. */
+  stretches: Array<[from: number, to: number, at: number]>;
+  /** Byte ranges of `bytes` changed since it was sealed. */
+  dirty: Array<[number, number]>;
+  /** A delta changed the shape (a new blob, one resized or gone): the sealed copy is no use. */
+  broken: boolean;
+}
+
+/** A snapshot rebuilt in place from a sealed base, and the byte ranges that changed since sealing. */
+export interface Resealed {
+  bytes: Uint8Array;
+  dirty: Array<[number, number]>;
 }
 
 /**
  * The receiver's side: the pieces of the state as of the last delta applied. Each piece is
  * checked against the holder's hash where it is written, and the whole against the holder's
  * digest after each delta: a delta that does not build on this base, or a wrong merge, is refused.
+ *
+ * A complete base can be **sealed** into an ordinary snapshot whose blobs then live inside it, so
+ * later deltas patch that snapshot in place ({@link DeltaBase.reseal}) instead of rebuilding it.
  *
  * @example
  * ```ts
@@ -402,6 +432,7 @@ export class DeltaBase {
   #header: DeltaHeader | undefined;
   #groups = new Map<string, { bytes: Uint8Array; crc: number }>();
   #blobs = new Map<number, HeldBlob>();
+  #sealed: Sealed | undefined;
 
   /** The last round applied (-1: none). */
   get round(): number {
@@ -428,6 +459,8 @@ export class DeltaBase {
     }
     const oldGroups = header.after === -1 ? new Map<string, { bytes: Uint8Array; crc: number }>() : this.#groups;
     const oldBlobs = header.after === -1 ? new Map<number, HeldBlob>() : this.#blobs;
+    const sealed = this.#sealed;
+    if (sealed && header.after === -1) sealed.broken = true;
     const piece = (offset: number, length: number) => {
       if (offset < 0 || offset + length > data.byteLength) throw corrupt(`a piece lies outside the delta (${offset}+${length} of ${data.byteLength})`);
       return data.subarray(offset, offset + length);
@@ -449,20 +482,23 @@ export class DeltaBase {
       if (!KINDS.includes(kind)) throw corrupt(`blob ${id} is of unknown kind "${String(kind)}"`);
       let blob = oldBlobs.get(id);
       if (!blob || blob.kind !== kind || blob.byteLength !== byteLength) {
-        blob = { kind, byteLength, buffer: new ArrayBuffer(byteLength), crcs: new Array<number>(chunkCount(byteLength)).fill(-1) };
+        blob = { kind, byteLength, bytes: new Uint8Array(byteLength), crcs: new Array<number>(chunkCount(byteLength)).fill(-1) };
+        if (sealed) sealed.broken = true;
       }
-      const target = new Uint8Array(blob.buffer);
+      const inSealed = sealed && !sealed.broken && blob.bytes.buffer === sealed.bytes.buffer ? blob.bytes.byteOffset - sealed.bytes.byteOffset : -1;
       for (const [index, crc, offset, length] of chunks) {
         const start = index * CHUNK_BYTES;
         if (index < 0 || index >= blob.crcs.length || length !== Math.min(CHUNK_BYTES, byteLength - start)) throw corrupt(`chunk ${index} of blob ${id} does not fit it`);
-        const place = target.subarray(start, start + length);
+        const place = blob.bytes.subarray(start, start + length);
         place.set(piece(offset, length));
         // Checked where it landed, so a misplaced chunk is caught, not only a damaged one.
         if (crc32(place) !== crc) throw corrupt(`chunk ${index} of blob ${id} does not match its hash`);
         blob.crcs[index] = crc;
+        if (inSealed >= 0) sealed!.dirty.push([inSealed + start, inSealed + start + length]);
       }
       blobs.set(id, blob);
     }
+    if (sealed && blobs.size !== this.#blobs.size) sealed.broken = true;
     const digest = digestOf([...groups].map(([k, g]) => [k, g.crc] as [string, number]), blobs);
     if (digest !== header.digest) throw corrupt("the merged state does not match the holder's digest");
     this.#groups = groups;
@@ -472,53 +508,120 @@ export class DeltaBase {
     return header;
   }
 
-  /**
-   * The full state as an ordinary snapshot. Only after a complete delta: every piece is then the
-   * holder's as of that round. The blobs become the snapshot's typed arrays without a copy of
-   * their own; the base is empty afterwards.
-   */
-  rebuild(): Uint8Array {
+  #complete(): DeltaHeader {
     const header = this.#header;
     if (!header || !header.complete) throw new FerryError("internal", "The pre-copied base is not complete");
-    // The fields are encoded with a 16-byte marker in place of each blob, and the blobs' bytes are
-    // spliced in where their markers landed: the codec would copy them far more slowly itself.
-    const nonce = new Uint8Array(globalThis.crypto.getRandomValues(new Uint8Array(12)));
-    const markers = new Map<number, Uint8Array>();
-    const objects = new Map<number, Binary>();
-    for (const [id, blob] of this.#blobs) {
-      const marker = new Uint8Array(16);
-      marker.set(nonce);
-      new DataView(marker.buffer).setUint32(12, id, true);
-      markers.set(id, marker);
-      objects.set(id, blob.kind === "ArrayBuffer" ? marker.buffer : new CTORS[blob.kind](marker.buffer));
-    }
-    const skeleton = encodeState(this.#state(header, objects));
-    const spliced = this.#splice(skeleton, markers);
-    const snapshot = spliced ?? encodeState(this.#state(header, new Map([...this.#blobs].map(([id, b]) => [id, b.kind === "ArrayBuffer" ? b.buffer : new CTORS[b.kind](b.buffer)]))));
+    return header;
+  }
+
+  /**
+   * The full state as an ordinary snapshot. Only after a complete delta: every piece is then the
+   * holder's as of that round. The base is empty afterwards.
+   */
+  rebuild(): Uint8Array {
+    const header = this.#complete();
+    const markers = this.#markers();
+    const skeleton = encodeState(this.#state(header, this.#placeholders(markers)));
+    const snapshot = this.#splice(skeleton, markers)?.bytes ?? encodeState(this.#state(header, new Map([...this.#blobs].map(([id, b]) => [id, blobObject(b)]))));
     this.discard();
     return snapshot;
   }
 
   /**
-   * Puts each blob's bytes where its marker is in `skeleton` (an encoded snapshot), with the CBOR
-   * byte-string header of its real length, and seals the envelope again (CRC-32, length). Undefined
-   * when a marker is not found exactly once, right after a 16-byte string header: then the caller
-   * encodes the whole state instead.
+   * Rebuilds the full state (as {@link rebuild}) and keeps it: from now on the blobs live inside
+   * that snapshot, and {@link reseal} patches it after later deltas. Undefined when the state does
+   * not lend itself to that (no blob, or a marker not found): then rebuild at the end instead.
    */
-  #splice(skeleton: Uint8Array, markers: Map<number, Uint8Array>): Uint8Array | undefined {
+  seal(): Uint8Array | undefined {
+    const header = this.#complete();
+    if (this.#blobs.size === 0) return undefined;
+    const markers = this.#markers();
+    const skeleton = encodeState(this.#state(header, this.#placeholders(markers)));
+    const spliced = this.#splice(skeleton, markers);
+    if (!spliced) return undefined;
+    for (const [id, at] of spliced.blobAt) {
+      const blob = this.#blobs.get(id)!;
+      blob.bytes = spliced.bytes.subarray(at, at + blob.byteLength);
+    }
+    this.#sealed = { bytes: spliced.bytes, markers, skeleton: skeleton.subarray(HEADER_BYTES), stretches: spliced.stretches, dirty: [], broken: false };
+    return spliced.bytes;
+  }
+
+  /**
+   * After a complete delta on a sealed base: the sealed snapshot patched in place (the fields
+   * around the blobs written again, the envelope's CRC-32 computed again) and every byte range
+   * that changed since sealing. Undefined when the shape changed (a blob added, resized or gone, or
+   * the fields around them encode to another length): then {@link rebuild}.
+   */
+  reseal(): Resealed | undefined {
+    const header = this.#complete();
+    const sealed = this.#sealed;
+    if (!sealed || sealed.broken) return undefined;
+    const skeleton = encodeState(this.#state(header, this.#placeholders(sealed.markers))).subarray(HEADER_BYTES);
+    if (skeleton.byteLength !== sealed.skeleton.byteLength) return undefined;
+    // The blobs must sit where they sat: each marker at its old place.
+    const now = Buffer.from(skeleton.buffer, skeleton.byteOffset, skeleton.byteLength);
+    const was = Buffer.from(sealed.skeleton.buffer, sealed.skeleton.byteOffset, sealed.skeleton.byteLength);
+    for (const marker of sealed.markers.values()) if (now.indexOf(marker) !== was.indexOf(marker)) return undefined;
+    const dirty = sealed.dirty;
+    for (const [from, to, at] of sealed.stretches) {
+      if (Buffer.compare(now.subarray(from, to), was.subarray(from, to)) === 0) continue;
+      sealed.bytes.set(now.subarray(from, to), at);
+      dirty.push([at, at + to - from]);
+    }
+    const out = sealed.bytes;
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    view.setUint32(8, crc32(out.subarray(HEADER_BYTES)), true);
+    dirty.push([0, HEADER_BYTES]);
+    this.#sealed = undefined;
+    this.discard();
+    return { bytes: out, dirty: mergeRanges(dirty) };
+  }
+
+  #markers(): Map<number, Uint8Array> {
+    const nonce = globalThis.crypto.getRandomValues(new Uint8Array(12));
+    const markers = new Map<number, Uint8Array>();
+    for (const id of this.#blobs.keys()) {
+      const marker = new Uint8Array(16);
+      marker.set(nonce);
+      new DataView(marker.buffer).setUint32(12, id, true);
+      markers.set(id, marker);
+    }
+    return markers;
+  }
+
+  /** Each blob as a 16-byte object of its kind holding its marker. */
+  #placeholders(markers: Map<number, Uint8Array>): Map<number, Binary> {
+    const objects = new Map<number, Binary>();
+    for (const [id, blob] of this.#blobs) {
+      const buffer = markers.get(id)!.slice().buffer as ArrayBuffer;
+      objects.set(id, blob.kind === "ArrayBuffer" ? buffer : new CTORS[blob.kind](buffer));
+    }
+    return objects;
+  }
+
+  /**
+   * Puts each blob's bytes where its marker is in `skeleton` (an encoded snapshot), with the CBOR
+   * byte-string header of its real length, and seals the envelope again (CRC-32, length): the
+   * codec would copy them far more slowly itself. Undefined when a marker is not found exactly
+   * once, right after a 16-byte string header: then the caller encodes the whole state instead.
+   */
+  #splice(skeleton: Uint8Array, markers: Map<number, Uint8Array>): { bytes: Uint8Array; blobAt: Map<number, number>; stretches: Array<[number, number, number]> } | undefined {
     const payload = Buffer.from(skeleton.buffer, skeleton.byteOffset + HEADER_BYTES, skeleton.byteLength - HEADER_BYTES);
-    const at: Array<{ pos: number; bytes: Uint8Array; head: Uint8Array }> = [];
+    const at: Array<{ id: number; pos: number; bytes: Uint8Array; head: Uint8Array }> = [];
     for (const [id, marker] of markers) {
       const pos = payload.indexOf(marker);
       if (pos < 1 || payload[pos - 1] !== 0x50 || payload.indexOf(marker, pos + 1) !== -1) return undefined;
       const blob = this.#blobs.get(id)!;
-      at.push({ pos, bytes: new Uint8Array(blob.buffer), head: byteStringHeader(blob.byteLength) });
+      at.push({ id, pos, bytes: blob.bytes, head: byteStringHeader(blob.byteLength) });
     }
     at.sort((a, b) => a.pos - b.pos);
     let length = payload.byteLength;
     for (const piece of at) length += piece.head.byteLength + piece.bytes.byteLength - 17;
     const out = new Uint8Array(HEADER_BYTES + length);
     out.set(skeleton.subarray(0, HEADER_BYTES));
+    const blobAt = new Map<number, number>();
+    const stretches: Array<[number, number, number]> = [];
     let from = 0;
     let to = HEADER_BYTES;
     let crc = 0;
@@ -528,16 +631,19 @@ export class DeltaBase {
       to += bytes.byteLength;
     };
     for (const piece of at) {
+      stretches.push([from, piece.pos - 1, to]);
       put(payload.subarray(from, piece.pos - 1));
       put(piece.head);
+      blobAt.set(piece.id, to);
       put(piece.bytes);
       from = piece.pos + 16;
     }
+    stretches.push([from, payload.byteLength, to]);
     put(payload.subarray(from));
     const view = new DataView(out.buffer);
     view.setUint32(8, crc, true);
     view.setBigUint64(16, BigInt(length), true);
-    return out;
+    return { bytes: out, blobAt, stretches };
   }
 
   #state(header: DeltaHeader, objects: Map<number, Binary>): ProcessState {
@@ -570,5 +676,17 @@ export class DeltaBase {
     this.#blobs = new Map();
     this.#round = -1;
     this.#header = undefined;
+    this.#sealed = undefined;
   }
+}
+
+function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [start, end] of sorted) {
+    const last = out.at(-1);
+    if (last && start <= last[1]) last[1] = Math.max(last[1], end);
+    else out.push([start, end]);
+  }
+  return out;
 }

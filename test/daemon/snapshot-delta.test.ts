@@ -195,6 +195,41 @@ test("a damaged piece, or a piece merged into the wrong place, is refused before
   }
 });
 
+test("a sealed base is patched in place: the changed ranges alone turn the sealed snapshot into the new one", () => {
+  const p = pair();
+  const data = new Float64Array((CHUNK_BYTES * 6) / 8).fill(0.5);
+  const raw = new ArrayBuffer(CHUNK_BYTES * 2);
+  const fields: Record<string, unknown> = { data, raw, small: new Uint32Array(64), seq: 1, label: "x" };
+  p.round(fields);
+  const sealed = p.base.seal();
+  assert.ok(sealed);
+  assert.equal(decodeState(sealed!).fields, decodeState(encodeState(state(fields))).fields);
+  const onDisk = sealed!.slice();
+  data[(CHUNK_BYTES / 8) * 4 + 1] = 7;
+  new Uint8Array(raw)[5] = 9;
+  (fields.small as Uint32Array)[3] = 77;
+  fields.seq = 2;
+  p.round(fields);
+  const resealed = p.base.reseal();
+  assert.ok(resealed);
+  assert.equal(decodeState(resealed!.bytes).fields, decodeState(encodeState(state(fields))).fields);
+  for (const [start, end] of resealed!.dirty) onDisk.set(resealed!.bytes.subarray(start, end), start);
+  assert.equal(onDisk, resealed!.bytes);
+  const written = resealed!.dirty.reduce((n, [start, end]) => n + end - start, 0);
+  assert.ok(written < CHUNK_BYTES * 3, `wrote ${written} bytes again`);
+});
+
+test("a sealed base whose shape changed (a blob resized) is not patched; it is rebuilt", () => {
+  const p = pair();
+  const fields: Record<string, unknown> = { data: new Uint8Array(CHUNK_BYTES * 2).fill(1) };
+  p.round(fields);
+  assert.ok(p.base.seal());
+  fields.data = new Uint8Array(CHUNK_BYTES * 3).fill(2);
+  p.round(fields);
+  assert.is(p.base.reseal(), undefined);
+  assert.equal(decodeState(p.base.rebuild()).fields, fields);
+});
+
 test("an unportable field fails the round naming it, as a suspend would", () => {
   try {
     new DeltaTracker("h1").next(state({ fn: () => 1 }), { after: -1 });

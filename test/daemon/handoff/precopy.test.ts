@@ -28,18 +28,22 @@ test("small states are not pre-copied; large ones are, and an unknown size is no
   assert.not.ok(wantsPrecopy({ name: "x", from: "a", generation: 0 }));
 });
 
-test("each round builds on the last; incomplete first rounds go on; a remainder that fits the budget switches over", () => {
-  const { step, asked } = feed([
+test("each round builds on the last; incomplete first rounds go on; a remainder that fits the budget stages the base, catches up once more, then switches over", () => {
+  const { step: converged, asked } = feed([
     stat(0, { complete: false, sentBytes: 32 * MiB, dirtyBytes: 256 * MiB, wallMs: 320, captureMs: 20 }),
     stat(1, { complete: true, sentBytes: 32 * MiB, dirtyBytes: 40 * MiB, wallMs: 320, captureMs: 20 }),
     stat(2, { sentBytes: 2 * MiB, dirtyBytes: 2 * MiB, wallMs: 40, captureMs: 20 }),
   ]);
   assert.equal(asked, [-1, 0, 1]);
+  assert.equal(converged.effect, { type: "stage" });
+  const again = nextPrecopy(converged.phase, { type: "staged" }, policy);
+  assert.equal(again.effect, { type: "request-round", after: 2 });
+  const step = nextPrecopy(again.phase, { type: "round", stat: stat(3, { sentBytes: MiB, dirtyBytes: MiB, wallMs: 30, captureMs: 20 }) }, policy);
   assert.is(step.effect?.type, "end");
-  assert.equal(step.phase.phase === "ending" && [step.phase.outcome, step.phase.after], ["switchover", 2]);
+  assert.equal(step.phase.phase === "ending" && [step.phase.outcome, step.phase.after, step.phase.rounds], ["switchover", 3, 4]);
   const done = nextPrecopy(step.phase, { type: "ended" }, policy).phase;
   assert.ok(isPrecopyTerminal(done));
-  assert.equal(done.phase === "switchover" && [done.after, done.reason], [2, undefined]);
+  assert.equal(done.phase === "switchover" && [done.after, done.reason], [3, undefined]);
 });
 
 test("the expected downtime is the capture plus the remainder at the measured rate", () => {
