@@ -403,6 +403,8 @@ interface Sealed {
   dirty: Array<[number, number]>;
   /** A delta changed the shape (a new blob, one resized or gone): the sealed copy is no use. */
   broken: boolean;
+  /** What turns the sealed payload's CRC-32 into the current one (see {@link crcShift}). */
+  crcFix: number;
 }
 
 /** A snapshot rebuilt in place from a sealed base, and the byte ranges that changed since sealing. */
@@ -490,11 +492,15 @@ export class DeltaBase {
         const start = index * CHUNK_BYTES;
         if (index < 0 || index >= blob.crcs.length || length !== Math.min(CHUNK_BYTES, byteLength - start)) throw corrupt(`chunk ${index} of blob ${id} does not fit it`);
         const place = blob.bytes.subarray(start, start + length);
+        const before = inSealed >= 0 ? crc32(place) : 0;
         place.set(piece(offset, length));
         // Checked where it landed, so a misplaced chunk is caught, not only a damaged one.
         if (crc32(place) !== crc) throw corrupt(`chunk ${index} of blob ${id} does not match its hash`);
         blob.crcs[index] = crc;
-        if (inSealed >= 0) sealed!.dirty.push([inSealed + start, inSealed + start + length]);
+        if (inSealed >= 0) {
+          sealed!.dirty.push([inSealed + start, inSealed + start + length]);
+          sealed!.crcFix ^= crcShift(before ^ crc, sealed!.bytes.byteLength - (inSealed + start + length));
+        }
       }
       blobs.set(id, blob);
     }
@@ -543,7 +549,7 @@ export class DeltaBase {
       const blob = this.#blobs.get(id)!;
       blob.bytes = spliced.bytes.subarray(at, at + blob.byteLength);
     }
-    this.#sealed = { bytes: spliced.bytes, markers, skeleton: skeleton.subarray(HEADER_BYTES), stretches: spliced.stretches, dirty: [], broken: false };
+    this.#sealed = { bytes: spliced.bytes, markers, skeleton: skeleton.subarray(HEADER_BYTES), stretches: spliced.stretches, dirty: [], broken: false, crcFix: 0 };
     return spliced.bytes;
   }
 
@@ -566,12 +572,14 @@ export class DeltaBase {
     const dirty = sealed.dirty;
     for (const [from, to, at] of sealed.stretches) {
       if (Buffer.compare(now.subarray(from, to), was.subarray(from, to)) === 0) continue;
+      sealed.crcFix ^= crcShift(crc32(was.subarray(from, to)) ^ crc32(now.subarray(from, to)), sealed.bytes.byteLength - (at + to - from));
       sealed.bytes.set(now.subarray(from, to), at);
       dirty.push([at, at + to - from]);
     }
     const out = sealed.bytes;
     const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    view.setUint32(8, crc32(out.subarray(HEADER_BYTES)), true);
+    // Updated, not computed again over the whole payload: CRC-32 is linear in what changed.
+    view.setUint32(8, (view.getUint32(8, true) ^ sealed.crcFix) >>> 0, true);
     dirty.push([0, HEADER_BYTES]);
     this.#sealed = undefined;
     this.discard();
@@ -678,6 +686,47 @@ export class DeltaBase {
     this.#header = undefined;
     this.#sealed = undefined;
   }
+}
+
+const POLY = 0xedb88320;
+
+/** a·b modulo the CRC-32 polynomial (reflected), as zlib's multmodp. */
+function multModP(a: number, b: number): number {
+  let m = 0x80000000;
+  let p = 0;
+  for (;;) {
+    if (a & m) {
+      p ^= b;
+      if ((a & (m - 1)) === 0) break;
+    }
+    m >>>= 1;
+    b = b & 1 ? (b >>> 1) ^ POLY : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** x^(2^k) modulo the polynomial, k = 0..31. */
+const X2N = (() => {
+  const table = [0x40000000];
+  for (let k = 1; k < 32; k++) table.push(multModP(table[k - 1]!, table[k - 1]!));
+  return table;
+})();
+
+/**
+ * How a change of some bytes moves the CRC-32 of the whole: with `diff` the XOR of the CRC-32s of
+ * the old and new bytes of a stretch (equal lengths), and `after` the bytes that follow it, the
+ * whole's CRC-32 changes by the returned value (zlib's crc32_combine, without the second CRC).
+ */
+export function crcShift(diff: number, after: number): number {
+  let p = 0x80000000;
+  let n = after;
+  let k = 3;
+  while (n > 0) {
+    if (n % 2) p = multModP(X2N[k & 31]!, p);
+    n = Math.floor(n / 2);
+    k++;
+  }
+  return multModP(p, diff >>> 0);
 }
 
 function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {

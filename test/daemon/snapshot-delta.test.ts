@@ -1,7 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { decodeState, encodeState } from "../../daemon/snapshot/mod.ts";
-import { CHUNK_BYTES, DeltaBase, DeltaTracker, parseDelta } from "../../daemon/snapshot/delta.ts";
+import { CHUNK_BYTES, crcShift, DeltaBase, DeltaTracker, parseDelta } from "../../daemon/snapshot/delta.ts";
+import { crc32 } from "node:zlib";
 import { isFerryError } from "../../daemon/errors.ts";
 
 const state = (fields: Record<string, unknown>) => ({ className: "Probe", fields, moduleVersion: "v1" });
@@ -228,6 +229,18 @@ test("a sealed base whose shape changed (a blob resized) is not patched; it is r
   p.round(fields);
   assert.is(p.base.reseal(), undefined);
   assert.equal(decodeState(p.base.rebuild()).fields, fields);
+});
+
+test("a CRC-32 is updated from the change of a stretch alone", () => {
+  const bytes = new Uint8Array(100_000).map((_, i) => (i * 31) & 0xff);
+  const before = crc32(bytes);
+  for (const [start, end] of [[0, 10], [5000, 70000], [99_990, 100_000]] as const) {
+    const old = crc32(bytes.subarray(start, end));
+    for (let i = start; i < end; i++) bytes[i] = (bytes[i]! * 7 + 3) & 0xff;
+    const updated = (before ^ crcShift(old ^ crc32(bytes.subarray(start, end)), bytes.byteLength - end)) >>> 0;
+    assert.is(updated, crc32(bytes));
+    bytes.set(new Uint8Array(100_000).map((_, i) => (i * 31) & 0xff).subarray(start, end), start);
+  }
 });
 
 test("an unportable field fails the round naming it, as a suspend would", () => {
