@@ -20,6 +20,8 @@ export interface Faults {
   delayPerChunkMs?: number;
   /** Source: pause this long before capturing the second pre-copy round (the one after round 0). */
   delayPrecopyRoundMs?: number;
+  /** Destination: pause this long after staging a pre-copied base on disk. */
+  delayAfterStagingMs?: number;
 }
 
 function read(): Faults {

@@ -21,6 +21,7 @@
  * @module
  */
 import { describeError, FerryError } from "../errors.ts";
+import { faults } from "../faults.ts";
 import type { PrecopyRound } from "../../schemas/api.schema.ts";
 import { validators } from "../../schemas/validators.ts";
 import type { ValidateFunction } from "ajv";
@@ -296,6 +297,7 @@ export async function pullWithPrecopy<T>(
         const bytes = base.seal();
         // The generation it will have here once the hand-off commits.
         if (bytes) staged = await node.incoming.stage(req.name, req.generation + 1, bytes).catch(() => undefined);
+        if (faults.delayAfterStagingMs) await new Promise((r) => setTimeout(r, faults.delayAfterStagingMs));
         return { type: "staged" };
       }
       case "end": {

@@ -149,4 +149,25 @@ crashes("source killed during a round: the destination drops its base and runs n
   assert.equal(violations(klocks), []);
 });
 
+crashes("destination killed with a staged base on its disk: the file is deleted when it starts again, never read, and the move then completes", async () => {
+  // d is on alpha now; beta pauses after staging, so it can be killed with the file there.
+  await k.stop("beta");
+  await k.start("beta", { FERRY_FAULTS: JSON.stringify({ delayAfterStagingMs: 5000 }) });
+  await sized(k, "alpha", "d");
+  const dir = join(k.dir, ".ferry", "beta", "checkpoints");
+  k.writeConfig({ d: drift("beta") });
+  const staged = await until(() => readdirSync(dir).find((f) => f.startsWith("d@") && f.endsWith(".precopy")), "beta to stage the base", 30000, 10);
+  await k.stop("beta", "SIGKILL");
+  const seq = await k.call<number>("alpha", "d", "get");
+  await until(async () => (await k.call<number>("alpha", "d", "get")) > seq, "d to go on changing on alpha");
+  await k.start("beta");
+  assert.not.ok(readdirSync(dir).includes(staged), "the staged file outlived the restart");
+  await k.waitRunningOn("d", "beta", 30000);
+  assert.is(await k.call("beta", "d", "verify"), STATE_MIB * MiB);
+  assert.equal(await k.call("beta", "d", "history"), ["x", "y"]);
+  assert.equal((await k.ps()).filter((q) => q.name === "d" && q.state === "running").map((q) => q.node), ["beta"]);
+  assert.equal(readdirSync(dir).filter((f) => f.endsWith(".precopy")), []);
+  assert.equal(violations(klocks), []);
+});
+
 crashes.run();
