@@ -159,7 +159,12 @@ async function precopyHandoff(): Promise<void> {
     await c.waitRunningOn("drift", "alpha", 60000);
     // Its size is known to the holder from its first periodic checkpoint: that is what makes a pull pre-copy.
     await until(async () => (await c.post<{ stateBytes?: number }>("alpha", "locate", { name: "drift" })).stateBytes, "the first checkpoint", 60000, 100);
+    const before = { alpha: memory(pidOf(c, "alpha")).rss, beta: memory(pidOf(c, "beta")).rss };
+    resetPeak(pidOf(c, "alpha"));
+    resetPeak(pidOf(c, "beta"));
     const info = await moveAndWait(c, spec, "drift", "beta");
+    const peak = { alpha: memory(pidOf(c, "alpha")).hwm, beta: memory(pidOf(c, "beta")).hwm };
+    const extra = Math.max(peak.alpha - before.alpha, 0) + Math.max(peak.beta - before.beta, 0);
     const verify = await c.call<number | string>("beta", "drift", "verify");
     if (verify !== mib * MiB) throw new Error(`state arrived damaged: ${verify}`);
     const events: FerryEvent[] = [];
@@ -172,6 +177,7 @@ async function precopyHandoff(): Promise<void> {
     for await (const e of c.client("beta").events(false)) if (e.type === "transferred" && e.process === "drift") arrived.push(e);
     report(`${mib} MiB pre-copy: bytes moved at the switchover`, (arrived.at(-1)?.bytes ?? 0) / 1024, "KiB");
     report(`${mib} MiB pre-copy: downtime expected at the switchover`, precopied.ms ?? 0, "ms");
+    report(`${mib} MiB pre-copy: peak extra memory (both daemons)`, extra / (mib * MiB), "× state");
     key("precopy256MiB.downtimeMs", info.lastDowntimeMs!);
   } finally {
     await c.close();
