@@ -171,3 +171,27 @@ crashes("destination killed with a staged base on its disk: the file is deleted 
 });
 
 crashes.run();
+
+const runtimes = suite("pre-copy between a Node and a Deno daemon");
+let r: TestCluster;
+const mixed = (node: string) => `module: Drifter, node: ${node}, args: ["${STATE_MIB}", "1048576"]`;
+runtimes.before(async () => {
+  r = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Drifter"], runtimes: { alpha: "node", beta: "deno" }, settings: { checkpointIntervalMs: 300, handoffTimeoutMs: 20000 } });
+  r.writeConfig({ d: mixed("alpha") });
+  await r.start("alpha");
+  await r.start("beta");
+  await r.waitRunningOn("d", "alpha", 30000);
+});
+runtimes.after(async () => r.close());
+
+runtimes("a changing state is pre-copied from Node to Deno and back, intact", async () => {
+  for (const [from, to] of [["alpha", "beta"], ["beta", "alpha"]] as const) {
+    await sized(r, from, "d");
+    r.writeConfig({ d: mixed(to) });
+    await r.waitRunningOn("d", to, 60000);
+    assert.is(await r.call(to, "d", "verify"), STATE_MIB * MiB);
+    assert.ok((await eventsOf(r, from)).some((e) => e.type === "precopied" && e.process === "d"), `no pre-copy from ${from}`);
+  }
+});
+
+runtimes.run();
