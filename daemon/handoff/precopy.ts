@@ -77,7 +77,14 @@ export type PrecopyEffect =
 
 const terminal = new Set<PrecopyPhase["phase"]>(["switchover", "abandoned", "rolled-back"]);
 
-/** Whether the pre-copy is over. */
+/**
+ * Whether the pre-copy is over.
+ *
+ * @example
+ * ```ts
+ * isPrecopyTerminal({ phase: "abandoned", reason: "a round failed" }); // true
+ * ```
+ */
 export function isPrecopyTerminal(phase: PrecopyPhase): boolean {
   return terminal.has(phase.phase);
 }

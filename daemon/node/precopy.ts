@@ -19,6 +19,14 @@ import { checkBegin } from "../handoff/source.ts";
 import type { NodeParts } from "./parts.ts";
 import type { Outgoing } from "./outgoing.ts";
 
+/**
+ * The holder's pre-copy rounds of the processes it holds.
+ *
+ * @example
+ * ```ts
+ * const precopy = new PrecopyOutgoing(parts, outgoing, () => node.reloadConfig());
+ * ```
+ */
 export class PrecopyOutgoing {
   readonly #parts: NodeParts;
   readonly #outgoing: Pick<Outgoing, "facts">;

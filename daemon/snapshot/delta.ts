@@ -716,6 +716,11 @@ const X2N = (() => {
  * How a change of some bytes moves the CRC-32 of the whole: with `diff` the XOR of the CRC-32s of
  * the old and new bytes of a stretch (equal lengths), and `after` the bytes that follow it, the
  * whole's CRC-32 changes by the returned value (zlib's crc32_combine, without the second CRC).
+ *
+ * @example
+ * ```ts
+ * const updated = (oldCrc ^ crcShift(crc32(oldStretch) ^ crc32(newStretch), bytesAfterIt)) >>> 0;
+ * ```
  */
 export function crcShift(diff: number, after: number): number {
   let p = 0x80000000;

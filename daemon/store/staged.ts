@@ -19,6 +19,15 @@ import { storageFailed } from "./fs.ts";
 /** The suffix of a staged snapshot file. */
 export const STAGED_SUFFIX = ".precopy";
 
+/**
+ * One staged snapshot file.
+ *
+ * @example
+ * ```ts
+ * const staged = await StagedSnapshot.write(store.stagingPath("sim", 4), bytes);
+ * await staged.discard(); // the hand-off went another way
+ * ```
+ */
 export class StagedSnapshot {
   readonly path: string;
   /** Bytes of the whole snapshot in the file. */
