@@ -23,6 +23,10 @@ export interface Faults {
   delayBatchCommitOf?: string;
   /** Source: flip the lowest bit of the snapshot's byte at this offset as it is sent (a link that damages data). */
   flipByteAt?: number;
+  /** Source: pause this long before capturing the second pre-copy round (the one after round 0). */
+  delayPrecopyRoundMs?: number;
+  /** Destination: pause this long after staging a pre-copied base on disk. */
+  delayAfterStagingMs?: number;
 }
 
 function read(): Faults {

@@ -83,7 +83,7 @@ export const eventSchema = {
       enum: [
         "daemon-started", "daemon-stopped", "config-reloaded", "config-rejected", "module-loaded", "module-failed",
         "started", "completed", "failed", "stopped", "suspended", "transferred", "resumed", "rolled-back",
-        "restored", "upgraded", "upgrade-failed", "executor-restarted", "balanced", "adopted", "fenced", "storage-failed", "store-unreachable", "store-reachable",
+        "precopied", "restored", "upgraded", "upgrade-failed", "executor-restarted", "balanced", "adopted", "fenced", "storage-failed", "store-unreachable", "store-reachable",
       ],
     },
     process: { type: "string" },
@@ -149,7 +149,14 @@ const handoffBegin = {
   type: "object",
   additionalProperties: false,
   required: ["name", "generation", "to", "handoffId"],
-  properties: { name, generation, to: name, handoffId },
+  properties: {
+    name,
+    generation,
+    to: name,
+    handoffId,
+    /** The requester holds a pre-copied base of this hand-off up to round `after`: send only the last delta. */
+    precopy: { type: "object", additionalProperties: false, required: ["after"], properties: { after: { type: "integer", minimum: -1 } } },
+  },
 } as const;
 const handoffCommit = {
   type: "object",
@@ -273,6 +280,42 @@ export const requests = {
           ],
         },
       },
+    },
+  },
+  /**
+   * A pre-copy round (docs/protocol.md): the process keeps running; the answer's body is the delta
+   * of its state since round `after` (-1: all of it), described by the `ferry-precopy` header.
+   */
+  "handoff.precopy": {
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "generation", "to", "handoffId", "after"],
+    properties: {
+      name,
+      generation,
+      to: name,
+      handoffId,
+      after: { type: "integer", minimum: -1 },
+      /** Chunks beyond this many bytes wait for a later round. */
+      budgetBytes: { type: "integer", minimum: 65536, default: 33554432 },
+    },
+  },
+  /**
+   * The requester ends its pre-copy: `outcome` says whether it goes on to `handoff.begin` (with the
+   * downtime it expects) or gave up (`reason`, shown in `ps` and `events` of the holder).
+   */
+  "handoff.precopy.end": {
+    type: "object",
+    additionalProperties: false,
+    required: ["name", "to", "handoffId", "outcome"],
+    properties: {
+      name,
+      to: name,
+      handoffId,
+      outcome: { type: "string", enum: ["switchover", "abandoned", "rolled-back"] },
+      rounds: { type: "integer", minimum: 0 },
+      expectedMs: { type: "number", minimum: 0 },
+      reason: { type: "string", maxLength: 2000 },
     },
   },
   /**
@@ -442,6 +485,8 @@ export const locateResponseSchema = {
     inDoubt: { type: "boolean" },
     /** This node is about to start the process fresh. */
     creating: { type: "boolean" },
+    /** Size of its latest snapshot here, when known: a large state is pre-copied. */
+    stateBytes: { type: "integer", minimum: 0 },
   },
 } as const;
 
@@ -475,6 +520,26 @@ export const handoffMetaSchema = {
     serveMs: { type: "number" },
     /** run() had returned: the process moves, but does not run again. */
     completed: { type: "boolean" },
+    /** The body is a pre-copy delta (on the requester's base), not a whole snapshot. */
+    delta: { type: "boolean" },
+  },
+} as const;
+
+/** Travels in the `ferry-precopy` header of a `handoff.precopy` answer, whose body is the delta. */
+export const precopyRoundSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["round", "dirtyBytes", "sentBytes", "totalBytes", "complete", "captureMs"],
+  properties: {
+    round: { type: "integer", minimum: 0 },
+    /** Bytes changed since the round the request named (carried now or left for a later round). */
+    dirtyBytes: { type: "integer", minimum: 0 },
+    sentBytes: { type: "integer", minimum: 0 },
+    totalBytes: { type: "integer", minimum: 0 },
+    /** Every changed byte is in this delta. */
+    complete: { type: "boolean" },
+    /** How long hashing and encoding took on the holder (it takes as long again at the switchover). */
+    captureMs: { type: "number", minimum: 0 },
   },
 } as const;
 
@@ -578,6 +643,8 @@ export const responses = {
   "handoff.abort": ok,
   "handoff.status": handoffStatusSchema,
   "handoff.batch": { description: "application/octet-stream: one frame per item, in the order the answers are ready (handoffBatchFrameSchema)" },
+  "handoff.precopy": { description: "application/octet-stream: the delta; the round in the ferry-precopy header" },
+  "handoff.precopy.end": ok,
   "checkpoint.replicate": ok,
   liveness: { type: "object", additionalProperties: false, required: ["storeReachable"], properties: { storeReachable: { type: "boolean" } } },
   "checkpoint.fetch": { description: "application/octet-stream: the replica" },
@@ -606,6 +673,7 @@ export type LocateResponse = FromSchema<typeof locateResponseSchema>;
 export type HandoffStatusResponse = FromSchema<typeof handoffStatusSchema>;
 export type HandoffMeta = FromSchema<typeof handoffMetaSchema>;
 export type HandoffBatchFrame = FromSchema<typeof handoffBatchFrameSchema>;
+export type PrecopyRound = FromSchema<typeof precopyRoundSchema>;
 export type ErrorBody = FromSchema<typeof errorBodySchema>;
 export type UpgradeResult = FromSchema<typeof upgradeResultSchema>;
 export type Ok = FromSchema<typeof ok>;
@@ -634,6 +702,8 @@ export interface Responses {
   "handoff.abort": Ok;
   "handoff.status": HandoffStatusResponse;
   "handoff.batch": Uint8Array;
+  "handoff.precopy": Uint8Array;
+  "handoff.precopy.end": Ok;
   "checkpoint.replicate": Ok;
   liveness: { storeReachable: boolean };
   "checkpoint.fetch": Uint8Array;

@@ -98,6 +98,17 @@ export const processSchema = {
       default: "auto",
       description: "auto: a changed module file upgrades the process in place; manual: it waits for `ferry upgrade`",
     },
+    maxDowntimeMs: {
+      type: "integer",
+      minimum: 1,
+      maximum: 3600000,
+      // Defaults stated, not filled in: a parsed config stays what the file says.
+      description: "Downtime a hand-off of a large state aims at (default 100): its state is pre-copied while it runs until what is left to move fits this",
+    },
+    strict: {
+      type: "boolean",
+      description: "Default false. true: a hand-off whose pre-copy cannot get under maxDowntimeMs rolls back (and is retried); false: it goes ahead and says the downtime to expect",
+    },
   },
 } as const;
 

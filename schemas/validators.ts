@@ -14,7 +14,7 @@
  */
 import type { ValidateFunction } from "ajv";
 import { requests } from "./api.schema.ts";
-import { handoffBatchFrameSchema, handoffMetaSchema, moduleBundleSchema } from "./api.schema.ts";
+import { handoffBatchFrameSchema, handoffMetaSchema, moduleBundleSchema, precopyRoundSchema } from "./api.schema.ts";
 import { clusterSchema } from "./cluster.schema.ts";
 
 /** A family of validators sharing one set of Ajv options. */
@@ -38,6 +38,7 @@ export const validatorFamilies = {
       ...Object.fromEntries(Object.entries(requests).map(([type, schema]) => [requestKey(type), schema])),
       handoffMeta: handoffMetaSchema,
       handoffBatchFrame: handoffBatchFrameSchema,
+      precopyRound: precopyRoundSchema,
       moduleBundle: moduleBundleSchema,
     }),
   },

@@ -39,6 +39,8 @@ export interface RequestBodies {
   "handoff.abort": Lenient<(typeof requests)["handoff.abort"]>;
   "handoff.status": Lenient<(typeof requests)["handoff.status"]>;
   "handoff.batch": Lenient<(typeof requests)["handoff.batch"]>;
+  "handoff.precopy": Lenient<(typeof requests)["handoff.precopy"]>;
+  "handoff.precopy.end": Lenient<(typeof requests)["handoff.precopy.end"]>;
   "checkpoint.replicate": Lenient<(typeof requests)["checkpoint.replicate"]>;
   "checkpoint.fetch": Lenient<(typeof requests)["checkpoint.fetch"]>;
   liveness: Lenient<typeof requests.liveness>;
@@ -52,7 +54,7 @@ export interface RequestBodies {
 export type RequestBody<T extends MessageType> = RequestBodies[T];
 
 /** Message types answered with JSON. */
-export type JsonMessageType = Exclude<MessageType, "handoff.begin" | "handoff.batch" | "checkpoint.fetch" | "logs.follow">;
+export type JsonMessageType = Exclude<MessageType, "handoff.begin" | "handoff.batch" | "handoff.precopy" | "checkpoint.fetch" | "logs.follow">;
 
 /** Message types whose request carries bytes (the JSON part travels in a header). */
 export const BYTES_REQUEST_HEADER = "ferry-checkpoint";

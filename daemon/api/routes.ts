@@ -9,7 +9,7 @@ import type { NodeState } from "../node/mod.ts";
 import type { ReplicaStore } from "../store/replicas.ts";
 import { FerryError } from "../errors.ts";
 import type { SourceHandoffs } from "../handoff/mod.ts";
-import { META_HEADER, serveBatch } from "../handoff/mod.ts";
+import { META_HEADER, PRECOPY_HEADER, serveBatch } from "../handoff/mod.ts";
 import type { Platform } from "../adapters/platform.ts";
 import { faults } from "../faults.ts";
 import { snapshotChunks } from "../node/snapshot-stream.ts";
@@ -174,6 +174,18 @@ const messages: MessageRoutes = {
 
   async "handoff.batch"({ handoffs, node }, body) {
     return serveBatch(handoffs, body.items, (type, name) => node.trace.mark("api", type, name));
+  },
+
+  async "handoff.precopy"({ node }, body) {
+    const { delta, round } = await node.precopy.round(body);
+    return new Response(delta, {
+      headers: { "content-type": "application/octet-stream", "content-length": String(delta.byteLength), [PRECOPY_HEADER]: JSON.stringify(round) },
+    });
+  },
+
+  async "handoff.precopy.end"({ node }, body) {
+    node.precopy.end(body);
+    return { ok: true };
   },
 
   async "checkpoint.replicate"({ replicas }, body, _signal, bytes) {

@@ -52,6 +52,8 @@ export interface RequestTimeouts {
   suspend: number;
   /** Encode the state. @default 30000 */
   capture: number;
+  /** Hash the state and encode a pre-copy delta. @default 30000 */
+  delta: number;
   /** @default 10000 */
   discard: number;
   /** The method's own run time included. @default 60000 */
@@ -71,6 +73,7 @@ export const defaultTimeouts: Readonly<RequestTimeouts> = {
   activate: 30_000,
   suspend: 30_000,
   capture: 30_000,
+  delta: 30_000,
   discard: 10_000,
   call: 60_000,
   inspect: 60_000,

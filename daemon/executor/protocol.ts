@@ -52,9 +52,10 @@ export type Request =
   /**
    * Stop at a safe point, call suspend(), capture. The instance stays for a rollback. A snapshot
    * longer than `streamAbove` bytes is not returned: the worker keeps its encoder and the bytes
-   * are fetched with `read` requests until the instance runs again or is discarded.
+   * are fetched with `read` requests until the instance runs again or is discarded. With
+   * `delta`, the capture is a pre-copy delta (snapshot/delta.ts) since round `after` of `session`.
    */
-  | { type: "suspend"; name: string; deadlineMs: number; streamAbove?: number }
+  | { type: "suspend"; name: string; deadlineMs: number; streamAbove?: number; delta?: { session: string; after: number } }
   /**
    * The next chunk (at most `maxBytes`) of a suspended process's streamed snapshot, for one of its
    * two readers (`send`: the hand-off, `save`: the checkpoint at suspend). No chunk: all was read.
@@ -66,6 +67,11 @@ export type Request =
    * and the start fails with it.
    */
   | { type: "feed"; name: string; chunks?: Uint8Array[]; error?: string }
+  /**
+   * A pre-copy round: capture between two turns without stopping, and encode only the pieces
+   * whose hash changed since round `after` of `session` (at most `budgetBytes` of chunks).
+   */
+  | { type: "delta"; name: string; session: string; after: number; budgetBytes: number }
   /** Capture without stopping (periodic checkpoint). Snapshot is absent when unchanged. */
   | { type: "capture"; name: string }
   | { type: "discard"; name: string }
@@ -93,6 +99,7 @@ export type ReplyValue = {
   read: { chunk?: Uint8Array };
   feed: null;
   capture: { snapshot: Uint8Array };
+  delta: { delta: Uint8Array; round: number; dirtyBytes: number; sentBytes: number; totalBytes: number; complete: boolean; captureMs: number };
   discard: null;
   call: { value: Uint8Array };
   inspect: { methods: string[] };

@@ -33,6 +33,7 @@ import type { ProcessContext, ProcessInstance } from "../sdk/context.ts";
 import { Activity, ACTIVITY, BEAT, CLAIM_STARTED, CURRENT, OUT_OF_MEMORY, packBytes, unpackBytes } from "./protocol.ts";
 import type { ExecutorData, FromWorker, ToWorker, WireError } from "./protocol.ts";
 import { Fence } from "./fence.ts";
+import { DeltaTracker } from "../snapshot/delta.ts";
 import { LeaseCell } from "./lease.ts";
 import { LogBucket } from "./log-limit.ts";
 
@@ -330,6 +331,19 @@ function captureSuspended(h: Hosted, streamAbove: number | undefined): { snapsho
   return { snapshot: new Uint8Array(0), streamed: encoder.byteLength };
 }
 
+/** Pre-copy trackers (hashes of the pieces last sent), one per process, of its latest session. */
+const trackers = new Map<string, DeltaTracker>();
+
+/** A pre-copy delta of `h` since round `after` of `session`; a new session starts afresh. */
+function captureDelta(h: Hosted, session: string, after: number, budgetBytes: number) {
+  let tracker = trackers.get(h.name);
+  if (tracker?.session !== session) trackers.set(h.name, (tracker = new DeltaTracker(session)));
+  const started = performance.now();
+  const { delta, header } = serializing(() => tracker.next(stateOf(h), { after, budgetBytes }));
+  const { round, dirtyBytes, sentBytes, totalBytes, complete } = header;
+  return { delta, round, dirtyBytes, sentBytes, totalBytes, complete, captureMs: performance.now() - started };
+}
+
 /** A new instance of `cls` holding the fields of `snapshot` (bytes, or already decoded), its constructor not run. */
 function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array | ProcessState): { instance: Instance; fromVersion?: string } {
   return runTurn(turnOf(who, Activity.decode), () => {
@@ -514,7 +528,8 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       }
       await callHook(h, "suspend");
       try {
-        const captured = captureSuspended(h, req.streamAbove);
+        // A pre-copy's last delta is small by design: it is never streamed.
+        const captured = req.delta ? { snapshot: captureDelta(h, req.delta.session, req.delta.after, Infinity).delta } : captureSuspended(h, req.streamAbove);
         h.phase = "suspended";
         return captured;
       } catch (error) {
@@ -525,11 +540,18 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       }
     }
     if (h.phase === "held") h.phase = "suspended";
-    return captureSuspended(h, req.streamAbove);
+    return req.delta ? { snapshot: captureDelta(h, req.delta.session, req.delta.after, Infinity).delta } : captureSuspended(h, req.streamAbove);
   },
 
   async capture(req) {
     return { snapshot: capture(get(req.name)) };
+  },
+
+  // A message handler runs between two turns of every process here, so no turn is half done.
+  async delta(req) {
+    const h = get(req.name);
+    if (h.phase !== "running" && h.phase !== "completed") throw new FerryError("conflict", `Process "${h.name}" is ${h.phase}: nothing to pre-copy`);
+    return captureDelta(h, req.session, req.after, req.budgetBytes);
   },
 
   async discard(req) {
@@ -541,6 +563,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       inflow.settle.reject(new FerryError("process_not_found", `Process "${req.name}" was discarded while its snapshot streamed in`));
     }
     buckets.delete(req.name);
+    trackers.delete(req.name);
     const h = hosted.get(req.name);
     if (!h) return null;
     hosted.delete(req.name);

@@ -7,6 +7,7 @@
  * @module
  */
 export { pull, resolveInDoubt, META_HEADER } from "./pull.ts";
+export { PRECOPY_HEADER } from "./precopy.ts";
 export type { PullOutcome, PullRequest } from "./pull.ts";
 export { SourceHandoffs } from "./serve.ts";
 export { encodeFrame, errorFrame, FrameReader, serveBatch } from "./batch.ts";

@@ -29,8 +29,10 @@ export interface SourcePort {
 export interface DestinationPort {
   readonly node: string;
   readonly settings: HandoffSettings;
-  readonly incoming: Pick<Incoming, "expect" | "store" | "activate" | "drop" | "inDoubt" | "progress" | "clearProgress">;
+  readonly incoming: Pick<Incoming, "expect" | "store" | "activate" | "drop" | "inDoubt" | "progress" | "clearProgress" | "stage">;
   readonly trace: Pick<Trace, "mark">;
   peer(node: string): PeerPort | undefined;
   noteAcquiring(name: string, reason: string | null): void;
+  /** The process's entry in cluster.yaml: its pre-copy policy (`maxDowntimeMs`, `strict`). */
+  desired?(name: string): { maxDowntimeMs?: number; strict?: boolean } | undefined;
 }

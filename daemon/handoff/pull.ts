@@ -19,6 +19,8 @@ import { type DestinationEffect, type DestinationInput, type DestinationPhase, i
 import { type EffectPolicy, runMachine, type Step } from "./runner.ts";
 import { META_HEADER, parseMeta } from "./meta.ts";
 import { type ReceivedSnapshot, requestSnapshot } from "./inflow.ts";
+import { finishPrecopy, type Precopied, pullWithPrecopy, wantsPrecopy } from "./precopy.ts";
+import type { StagedSnapshot } from "../store/staged.ts";
 
 export { META_HEADER } from "./meta.ts";
 
@@ -28,6 +30,8 @@ export interface PullRequest {
   from: string;
   /** The generation the holder reported. */
   generation: number;
+  /** Size of its state as the holder last saw it, when known: a large one is pre-copied. */
+  stateBytes?: number;
 }
 
 /** How a pull ended: the terminal phase of the destination machine. */
@@ -47,8 +51,14 @@ function isNetwork(error: unknown): boolean {
  * ```
  */
 export function pull(node: DestinationPort, req: PullRequest): Promise<PullOutcome> {
-  const session = new PullSession(node, req.name, req.from, req.generation, globalThis.crypto.randomUUID());
-  return session.run(startPull());
+  const handoffId = globalThis.crypto.randomUUID();
+  const session = (precopied?: Precopied) => new PullSession(node, req.name, req.from, req.generation, handoffId, precopied);
+  if (wantsPrecopy(req)) {
+    const spec = node.desired?.(req.name);
+    const policy = { maxDowntimeMs: spec?.maxDowntimeMs ?? 100, strict: spec?.strict ?? false };
+    return pullWithPrecopy(node, req, handoffId, policy, (precopied) => session(precopied).run(startPull()));
+  }
+  return session().run(startPull());
 }
 
 /**
@@ -75,6 +85,8 @@ class PullSession {
   /** From `#startedAt` until the holder began suspending: the process still ran (not downtime). */
   #runningMs = 0;
   #size: number | null = null;
+  /** The pre-copied snapshot's file, until `hold` adopts it. */
+  #staged: StagedSnapshot | undefined;
 
   constructor(
     readonly node: DestinationPort,
@@ -83,6 +95,8 @@ class PullSession {
     /** The holder's generation; the process runs here at generation + 1. */
     readonly generation: number,
     readonly handoffId: string,
+    /** A base pre-copied for this hand-off: `begin` then brings only the last delta. */
+    readonly precopied?: Precopied,
   ) {}
 
   async run(first: Step<DestinationPhase, DestinationEffect>): Promise<PullOutcome> {
@@ -141,8 +155,9 @@ class PullSession {
         // Finding and loading the module is the destination's own work: done while the holder
         // suspends and the snapshot travels.
         this.node.incoming.expect(this.name);
+        const precopy = this.precopied ? { precopy: { after: this.precopied.after } } : {};
         const sentAt = performance.now();
-        const answer = await requestSnapshot(this.#peer(), { name: this.name, generation: this.generation, to: this.node.node, handoffId: this.handoffId }, {
+        const answer = await requestSnapshot(this.#peer(), { name: this.name, generation: this.generation, to: this.node.node, handoffId: this.handoffId, ...precopy }, {
           timeoutMs: s.handoffTimeoutMs,
           maxBytes: s.maxTransferMb * 1024 * 1024,
           onProgress: (received, total) => this.node.incoming.progress(this.name, received, total),
@@ -155,12 +170,15 @@ class PullSession {
           if (!(answer.snapshot instanceof Uint8Array)) void answer.snapshot.chunks[Symbol.asyncIterator]().return?.();
           throw error;
         }
-        this.#receivedAt = performance.now();
-        this.#bytes = answer.snapshot;
+        const answeredAt = performance.now();
         this.#size = answer.snapshot instanceof Uint8Array ? answer.snapshot.byteLength : answer.snapshot.length;
-        this.#runningMs = sentAt - this.#startedAt + meta.preludeMs + requestFlightMs(this.#receivedAt - sentAt, meta, this.#size);
+        const { bytes, staged } = await deltaOrWhole(this.precopied, meta, answer.snapshot);
+        this.#staged = staged;
+        this.#receivedAt = performance.now();
+        this.#bytes = bytes;
+        this.#runningMs = sentAt - this.#startedAt + meta.preludeMs + requestFlightMs(answeredAt - sentAt, meta, this.#size);
         this.#arrival = { name: this.name, from: this.from, handoffId: this.handoffId, generation: this.generation, meta };
-        return { type: "received", bytes: this.#size };
+        return { type: "received", bytes: bytes instanceof Uint8Array ? bytes.byteLength : bytes.length };
       }
       case "store": {
         const bytes = this.#bytes!;
@@ -168,7 +186,9 @@ class PullSession {
         const arrival = this.#arrivalOf();
         // Two independent waits, overlapped: the executor instantiating the copy and the fsync
         // making it durable. The commit needs both.
-        const [held, prepared] = await Promise.allSettled(this.node.incoming.store(arrival, bytes));
+        const staged = this.#staged;
+        this.#staged = undefined;
+        const [held, prepared] = await Promise.allSettled(this.node.incoming.store(arrival, bytes, staged));
         // A streamed snapshot was still arriving while it was held.
         if (!(bytes instanceof Uint8Array)) this.#receivedAt = performance.now();
         if (held.status === "rejected") return { type: "hold-failed", error: held.reason, prepared: prepared.status === "fulfilled" };
@@ -195,6 +215,8 @@ class PullSession {
       }
       case "drop": {
         this.#bytes = undefined;
+        await this.#staged?.discard();
+        await this.precopied?.staged?.discard();
         try {
           await this.node.incoming.drop(this.name, this.handoffId, effect.prepared);
         } finally {
@@ -221,6 +243,17 @@ function requestFlightMs(roundTripMs: number, meta: HandoffMeta, bytes: number):
   return Math.max(0, roundTripMs - meta.serveMs) / 2;
 }
 const ESTIMATE_FLIGHT_MAX_BYTES = 64 * 1024;
+/** The snapshot a `begin` answer brings: whole, or rebuilt from the pre-copied base and the last delta. */
+async function deltaOrWhole(precopied: Precopied | undefined, meta: HandoffMeta, bytes: ReceivedSnapshot): Promise<{ bytes: ReceivedSnapshot; staged?: StagedSnapshot }> {
+  if (meta.delta) {
+    if (!precopied) throw new FerryError("bad_request", "The holder answered with a pre-copy delta, but nothing was pre-copied");
+    if (!(bytes instanceof Uint8Array)) throw new FerryError("bad_request", "The holder streamed a pre-copy delta: a last delta is small by design");
+    return finishPrecopy(precopied, bytes);
+  }
+  precopied?.base.discard();
+  await precopied?.staged?.discard();
+  return { bytes };
+}
 
 /** The machine input that reports `effect`'s failure. */
 function failedInput(effect: DestinationEffect, error: unknown): DestinationInput {

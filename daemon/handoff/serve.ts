@@ -50,7 +50,7 @@ export class SourceHandoffs {
   async begin(req: RequestOf<"handoff.begin">): Promise<{ snapshot: Snapshot; meta: HandoffMeta }> {
     const receivedAt = performance.now();
     if (this.#sessions.has(req.name)) throw new FerryError("conflict", `Process "${req.name}" is already in a hand-off`);
-    const request: BeginRequest = { to: req.to, generation: req.generation, handoffId: req.handoffId };
+    const request: BeginRequest = { to: req.to, generation: req.generation, handoffId: req.handoffId, ...(req.precopy ? { precopy: req.precopy } : {}) };
     const session: Session = { name: req.name, request, phase: { phase: "checking" }, queue: Promise.resolve() };
     this.#sessions.set(req.name, session);
     let suspendedAt = receivedAt;
@@ -61,7 +61,8 @@ export class SourceHandoffs {
         session.snapshot = undefined;
         const timeoutMs = this.#node.settings.handoffTimeoutMs;
         session.timer = setTimeout(() => this.#deliver(req.name, req.handoffId, { type: "timeout", afterMs: timeoutMs }), timeoutMs);
-        return { snapshot, meta: this.#node.outgoing.meta(req.name, req.handoffId, { preludeMs: suspendedAt - receivedAt, serveMs: performance.now() - receivedAt }) };
+        const meta = this.#node.outgoing.meta(req.name, req.handoffId, { preludeMs: suspendedAt - receivedAt, serveMs: performance.now() - receivedAt });
+        return { snapshot, meta: request.precopy ? { ...meta, delta: true } : meta };
       }
       throw endError(phase, req.to);
     } finally {

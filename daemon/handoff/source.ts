@@ -39,6 +39,8 @@ export interface BeginRequest {
   to: string;
   generation: number;
   handoffId: string;
+  /** The requester pre-copied the state up to round `after`: the suspend captures only the last delta. */
+  precopy?: { after: number };
 }
 
 export type SourcePhase =

@@ -12,7 +12,7 @@
  * @module
  */
 import { describeError, FerryError } from "../errors.ts";
-import { INLINE_MAX_BYTES } from "../store/mod.ts";
+import { INLINE_MAX_BYTES, StagedSnapshot } from "../store/mod.ts";
 import type { HandoffMeta } from "../../schemas/api.schema.ts";
 import type { ProcessIdentity } from "./process.ts";
 import type { NodeParts, ResolvedModule } from "./parts.ts";
@@ -78,9 +78,10 @@ export class Incoming {
    * commit. Answers both outcomes: `[held, prepared]`. A failed hold leaves its cleanup to
    * {@link drop}, which cancels a `prepared` journalled meanwhile. A large snapshot still
    * streaming in feeds its checkpoint file and the executor as it comes; `prepared` follows once
-   * that file is durable.
+   * that file is durable. A pre-copied one is on disk already (`staged`): it is adopted, with
+   * the last delta's changes, as the checkpoint.
    */
-  store(arrival: Arrival, bytes: Uint8Array | SnapshotInflow): [Promise<void>, Promise<void>] {
+  store(arrival: Arrival, bytes: Uint8Array | SnapshotInflow, staged?: StagedSnapshot): [Promise<void>, Promise<void>] {
     if (!(bytes instanceof Uint8Array)) {
       const held = this.#holdStreamed(arrival, bytes);
       return [held, held.then(() => this.#prepare(arrival, this.#identity(arrival), undefined))];
@@ -89,10 +90,10 @@ export class Incoming {
     const expected = this.#expected.get(arrival.name);
     this.#expected.delete(arrival.name);
     const module = expected?.module === identity.module ? expected.resolving : undefined;
-    const prepared = this.#prepare(arrival, identity, bytes);
+    const prepared = this.#prepare(arrival, identity, bytes, staged);
     // A small snapshot is journalled inline, so the executor can have a copy at once; a large one
     // moves to the executor (without a copy) only after its file is written.
-    const held = bytes.byteLength <= INLINE_MAX_BYTES ? this.#hold(arrival, identity, bytes.slice(), module) : prepared.then(() => this.#hold(arrival, identity, bytes, module));
+    const held = bytes.byteLength <= INLINE_MAX_BYTES && !staged ? this.#hold(arrival, identity, bytes.slice(), module) : prepared.then(() => this.#hold(arrival, identity, bytes, module));
     return [held, prepared];
   }
 
@@ -125,17 +126,30 @@ export class Incoming {
     }
   }
 
+  /**
+   * Writes a pre-copied snapshot of `name` (at the generation it will have here) to disk ahead of
+   * its hand-off, under a name no restore reads; {@link hold} adopts it.
+   */
+  stage(name: string, generation: number, bytes: Uint8Array): Promise<StagedSnapshot> {
+    return StagedSnapshot.write(this.#parts.checkpoints.stagingPath(name, generation), bytes);
+  }
+
   /** Durable before the commit: once the source releases it, this copy is the only one. */
-  async #prepare(arrival: Arrival, identity: ProcessIdentity, bytes: Uint8Array | undefined): Promise<void> {
+  async #prepare(arrival: Arrival, identity: ProcessIdentity, bytes: Uint8Array | undefined, staged?: StagedSnapshot): Promise<void> {
     if (!this.#parts.journal.healthy && !this.#parts.journal.probe()) {
       throw this.#parts.journal.lastError ?? new FerryError("storage_failed", `The journal of node "${this.#parts.node}" cannot be written`);
     }
     this.#parts.trace.mark("store", "prepared", arrival.name);
-    await Promise.all([
-      // A streamed snapshot's checkpoint was written as it arrived.
-      bytes ? this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true }) : Promise.resolve(),
-      this.#parts.journal.append({ op: "prepared", ...identity, from: arrival.from, handoffId: arrival.handoffId }),
-    ]);
+    const prepared = { op: "prepared", ...identity, from: arrival.from, handoffId: arrival.handoffId } as const;
+    if (bytes && bytes.byteLength <= INLINE_MAX_BYTES && !staged) {
+      // Both are journal records, appended in this order in one turn: one write, one fsync.
+      await Promise.all([this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true }), this.#parts.journal.append(prepared)]);
+      return;
+    }
+    // A checkpoint file must be durable before a `prepared` record can name it.
+    if (staged && bytes) await this.#parts.checkpoints.adopt(arrival.name, identity.generation, staged, bytes);
+    else if (bytes) await this.#parts.checkpoints.save(arrival.name, identity.generation, bytes, { force: true });
+    await this.#parts.journal.append(prepared);
   }
 
   /**

@@ -67,10 +67,15 @@ export class Outgoing {
     const wasCompleted = p.state === "completed";
     p.closeGate();
     p.moveTo("suspending");
-    p.outgoing = { handoffId: req.handoffId, to: req.to, suspendedAt: performance.now(), wasCompleted, saving: Promise.resolve() };
+    p.outgoing = { handoffId: req.handoffId, to: req.to, suspendedAt: performance.now(), wasCompleted, saving: Promise.resolve(), ...(req.precopy ? { precopied: true } : {}) };
     try {
       await Promise.allSettled([...p.inflight]);
       this.#parts.trace.mark("executor", "suspend", name);
+      if (req.precopy) {
+        // After a pre-copy only the last delta moves: small by design, never streamed.
+        const { snapshot } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs, delta: { session: req.handoffId, after: req.precopy.after } });
+        return snapshot;
+      }
       const { snapshot, streamed } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs, streamAbove: STREAM_ABOVE_BYTES });
       return streamed === undefined ? snapshot : streamedSnapshot(this.#parts.pool, name, streamed);
     } catch (error) {
@@ -96,11 +101,18 @@ export class Outgoing {
     const outgoing = p.outgoing!;
     this.#parts.trace.mark("store", "checkpoint at suspend", name);
     const whole = snapshot instanceof Uint8Array;
-    const saving = (whole ? this.#parts.checkpoints.save(name, p.generation, snapshot) : saveStreamed(this.#parts.checkpoints, name, p.generation, snapshot)).catch((error: unknown) => {
+    const warn = (error: unknown) => {
       // Its failure is news only while the process is still suspended for this hand-off.
       if (p.outgoing === outgoing) this.#parts.log("warn", `[${name}] checkpoint at suspend failed: ${describeError(error)}`);
-    });
-    outgoing.saving = whole ? saving : Promise.resolve();
+    };
+    if (outgoing.precopied) {
+      // The snapshot is the last delta, not a state: see captureIfUndecided.
+      void captureIfUndecided(this.#parts, name, handoffId).catch(warn);
+      outgoing.saving = Promise.resolve();
+    } else {
+      const saving = (whole ? this.#parts.checkpoints.save(name, p.generation, snapshot) : saveStreamed(this.#parts.checkpoints, name, p.generation, snapshot)).catch(warn);
+      outgoing.saving = whole ? saving : Promise.resolve();
+    }
     p.moveTo("migrating");
     this.#parts.events.emit({
       type: "suspended",
@@ -195,6 +207,29 @@ export class Outgoing {
   released(name: string, handoffId: string): boolean {
     return this.#parts.journal.state.released.get(name)?.handoffId === handoffId;
   }
+}
+
+/** How long a pre-copied hand-off may await its outcome before the whole suspended state is checkpointed. */
+export const CAPTURE_GRACE_MS = 3000;
+
+/**
+ * After a pre-copy only the last delta was captured at suspend. Capturing the whole state (the
+ * instance stays suspended, so it is the same state) is as costly as the large hand-off pre-copy
+ * avoids, and would compete with the destination for the CPU during the downtime: it is done only
+ * when the outcome has not arrived within {@link CAPTURE_GRACE_MS}. A crash before that resumes from
+ * the previous periodic checkpoint, as when a large checkpoint at suspend has not landed yet.
+ */
+async function captureIfUndecided(parts: NodeParts, name: string, handoffId: string): Promise<void> {
+  const pending = () => parts.table.get(name)?.outgoing?.handoffId === handoffId;
+  const until = performance.now() + CAPTURE_GRACE_MS;
+  while (performance.now() < until) {
+    if (!pending()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const p = parts.table.get(name);
+  if (!p || !pending()) return;
+  const { snapshot } = await parts.pool.request({ type: "capture", name });
+  if (pending()) await parts.checkpoints.save(name, p.generation, snapshot);
 }
 
 function round(ms: number): number {

@@ -47,6 +47,8 @@ export interface Outgoing {
   wasCompleted: boolean;
   /** The checkpoint written at suspend; cleanup after a commit waits for it. */
   saving: Promise<unknown>;
+  /** The destination holds a pre-copied base: the suspend captures only the last delta. */
+  precopied?: boolean;
 }
 
 /** The receiving side: a copy held for a hand-off, not yet known to be committed. */
@@ -87,6 +89,8 @@ export class ManagedProcess implements ProcessView {
   lastDowntimeMs: number | null;
   lastTransferBytes: number | null = null;
   transfer: { received: number; total: number } | undefined;
+  /** Size of its latest periodic checkpoint: tells a destination whether to pre-copy it. */
+  lastSnapshotBytes: number | null = null;
   #state: ProcessState = "starting";
   error: string | null = null;
   hosted = false;

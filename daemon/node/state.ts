@@ -36,6 +36,7 @@ import type { ProcessIdentity, ProcessView } from "./process.ts";
 import { ProcessTable } from "./table.ts";
 import type { Acquiring } from "./table.ts";
 import { Outgoing } from "./outgoing.ts";
+import { PrecopyOutgoing } from "./precopy.ts";
 import { Incoming } from "./incoming.ts";
 import { Grants } from "./grants.ts";
 import { Upgrades, type UpgradeOptions } from "./upgrade.ts";
@@ -79,6 +80,7 @@ export class NodeState {
   readonly trace: Trace;
   readonly startedAt = Date.now();
   readonly outgoing: Outgoing;
+  readonly precopy: PrecopyOutgoing;
   readonly incoming: Incoming;
   readonly grants: Grants;
   readonly #upgrades: Upgrades;
@@ -160,6 +162,7 @@ export class NodeState {
     };
     this.grants = new Grants(this.#parts);
     this.outgoing = new Outgoing(this.#parts, this.grants);
+    this.precopy = new PrecopyOutgoing(this.#parts, this.outgoing, () => this.reloadConfig());
     this.incoming = new Incoming(this.#parts);
     this.#upgrades = new Upgrades(this.#parts, { resolve: (module) => this.resolveModule(module), latest: (module) => this.#latestVersion(module) });
     this.#setPeers();
@@ -853,6 +856,7 @@ export class NodeState {
     if (!p.hosted || p.gate || p.outgoing) return;
     try {
       const { snapshot } = await this.#pool.request({ type: "capture", name: p.name });
+      p.lastSnapshotBytes = snapshot.byteLength;
       if (this.#table.get(p.name) !== p || p.outgoing || p.gate) return;
       const at = Date.now();
       const saved = await this.#checkpoints.save(p.name, p.generation, snapshot, { force, at });

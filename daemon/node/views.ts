@@ -105,6 +105,9 @@ export function locateIn(journal: JournalState, table: ProcessTable, name: strin
   const owned = journal.owned.get(name);
   if (owned?.status === "prepared") return { holds: false, inDoubt: true };
   const held = table.get(name);
-  if (owned) return { holds: true, generation: owned.generation, state: held ? shownState(held.state) : "starting" };
+  if (owned) {
+    const stateBytes = held?.lastSnapshotBytes ?? held?.lastTransferBytes;
+    return { holds: true, generation: owned.generation, state: held ? shownState(held.state) : "starting", ...(stateBytes != null ? { stateBytes } : {}) };
+  }
   return { holds: false, creating: table.acquiring(name)?.creating === true };
 }

@@ -14,7 +14,7 @@ import type { LocateResponse } from "../../schemas/api.schema.ts";
 
 /** What the peers said about one process. */
 export interface Found {
-  holder?: { node: string; generation: number };
+  holder?: { node: string; generation: number; stateBytes?: number };
   /** Peers that did not answer: they might hold it. */
   unreachable: string[];
   /** A peer holds an incoming hand-off of it, not yet settled. */
@@ -63,7 +63,7 @@ export class Locator {
       }
       const answer = (result as Record<string, LocateResponse>)[name] ?? { holds: false };
       if (answer.holds) {
-        found.holder = { node: peer.name, generation: answer.generation ?? 0 };
+        found.holder = { node: peer.name, generation: answer.generation ?? 0, ...(answer.stateBytes !== undefined ? { stateBytes: answer.stateBytes } : {}) };
         return found;
       }
       if (answer.inDoubt) found.inDoubt = true;

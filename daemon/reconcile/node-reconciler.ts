@@ -87,7 +87,7 @@ export class NodeReconciler implements Reconciler {
         if (placed === undefined) return requeueAfter(5000);
         node.setCreating(name, false);
         node.trace.mark("reconcile", "pull", name);
-        return outcomeOf(await pull(node, { name, from: found.holder.node, generation: found.holder.generation }));
+        return outcomeOf(await pull(node, { name, from: found.holder.node, generation: found.holder.generation, ...(found.holder.stateBytes !== undefined ? { stateBytes: found.holder.stateBytes } : {}) }));
       }
       const waiting = await this.#blocking(found.unreachable, name);
       if (waiting.length) {

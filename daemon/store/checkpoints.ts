@@ -28,6 +28,7 @@ import { errorCodeOf, nodeStorageFs, storageFailed } from "./fs.ts";
 import type { StorageFileHandle, StorageFs } from "./fs.ts";
 import { syncDir } from "./journal.ts";
 import type { Journal } from "./journal.ts";
+import { STAGED_SUFFIX, type StagedSnapshot } from "./staged.ts";
 
 /** Snapshots up to this size live in the journal. */
 export const INLINE_MAX_BYTES = 16 * 1024;
@@ -132,9 +133,9 @@ export class CheckpointStore {
     try {
       mkdirSync(dir, { recursive: true });
       for (const file of readdirSync(dir)) {
-        // A write cut short by a crash (a snapshot streaming in when the node was killed): never
-        // current, as only a renamed file is.
-        if (file.endsWith(".snap.tmp")) {
+        // A write cut short by a crash (a snapshot streaming in when the node was killed), or a
+        // pre-copy the node did not finish before it stopped: never current, never adopted.
+        if (file.endsWith(".snap.tmp") || file.endsWith(STAGED_SUFFIX)) {
           rmSync(join(dir, file), { force: true });
           continue;
         }
@@ -298,6 +299,43 @@ export class CheckpointStore {
     }
     syncDir(this.#dir);
     this.#withFiles.add(name);
+  }
+
+  /**
+   * Where a pre-copied snapshot of `name` at `generation` is staged before the hand-off adopts it.
+   *
+   * @example
+   * ```ts
+   * const staged = await StagedSnapshot.write(store.stagingPath("sim", 4), bytes);
+   * ```
+   */
+  stagingPath(name: string, generation: number): string {
+    return `${this.#file(name, generation)}${STAGED_SUFFIX}`;
+  }
+
+  /**
+   * Makes a staged snapshot (already written and fsync'd) the checkpoint of `name` at
+   * `generation`: rename, directory fsync, then the journal's record. Rejects with `storage_failed`.
+   *
+   * @example
+   * ```ts
+   * await store.adopt("sim", 4, staged, bytes);
+   * ```
+   */
+  async adopt(name: string, generation: number, staged: StagedSnapshot, bytes: Uint8Array, options: Pick<SaveOptions, "at"> = {}): Promise<void> {
+    const file = this.#file(name, generation);
+    try {
+      await this.#fs.rename(staged.path, file);
+    } catch (cause) {
+      throw storageFailed(`Cannot write the checkpoint "${file}"`, this.#dir, cause);
+    }
+    staged.adopted();
+    syncDir(this.#dir);
+    this.#withFiles.add(name);
+    await this.#journal.append({ op: "checkpoint", name, generation, at: options.at ?? Date.now() });
+    const crc = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
+    this.#saved.set(name, `${generation}:${crc}:${bytes.byteLength}`);
+    this.#removeFiles(name, generation);
   }
 
   /**

@@ -112,7 +112,7 @@ test("parseClusterConfig() reports a document that is not a mapping at 1:1", () 
 
 test("parseClusterConfig() points at an unknown field with line and column", () => {
   const issue = onlyIssue(`${head}processes:\n  counter:\n    module: Counter\n    nodee: alpha\n`, 10, 5, 'Unknown field "nodee" in cluster.yaml at processes.counter');
-  assert.is(issue.hint, "Allowed: module, args, node, limits, upgrade");
+  assert.is(issue.hint, "Allowed: module, args, node, limits, upgrade, maxDowntimeMs, strict");
 });
 
 test("parseClusterConfig() points at unknown fields at every level", () => {

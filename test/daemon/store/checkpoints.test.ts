@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CheckpointStore, INLINE_MAX_BYTES } from "../../../daemon/store/checkpoints.ts";
+import { StagedSnapshot } from "../../../daemon/store/staged.ts";
 import { Journal, type JournalRecord } from "../../../daemon/store/journal.ts";
 import { decodeState, encodeState } from "../../../daemon/snapshot/mod.ts";
 import { smallDisk } from "./small-disk.ts";
@@ -373,5 +374,28 @@ async function rejects(promise: Promise<unknown>, expect: RegExp): Promise<void>
   assert.ok(error, "did not reject");
   assert.match(error!.message, expect);
 }
+
+test("a staged (pre-copied) snapshot is patched by ranges, then adopted as the checkpoint and read back", async () => {
+  const first = large(1);
+  const staged = await StagedSnapshot.write(store.stagingPath("p", 2), first);
+  assert.is(store.read("p", 2), undefined);
+  const second = large(2);
+  await staged.patch(second, [[0, second.byteLength]]);
+  await store.adopt("p", 2, staged, second);
+  assert.is(countOf(store.read("p", 2)), 2n);
+  assert.not.ok(existsSync(staged.path));
+  await staged.discard();
+  assert.ok(existsSync(join(dir, "p@2.snap")));
+});
+
+test("a staged snapshot left by a stopped node is deleted when it starts again, never read", async () => {
+  const staged = await StagedSnapshot.write(store.stagingPath("p", 2), large(3));
+  assert.ok(existsSync(staged.path));
+  journal.close();
+  journal = await Journal.open(dataDir);
+  store = new CheckpointStore(journal, dir);
+  assert.not.ok(existsSync(staged.path));
+  assert.is(store.read("p", 2), undefined);
+});
 
 test.run();
