@@ -14,7 +14,7 @@
 import { addExtension, Encoder, isNativeAccelerationEnabled } from "cbor-x";
 import { crc32 } from "node:zlib";
 import { FerryError } from "../errors.ts";
-import { allowPortableClass } from "./portable.ts";
+import { allowPortableClass, assertPortable } from "./portable.ts";
 import { fromGraph, toGraph } from "./graph.ts";
 import type { Graph } from "./graph.ts";
 import { isStreamFormat, SnapshotDecoder, SnapshotEncoder, STREAM_VERSION, crc32 as crc32From } from "./stream.ts";
@@ -76,6 +76,36 @@ export function registerPortable<T extends object, D>(
  */
 export function encodeState(state: ProcessState): Uint8Array {
   return new SnapshotEncoder(state).toBytes();
+}
+
+/**
+ * Encodes `state` in format 1: the whole state as one CBOR payload behind the envelope (magic,
+ * version, CRC-32 of the payload, its length). Still read everywhere; what a pre-copy base is
+ * rebuilt as (snapshot/delta.ts), because its blobs can be spliced into one payload and its
+ * CRC-32 updated from what changed.
+ *
+ * @example
+ * ```ts
+ * decodeState(encodeLegacyState({ className: "Counter", fields: { count: 3n } })).fields.count; // 3n
+ * ```
+ */
+export function encodeLegacyState(state: ProcessState): Uint8Array {
+  assertPortable(state.fields, state.className);
+  let payload: Uint8Array;
+  try {
+    const graph = toGraph(state.fields);
+    payload = codec.encode(state.moduleVersion ? [state.className, graph, state.moduleVersion] : [state.className, graph]);
+  } catch (cause) {
+    throw new FerryError("not_serializable", `Cannot encode the fields of ${state.className}: ${(cause as Error).message}`, { cause });
+  }
+  const out = new Uint8Array(HEADER_BYTES + payload.byteLength);
+  out.set(MAGIC, 0);
+  const view = new DataView(out.buffer);
+  view.setUint8(4, LEGACY_VERSION);
+  view.setUint32(8, crc32(payload), true);
+  view.setBigUint64(16, BigInt(payload.byteLength), true);
+  out.set(payload, HEADER_BYTES);
+  return out;
 }
 
 /**

@@ -27,7 +27,7 @@ import { Encoder, Tag } from "cbor-x";
 import { crc32 } from "node:zlib";
 import { FerryError } from "../errors.ts";
 import { Buffer } from "node:buffer";
-import { encodeState, HEADER_BYTES, type ProcessState } from "./codec.ts";
+import { encodeLegacyState, HEADER_BYTES, type ProcessState } from "./codec.ts";
 import { fromGraph, type Graph, toGraph } from "./graph.ts";
 import { assertPortable } from "./portable.ts";
 
@@ -527,8 +527,8 @@ export class DeltaBase {
   rebuild(): Uint8Array {
     const header = this.#complete();
     const markers = this.#markers();
-    const skeleton = encodeState(this.#state(header, this.#placeholders(markers)));
-    const snapshot = this.#splice(skeleton, markers)?.bytes ?? encodeState(this.#state(header, new Map([...this.#blobs].map(([id, b]) => [id, blobObject(b)]))));
+    const skeleton = encodeLegacyState(this.#state(header, this.#placeholders(markers)));
+    const snapshot = this.#splice(skeleton, markers)?.bytes ?? encodeLegacyState(this.#state(header, new Map([...this.#blobs].map(([id, b]) => [id, blobObject(b)]))));
     this.discard();
     return snapshot;
   }
@@ -542,7 +542,7 @@ export class DeltaBase {
     const header = this.#complete();
     if (this.#blobs.size === 0) return undefined;
     const markers = this.#markers();
-    const skeleton = encodeState(this.#state(header, this.#placeholders(markers)));
+    const skeleton = encodeLegacyState(this.#state(header, this.#placeholders(markers)));
     const spliced = this.#splice(skeleton, markers);
     if (!spliced) return undefined;
     for (const [id, at] of spliced.blobAt) {
@@ -563,7 +563,7 @@ export class DeltaBase {
     const header = this.#complete();
     const sealed = this.#sealed;
     if (!sealed || sealed.broken) return undefined;
-    const skeleton = encodeState(this.#state(header, this.#placeholders(sealed.markers))).subarray(HEADER_BYTES);
+    const skeleton = encodeLegacyState(this.#state(header, this.#placeholders(sealed.markers))).subarray(HEADER_BYTES);
     if (skeleton.byteLength !== sealed.skeleton.byteLength) return undefined;
     // The blobs must sit where they sat: each marker at its old place.
     const now = Buffer.from(skeleton.buffer, skeleton.byteOffset, skeleton.byteLength);

@@ -31,6 +31,11 @@ const NULL_PROTO = 5;
 const BUFFER = 6;
 /** A typed array or DataView: [VIEW, kind, buffer ref, byteOffset, length in elements (bytes for a DataView)]. */
 const VIEW = 7;
+/**
+ * An ArrayBuffer in a graph without segments (format 1, call values): [INLINE_BUFFER, the buffer].
+ * Its own node, because CBOR gives a plain ArrayBuffer back as a Uint8Array.
+ */
+const INLINE_BUFFER = 8;
 
 /** The views a snapshot may hold, by the name it records (a closed list: the name picks a constructor). */
 const VIEW_KINDS: Record<string, new (buffer: ArrayBuffer, byteOffset: number, length: number) => ArrayBufferView> = {
@@ -116,6 +121,8 @@ export function toGraph(root: unknown, segments?: Uint8Array[]): Graph {
         const keys = Object.keys(value);
         const record = value as Record<string, unknown>;
         node.push(proto === null ? NULL_PROTO : PLAIN, keys, keys.map((k) => ref(record[k])));
+      } else if (isBuffer(value)) {
+        node.push(INLINE_BUFFER, value);
       } else {
         node.push(LEAF, value);
       }
@@ -146,6 +153,13 @@ export function fromGraph(graph: Graph, buffers: ArrayBuffer[] = []): unknown {
         return bufferOf(node, buffers);
       case VIEW:
         return undefined; // made below, once every buffer exists
+      case INLINE_BUFFER: {
+        // CBOR hands the bytes back as a Uint8Array (a view of a larger buffer, maybe).
+        const bytes = node[1];
+        if (bytes instanceof ArrayBuffer) return bytes;
+        if (!(bytes instanceof Uint8Array)) throw new Error(`node ${String(node[1])} is not a valid ArrayBuffer`);
+        return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+      }
       default:
         return node[1];
     }

@@ -2,7 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { decodeState, decodeValue, encodeState, encodeValue, registerPortable, SNAPSHOT_VERSION } from "../../daemon/snapshot/mod.ts";
 import { assertPortable } from "../../daemon/snapshot/portable.ts";
-import { HEADER_BYTES } from "../../daemon/snapshot/codec.ts";
+import { encodeLegacyState, HEADER_BYTES } from "../../daemon/snapshot/codec.ts";
 import { isFerryError } from "../../daemon/errors.ts";
 
 /** Encodes and decodes `fields` as a snapshot of class "Probe". */
@@ -41,6 +41,17 @@ test("encodeState()/decodeState() round-trip a Map as a Map, keeping key types a
   const out = roundTrip({ map }).map;
   assert.ok(out instanceof Map, `decoded as ${Object.prototype.toString.call(out)}`);
   assert.equal([...(out as Map<unknown, unknown>).entries()], [...map.entries()]);
+});
+
+test("an ArrayBuffer stays an ArrayBuffer in a call value and in a format-1 snapshot, not a Uint8Array", () => {
+  const buffer = new Uint8Array([1, 2, 3]).buffer;
+  const value = decodeValue(encodeValue({ buffer, view: new Uint8Array(buffer) })) as { buffer: unknown; view: unknown };
+  assert.instance(value.buffer, ArrayBuffer);
+  assert.equal([...new Uint8Array(value.buffer as ArrayBuffer)], [1, 2, 3]);
+  assert.instance(value.view, Uint8Array);
+  const fields = decodeState(encodeLegacyState({ className: "C", fields: { buffer } })).fields;
+  assert.instance(fields.buffer, ArrayBuffer);
+  assert.equal([...new Uint8Array(fields.buffer as ArrayBuffer)], [1, 2, 3]);
 });
 
 test("encodeState()/decodeState() round-trip a Set as a Set", () => {
