@@ -26,7 +26,8 @@ export interface NodeParts {
   readonly trace: Trace;
   settings(): ClusterSettings;
   desired(name: string): ProcessSpec | undefined;
-  host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean }): Promise<ManagedProcess>;
+  /** With `quiet`, a failure is recorded on the process but not announced: the caller reports it. */
+  host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; quiet?: boolean }): Promise<ManagedProcess>;
   log(level: "info" | "warn" | "error", line: string): void;
   enqueue(name: string): void;
   closing(): boolean;

@@ -135,7 +135,8 @@ export async function hostStreamed(parts: NodeParts, identity: ProcessIdentity, 
   })();
   pump.catch(() => {});
   const feed: SnapshotFeed = { length: inflow.length, chunks: queue };
-  const process = await parts.host(identity, feed, { hold: true });
+  // Quiet: a transfer that broke is the hand-off's failure, not the process's (the caller reports).
+  const process = await parts.host(identity, feed, { hold: true, quiet: true });
   if (process.state === "failed") {
     queue.fail(new FerryError("module_invalid", process.error ?? "the executor refused the snapshot"));
     const error = await pump.then(() => undefined, (e: unknown) => e);

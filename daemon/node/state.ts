@@ -604,7 +604,7 @@ export class NodeState {
   }
 
   /** Instantiates a process in an executor and records it (failures are recorded, not thrown). */
-  async #host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean }): Promise<ManagedProcess> {
+  async #host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; quiet?: boolean }): Promise<ManagedProcess> {
     const p = new ManagedProcess(identity);
     this.#table.add(p);
     try {
@@ -634,7 +634,7 @@ export class NodeState {
       if (p.state !== "starting") return p; // lost meanwhile (executor died): already handled
       p.moveTo("failed");
       p.error = describeError(error);
-      this.events.emit({ type: "failed", process: identity.name, reason: p.error });
+      if (!options.quiet) this.events.emit({ type: "failed", process: identity.name, reason: p.error });
     }
     if (p.stopRequested !== undefined && this.#table.get(p.name) === p) {
       const reason = p.stopRequested;
