@@ -126,7 +126,7 @@ const messages: MessageRoutes = {
         if (faults.delayPerChunkMs) await new Promise((r) => setTimeout(r, faults.delayPerChunkMs));
         if (faults.breakTransferAfterBytes !== undefined && offset >= faults.breakTransferAfterBytes && offset < snapshot.byteLength) {
           handoffs.streamBroken(body.name, body.handoffId);
-          void chunks.return?.();
+          chunks.return?.()?.catch(() => {});
           return controller.error(new Error("injected fault: transfer broken"));
         }
         let next: IteratorResult<Uint8Array>;
@@ -147,7 +147,7 @@ const messages: MessageRoutes = {
         offset += chunk.byteLength;
       },
       cancel() {
-        void chunks.return?.();
+        chunks.return?.()?.catch(() => {});
         handoffs.streamBroken(body.name, body.handoffId);
       },
     });

@@ -289,6 +289,8 @@ export class ExecutorPool {
         return (await this.#send(executor, { type: "start", ...rest, ...(snapshot ? { snapshot } : {}), slot, claim }, options.timeoutMs)) as ReplyValue["start"];
       }
       const started = this.#send(executor, { type: "start", ...rest, streamed: { length: snapshot.length }, slot, claim }, options.timeoutMs);
+      // Not awaited: it never rejects, and it ends once the start no longer takes batches or the
+      // feed itself ends (awaiting it here would hold a failed start until its transfer ended).
       void this.#feed(executor, req.name, snapshot);
       return (await started) as ReplyValue["start"];
     } catch (error) {

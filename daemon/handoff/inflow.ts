@@ -13,7 +13,7 @@
 import type { ApiClient, BytesOptions, RequestBody } from "../api/client.ts";
 import type { AnswerHeaders } from "../api/transport.ts";
 import { BodyCollector } from "../api/body.ts";
-import { FerryError } from "../errors.ts";
+import { FerryError, isFerryError } from "../errors.ts";
 import type { SnapshotInflow } from "../node/receive.ts";
 import { STREAM_ABOVE_BYTES } from "../node/snapshot-stream.ts";
 
@@ -70,7 +70,7 @@ export async function requestSnapshot(peer: Pick<ApiClient, "postForStream">, bo
     return { headers: answer.headers, snapshot: { length: total, chunks: chunks() } };
   } catch (error) {
     end();
-    if (error instanceof FerryError) throw error;
+    if (isFerryError(error)) throw error;
     throw new FerryError("unreachable", `Transfer from node "${(peer as { name?: string }).name ?? "?"}" broke off: ${(error as Error).message}`, { cause: error });
   }
 }

@@ -167,7 +167,7 @@ class PullSession {
         try {
           meta = parseMeta(answer.headers.get(META_HEADER));
         } catch (error) {
-          if (!(answer.snapshot instanceof Uint8Array)) void answer.snapshot.chunks[Symbol.asyncIterator]().return?.();
+          if (!(answer.snapshot instanceof Uint8Array)) answer.snapshot.chunks[Symbol.asyncIterator]().return?.()?.catch(() => {});
           throw error;
         }
         const answeredAt = performance.now();

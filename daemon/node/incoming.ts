@@ -117,6 +117,8 @@ export class Incoming {
     p.closeGate();
     if (p.state === "failed" || error !== undefined) {
       const reason = p.error ?? "cannot load it";
+      // Refused by the executor (a corrupt snapshot, a module that fails here): the process's failure.
+      if (error === undefined) this.#parts.events.emit({ type: "failed", process: arrival.name, reason });
       if (p.hosted) await this.#parts.pool.discard(arrival.name, `the hand-off of process "${arrival.name}" failed`);
       p.incoming = undefined;
       p.openGate();

@@ -32,8 +32,11 @@ export interface NodeParts {
   readonly trace: Trace;
   settings(): ClusterSettings;
   desired(name: string): ProcessSpec | undefined;
-  /** `options.module`: the module's file, when it was resolved ahead (else it is resolved now). */
-  host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule> }): Promise<ManagedProcess>;
+  /**
+   * `options.module`: the module's file, when it was resolved ahead (else it is resolved now).
+   * With `quiet`, a failure is recorded on the process but not announced: the caller reports it.
+   */
+  host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule>; quiet?: boolean }): Promise<ManagedProcess>;
   resolveModule(module: string): Promise<ResolvedModule>;
   log(level: "info" | "warn" | "error", line: string): void;
   enqueue(name: string): void;

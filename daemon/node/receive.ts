@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { FerryError } from "../errors.ts";
+import { FerryError, isFerryError } from "../errors.ts";
 import type { SnapshotFeed } from "../executor/mod.ts";
 import type { ManagedProcess, ProcessIdentity } from "./process.ts";
 import type { NodeParts } from "./parts.ts";
@@ -135,12 +135,13 @@ export async function hostStreamed(parts: NodeParts, identity: ProcessIdentity, 
   })();
   pump.catch(() => {});
   const feed: SnapshotFeed = { length: inflow.length, chunks: queue };
-  const process = await parts.host(identity, feed, { hold: true });
+  // Quiet: a transfer that broke is the hand-off's failure, not the process's (the caller reports).
+  const process = await parts.host(identity, feed, { hold: true, quiet: true });
   if (process.state === "failed") {
     queue.fail(new FerryError("module_invalid", process.error ?? "the executor refused the snapshot"));
     const error = await pump.then(() => undefined, (e: unknown) => e);
     // The transfer's own failure says more than the executor's report of it.
-    return error !== undefined && !(error instanceof FerryError && error.code === "module_invalid") ? { process, error } : { process };
+    return error !== undefined && !(isFerryError(error) && error.code === "module_invalid") ? { process, error } : { process };
   }
   try {
     await pump;

@@ -609,7 +609,7 @@ export class NodeState {
   }
 
   /** Instantiates a process in an executor and records it (failures are recorded, not thrown). */
-  async #host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule> }): Promise<ManagedProcess> {
+  async #host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule>; quiet?: boolean }): Promise<ManagedProcess> {
     const p = new ManagedProcess(identity);
     this.#table.add(p);
     try {
@@ -639,7 +639,7 @@ export class NodeState {
       if (p.state !== "starting") return p; // lost meanwhile (executor died): already handled
       p.moveTo("failed");
       p.error = describeError(error);
-      this.events.emit({ type: "failed", process: identity.name, reason: p.error });
+      if (!options.quiet) this.events.emit({ type: "failed", process: identity.name, reason: p.error });
     }
     if (p.stopRequested !== undefined && this.#table.get(p.name) === p) {
       const reason = p.stopRequested;

@@ -7,7 +7,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { TestCluster, until, violations } from "../helpers/cluster.ts";
+import { SECRET, TestCluster, until, violations } from "../helpers/cluster.ts";
 import { decodeState } from "../../daemon/snapshot/mod.ts";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
 
@@ -107,10 +107,14 @@ large("source killed -9 mid-stream: the destination keeps nothing, the source re
   await midStream(c, "beta");
   await c.stop("alpha", "SIGKILL");
   // The broken stream leaves beta nothing: no held copy, no prepared record, no partial file.
-  await until(async () => (await on(c, "beta"))?.transfer === undefined, "beta to give up the transfer", 15000);
-  const held = await on(c, "beta");
-  assert.ok(held === undefined || held.state === "starting", `beta shows ${JSON.stringify(held)}`);
+  await until(async () => {
+    const held = await on(c, "beta");
+    return held === undefined || (held.state === "starting" && held.transfer === undefined);
+  }, "beta to give up the transfer", 15000);
   assert.equal(partialFiles(c, "beta"), []);
+  assert.not.match(readFileSync(join(c.dir, ".ferry/beta/journal.ndjson"), "utf8"), /"op":"prepared"/);
+  const events = await (await fetch(`${c.url("beta")}/v1/events`, { headers: { authorization: `Bearer ${SECRET}` } })).text();
+  assert.not.match(events, /"type":"failed"/, "a broken transfer was announced as the process failing");
   await c.start("alpha");
   const moved = await c.waitRunningOn("big", "beta", 60000);
   assert.is(moved.generation, 1);
