@@ -178,9 +178,17 @@ const messages: MessageRoutes = {
 
   async "handoff.precopy"({ node }, body) {
     const { delta, round } = await node.precopy.round(body);
-    return new Response(delta, {
-      headers: { "content-type": "application/octet-stream", "content-length": String(delta.byteLength), [PRECOPY_HEADER]: JSON.stringify(round) },
+    const headers = { "content-type": "application/octet-stream", "content-length": String(delta.byteLength), [PRECOPY_HEADER]: JSON.stringify(round) };
+    const limit = faults.breakTransferAfterBytes;
+    if (limit === undefined || delta.byteLength <= limit) return new Response(delta, { headers });
+    // The link a begin's transfer breaks on breaks a round's too.
+    const broken = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(delta.subarray(0, limit));
+        controller.error(new Error("injected fault: transfer broken"));
+      },
     });
+    return new Response(broken, { headers });
   },
 
   async "handoff.precopy.end"({ node }, body) {

@@ -25,6 +25,8 @@ export type ReceivedSnapshot = Uint8Array | SnapshotInflow;
 export interface SnapshotRequestOptions extends BytesOptions {
   /** The stream ended (completely or not): no more progress reports. */
   onEnd?: () => void;
+  /** Gather the answer whatever its size (a pre-copy's last delta, which is merged whole). */
+  whole?: boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export async function requestSnapshot(peer: Pick<ApiClient, "postForStream">, bo
   try {
     const answer = await peer.postForStream("handoff.begin", body, options);
     const { length } = answer;
-    if (length === undefined || length <= STREAM_ABOVE_BYTES) {
+    if (length === undefined || length <= STREAM_ABOVE_BYTES || options.whole) {
       const collector = new BodyCollector(length, options.maxBytes);
       for await (const chunk of answer.chunks) {
         collector.add(chunk);

@@ -162,6 +162,7 @@ class PullSession {
           maxBytes: s.maxTransferMb * 1024 * 1024,
           onProgress: (received, total) => this.node.incoming.progress(this.name, received, total),
           onEnd: () => this.node.incoming.clearProgress(this.name),
+          whole: this.precopied !== undefined,
         });
         let meta: HandoffMeta;
         try {
