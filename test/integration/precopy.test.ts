@@ -6,7 +6,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { TestCluster, until, violations } from "../helpers/cluster.ts";
 import type { FerryEvent, ProcessInfo } from "../../schemas/api.schema.ts";
@@ -104,11 +104,20 @@ const precopying = (node: string, from: string) =>
   until(async () => (await k.post<ProcessInfo[]>(node, "ps", {})).find((q) => q.name === "d" && q.error?.includes(`Pre-copying from "${from}"`)), `${node} pre-copying from ${from}`, 20000, 10);
 
 /** The newest checkpoint of "d" on `node` was written after `since` (ms since the epoch). */
+/**
+ * Waits until the node's journal records a checkpoint of d taken after `since`: only a journalled
+ * checkpoint is current (a file being written, or written but not yet recorded, is not), and a
+ * line written to the journal survives a kill -9.
+ */
 const checkpointedAfter = (node: string, since: number) =>
   until(() => {
-    const dir = join(k.dir, ".ferry", node, "checkpoints");
-    return readdirSync(dir).some((f) => f.startsWith("d@") && statSync(join(dir, f)).mtimeMs > since);
-  }, `a checkpoint of d on ${node} after the note`);
+    const lines = readFileSync(join(k.dir, ".ferry", node, "journal.ndjson"), "utf8").split("\n");
+    return lines.some((line) => {
+      if (!line.includes('"op":"checkpoint"')) return false;
+      const record = JSON.parse(line) as { name?: string; at?: number };
+      return record.name === "d" && (record.at ?? 0) > since;
+    });
+  }, `a journalled checkpoint of d on ${node} after the note`);
 
 crashes("destination killed during a round: the process never stops on its holder, and moves once the destination is back", async () => {
   await sized(k, "alpha", "d");
