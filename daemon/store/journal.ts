@@ -261,22 +261,10 @@ export class Journal {
   #flush(): void {
     this.#scheduled = false;
     if (this.#flushing) return; // the running commit starts the next one when it is done
-    const lines = this.#pending;
-    const records = this.#records;
-    const waiters = this.#waiters;
-    this.#pending = [];
-    this.#records = [];
-    this.#waiters = [];
-    if (this.#broken) {
-      for (const w of waiters) w.reject(this.#broken);
-      return;
-    }
-    if (!lines.length) {
-      for (const w of waiters) w.resolve();
-      return;
-    }
-    const data = encoder.encode(lines.join(""));
-    this.#flushing = this.#commit(data, lines.length, records, waiters).finally(() => {
+    const group = this.#takeGroup();
+    if (!group) return;
+    const { data, lines, records, waiters } = group;
+    this.#flushing = this.#commit(data, lines, records, waiters).finally(() => {
       this.#flushing = undefined;
       if (this.#waiters.length && !this.#closed) this.#flush();
     });
@@ -300,6 +288,25 @@ export class Journal {
 
   /** The close: what is pending is written at once, in this turn. */
   #flushSync(): void {
+    const group = this.#takeGroup();
+    if (!group) return;
+    const { data, lines, records, waiters } = group;
+    try {
+      writeAllSync(this.#fs, this.#fd, data);
+      this.#fs.fsyncSync(this.#fd);
+    } catch (cause) {
+      const error = this.#failed(cause);
+      for (const w of waiters) w.reject(error);
+      return;
+    }
+    this.#settle(data.byteLength, lines, records, waiters);
+  }
+
+  /**
+   * Takes everything pending as the next group to write. Settles it at once, and answers
+   * nothing, when there is nothing to write (waiters of `durable()` only) or the journal is broken.
+   */
+  #takeGroup(): { data: Uint8Array; lines: number; records: JournalRecord[]; waiters: Waiter[] } | undefined {
     const lines = this.#pending;
     const records = this.#records;
     const waiters = this.#waiters;
@@ -308,22 +315,13 @@ export class Journal {
     this.#waiters = [];
     if (this.#broken) {
       for (const w of waiters) w.reject(this.#broken);
-      return;
+      return undefined;
     }
-    if (lines.length) {
-      const data = encoder.encode(lines.join(""));
-      try {
-        writeAllSync(this.#fs, this.#fd, data);
-        this.#fs.fsyncSync(this.#fd);
-      } catch (cause) {
-        const error = this.#failed(cause);
-        for (const w of waiters) w.reject(error);
-        return;
-      }
-      this.#settle(data.byteLength, lines.length, records, waiters);
-    } else {
+    if (!lines.length) {
       for (const w of waiters) w.resolve();
+      return undefined;
     }
+    return { data: encoder.encode(lines.join("")), lines: lines.length, records, waiters };
   }
 
   #settle(bytes: number, lineCount: number, records: JournalRecord[], waiters: Waiter[]): void {

@@ -267,12 +267,22 @@ test("append() calls made in one turn resolve together (group commit) and all su
   assert.is(journal.state.owned.get("p199")?.generation, 199);
 });
 
-test("appends of many callbacks of one event-loop iteration share the fsync after the first", async () => {
-  const calls = { fsync: 0 };
-  const counting: StorageFs = { ...nodeStorageFs, fsync: (fd) => (calls.fsync++, nodeStorageFs.fsync(fd)) };
+/** A journal in `dir` whose writes and fsyncs are counted from now on. */
+async function countingJournal(): Promise<{ journal: Journal; calls: { write: number; fsync: number } }> {
+  const calls = { write: 0, fsync: 0 };
+  const counting: StorageFs = {
+    ...nodeStorageFs,
+    write: (...args) => (calls.write++, nodeStorageFs.write(...args)),
+    fsync: (fd) => (calls.fsync++, nodeStorageFs.fsync(fd)),
+  };
   const journal = await Journal.open(dir, { fs: counting });
   open.push(journal);
-  calls.fsync = 0;
+  calls.write = calls.fsync = 0;
+  return { journal, calls };
+}
+
+test("appends of many callbacks of one event-loop iteration share the fsync after the first", async () => {
+  const { journal, calls } = await countingJournal();
   // Like many executor replies or answers read in one poll: separate callbacks, one iteration.
   const writes = await new Promise<Promise<void>[]>((resolve) => {
     const out: Promise<void>[] = [];
@@ -289,15 +299,7 @@ test("appends of many callbacks of one event-loop iteration share the fsync afte
 });
 
 test("1000 appends made in one turn cost one write and one fsync", async () => {
-  const calls = { write: 0, fsync: 0 };
-  const counting: StorageFs = {
-    ...nodeStorageFs,
-    write: (...args) => (calls.write++, nodeStorageFs.write(...args)),
-    fsync: (fd) => (calls.fsync++, nodeStorageFs.fsync(fd)),
-  };
-  const journal = await Journal.open(dir, { fs: counting });
-  open.push(journal);
-  calls.write = calls.fsync = 0;
+  const { journal, calls } = await countingJournal();
   const writes: Promise<void>[] = [];
   for (let i = 0; i < 1000; i++) writes.push(journal.append(own(`p${i % 10}`, i)));
   await Promise.all(writes);
@@ -306,15 +308,7 @@ test("1000 appends made in one turn cost one write and one fsync", async () => {
 });
 
 test("appends made while a group commit is being written form the next one, in order", async () => {
-  const calls = { write: 0, fsync: 0 };
-  const counting: StorageFs = {
-    ...nodeStorageFs,
-    write: (...args) => (calls.write++, nodeStorageFs.write(...args)),
-    fsync: (fd) => (calls.fsync++, nodeStorageFs.fsync(fd)),
-  };
-  const journal = await Journal.open(dir, { fs: counting });
-  open.push(journal);
-  calls.write = calls.fsync = 0;
+  const { journal, calls } = await countingJournal();
   const first = journal.append(own("p", 1));
   await new Promise((r) => setImmediate(r)); // the first group is on its way to the disk
   const second = [journal.append(own("p", 2)), journal.append(own("q", 1))];
