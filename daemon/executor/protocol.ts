@@ -38,6 +38,11 @@ export type Request =
      * decodes it chunk by chunk as it comes (a large state handed over while it streams in).
      */
     streamed?: { length: number };
+    /**
+     * The snapshot's content was verified piece by piece where it was assembled (a pre-copy's,
+     * each piece against the holder's hash): its checksum is not computed again here.
+     */
+    verified?: boolean;
     generation: number;
     hold: boolean;
     /**

@@ -345,9 +345,9 @@ function captureDelta(h: Hosted, session: string, after: number, budgetBytes: nu
 }
 
 /** A new instance of `cls` holding the fields of `snapshot` (bytes, or already decoded), its constructor not run. */
-function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array | ProcessState): { instance: Instance; fromVersion?: string } {
+function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array | ProcessState, verified = false): { instance: Instance; fromVersion?: string } {
   return runTurn(turnOf(who, Activity.decode), () => {
-    const state = snapshot instanceof Uint8Array ? serializing(() => decodeState(snapshot)) : snapshot;
+    const state = snapshot instanceof Uint8Array ? serializing(() => decodeState(snapshot, { verified })) : snapshot;
     const instance = Object.assign(Object.create(cls.prototype) as object, state.fields) as Instance;
     return state.moduleVersion === undefined ? { instance } : { instance, fromVersion: state.moduleVersion };
   });
@@ -419,7 +419,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       const snapshot = inflow ? await inflow.state : req.snapshot;
       stillWanted();
       if (snapshot) {
-        const restored = restoreInto(req, cls, snapshot);
+        const restored = restoreInto(req, cls, snapshot, req.verified === true);
         instance = restored.instance;
         // State written by another version (a peer's, or this node's before its file changed):
         // the new code adapts it now, so a hand-off or restore that cannot fails instead.

@@ -189,7 +189,7 @@ class PullSession {
         // making it durable. The commit needs both.
         const staged = this.#staged;
         this.#staged = undefined;
-        const [held, prepared] = await Promise.allSettled(this.node.incoming.store(arrival, bytes, staged));
+        const [held, prepared] = await Promise.allSettled(this.node.incoming.store(arrival, bytes, staged, this.precopied !== undefined && arrival.meta.delta === true));
         // A streamed snapshot was still arriving while it was held.
         if (!(bytes instanceof Uint8Array)) this.#receivedAt = performance.now();
         if (held.status === "rejected") return { type: "hold-failed", error: held.reason, prepared: prepared.status === "fulfilled" };

@@ -81,7 +81,7 @@ export class Incoming {
    * that file is durable. A pre-copied one is on disk already (`staged`): it is adopted, with
    * the last delta's changes, as the checkpoint.
    */
-  store(arrival: Arrival, bytes: Uint8Array | SnapshotInflow, staged?: StagedSnapshot): [Promise<void>, Promise<void>] {
+  store(arrival: Arrival, bytes: Uint8Array | SnapshotInflow, staged?: StagedSnapshot, verified = false): [Promise<void>, Promise<void>] {
     if (!(bytes instanceof Uint8Array)) {
       const held = this.#holdStreamed(arrival, bytes);
       return [held, held.then(() => this.#prepare(arrival, this.#identity(arrival), undefined))];
@@ -93,14 +93,14 @@ export class Incoming {
     const prepared = this.#prepare(arrival, identity, bytes, staged);
     // A small snapshot is journalled inline, so the executor can have a copy at once; a large one
     // moves to the executor (without a copy) only after its file is written.
-    const held = bytes.byteLength <= INLINE_MAX_BYTES && !staged ? this.#hold(arrival, identity, bytes.slice(), module) : prepared.then(() => this.#hold(arrival, identity, bytes, module));
+    const held = bytes.byteLength <= INLINE_MAX_BYTES && !staged ? this.#hold(arrival, identity, bytes.slice(), module) : prepared.then(() => this.#hold(arrival, identity, bytes, module, verified));
     return [held, prepared];
   }
 
-  async #hold(arrival: Arrival, identity: ProcessIdentity, bytes: Uint8Array, module: Promise<ResolvedModule> | undefined): Promise<void> {
+  async #hold(arrival: Arrival, identity: ProcessIdentity, bytes: Uint8Array, module: Promise<ResolvedModule> | undefined, verified = false): Promise<void> {
     const size = bytes.byteLength;
     this.#parts.trace.mark("executor", "instantiate held", arrival.name);
-    const p = await this.#parts.host(identity, bytes, { hold: true, ...(module ? { module } : {}) });
+    const p = await this.#parts.host(identity, bytes, { hold: true, ...(module ? { module } : {}), ...(verified ? { verified } : {}) });
     p.incoming = { from: arrival.from, handoffId: arrival.handoffId, completed: arrival.meta.completed };
     p.lastTransferBytes = size;
     p.closeGate();

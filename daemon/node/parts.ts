@@ -35,8 +35,9 @@ export interface NodeParts {
   /**
    * `options.module`: the module's file, when it was resolved ahead (else it is resolved now).
    * With `quiet`, a failure is recorded on the process but not announced: the caller reports it.
+   * With `verified`, the snapshot's checksum is not computed again (see the executor's `start`).
    */
-  host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule>; quiet?: boolean }): Promise<ManagedProcess>;
+  host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule>; quiet?: boolean; verified?: boolean }): Promise<ManagedProcess>;
   resolveModule(module: string): Promise<ResolvedModule>;
   log(level: "info" | "warn" | "error", line: string): void;
   enqueue(name: string): void;

@@ -609,7 +609,7 @@ export class NodeState {
   }
 
   /** Instantiates a process in an executor and records it (failures are recorded, not thrown). */
-  async #host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule>; quiet?: boolean }): Promise<ManagedProcess> {
+  async #host(identity: ProcessIdentity, snapshot: Uint8Array | SnapshotFeed | undefined, options: { hold: boolean; module?: Promise<ResolvedModule>; quiet?: boolean; verified?: boolean }): Promise<ManagedProcess> {
     const p = new ManagedProcess(identity);
     this.#table.add(p);
     try {
@@ -621,6 +621,7 @@ export class NodeState {
         moduleVersion: file.version,
         args: identity.args,
         ...(snapshot ? { snapshot } : {}),
+        ...(options.verified ? { verified: true } : {}),
         generation: identity.generation,
         hold: options.hold,
       }, identity.memoryMb);

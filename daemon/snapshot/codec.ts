@@ -117,7 +117,7 @@ export function encodeLegacyState(state: ProcessState): Uint8Array {
  * envelopeProblem(new Uint8Array(3)); // "not a Ferry snapshot (bad header)"
  * ```
  */
-export function envelopeProblem(bytes: Uint8Array): string | undefined {
+export function envelopeProblem(bytes: Uint8Array, options: { verified?: boolean } = {}): string | undefined {
   if (bytes.byteLength < HEADER_BYTES || MAGIC.some((b, i) => bytes[i] !== b)) return "not a Ferry snapshot (bad header)";
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint8(4);
@@ -127,7 +127,7 @@ export function envelopeProblem(bytes: Uint8Array): string | undefined {
   if (length > actual) return `truncated: ${actual} of ${length} payload bytes`;
   if (length < actual) return `length does not match: ${actual} payload bytes, the header says ${length}`;
   if (version === LEGACY_VERSION) {
-    if (crc32(bytes.subarray(HEADER_BYTES)) !== view.getUint32(8, true)) return "checksum does not match";
+    if (!options.verified && crc32(bytes.subarray(HEADER_BYTES)) !== view.getUint32(8, true)) return "checksum does not match";
     return undefined;
   }
   const skeleton = view.getUint32(8, true);
@@ -151,14 +151,18 @@ export function snapshotChecksum(bytes: Uint8Array): number {
   return isStreamFormat(bytes) ? view.getUint32(bytes.byteLength - 4, true) : view.getUint32(8, true);
 }
 
-/** Decodes and verifies a snapshot of either format; throws `snapshot_corrupt` on a bad magic, version, length or CRC. */
-export function decodeState(bytes: Uint8Array): ProcessState {
+/**
+ * Decodes and verifies a snapshot of either format; throws `snapshot_corrupt` on a bad magic,
+ * version, length or CRC. With `verified`, a format-1 snapshot's CRC is not computed again: its
+ * content was verified where it was assembled, in this process (a pre-copy's, piece by piece).
+ */
+export function decodeState(bytes: Uint8Array, options: { verified?: boolean } = {}): ProcessState {
   if (isStreamFormat(bytes)) {
     const decoder = new SnapshotDecoder();
     decoder.push(bytes);
     return decoder.finish();
   }
-  const problem = envelopeProblem(bytes);
+  const problem = envelopeProblem(bytes, options);
   if (problem) throw new FerryError("snapshot_corrupt", `Snapshot is corrupt: ${problem}`);
   const payload = bytes.subarray(HEADER_BYTES);
   const [className, graph, moduleVersion] = codec.decode(payload) as [string, Graph, string?];
