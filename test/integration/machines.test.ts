@@ -79,7 +79,12 @@ edits("two machines editing at once: one edit wins, the other is refused naming 
   const kept = readdirSync(loser.dir).filter((f) => f.startsWith("cluster.yaml.rejected-"));
   assert.is(kept.length, 1, `the refused edit is kept beside ${loser.node}'s file`);
   assert.match(readFileSync(join(loser.dir, kept[0]!), "utf8"), won[0] === "fromAlpha" ? /fromBeta/ : /fromAlpha/);
-  const status = await loser.post<NodeStatus>("status", {});
+  // The refused machine rewrites its file with the winning revision, then records the refusal:
+  // the files can agree a moment before its status says why.
+  const status = await until(async () => {
+    const now = await loser.post<NodeStatus>("status", {});
+    return now.configError ? now : undefined;
+  }, `${loser.node} to report the refusal`);
   assert.match(status.configError ?? "", /changed at revision \d+|arrived from another machine/);
 });
 
