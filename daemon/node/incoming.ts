@@ -82,14 +82,14 @@ export class Incoming {
    * the last delta's changes, as the checkpoint.
    */
   store(arrival: Arrival, bytes: Uint8Array | SnapshotInflow, staged?: StagedSnapshot, verified = false): [Promise<void>, Promise<void>] {
-    if (!(bytes instanceof Uint8Array)) {
-      const held = this.#holdStreamed(arrival, bytes);
-      return [held, held.then(() => this.#prepare(arrival, this.#identity(arrival), undefined))];
-    }
     const identity = this.#identity(arrival);
     const expected = this.#expected.get(arrival.name);
     this.#expected.delete(arrival.name);
     const module = expected?.module === identity.module ? expected.resolving : undefined;
+    if (!(bytes instanceof Uint8Array)) {
+      const held = this.#holdStreamed(arrival, identity, bytes, module);
+      return [held, held.then(() => this.#prepare(arrival, identity, undefined))];
+    }
     const prepared = this.#prepare(arrival, identity, bytes, staged);
     // A small snapshot is journalled inline, so the executor can have a copy at once; a large one
     // moves to the executor (without a copy) only after its file is written.
@@ -108,10 +108,9 @@ export class Incoming {
   }
 
   /** {@link hold} of a large snapshot still streaming in: checkpoint and executor fed as it comes. */
-  async #holdStreamed(arrival: Arrival, inflow: SnapshotInflow): Promise<void> {
-    const identity = this.#identity(arrival);
+  async #holdStreamed(arrival: Arrival, identity: ProcessIdentity, inflow: SnapshotInflow, module: Promise<ResolvedModule> | undefined): Promise<void> {
     this.#parts.trace.mark("executor", "instantiate held (streamed)", arrival.name);
-    const { process: p, error } = await hostStreamed(this.#parts, identity, inflow);
+    const { process: p, error } = await hostStreamed(this.#parts, identity, inflow, module);
     p.incoming = { from: arrival.from, handoffId: arrival.handoffId, completed: arrival.meta.completed };
     p.lastTransferBytes = inflow.length;
     p.closeGate();
@@ -119,11 +118,7 @@ export class Incoming {
       const reason = p.error ?? "cannot load it";
       // Refused by the executor (a corrupt snapshot, a module that fails here): the process's failure.
       if (error === undefined) this.#parts.events.emit({ type: "failed", process: arrival.name, reason });
-      if (p.hosted) await this.#parts.pool.discard(arrival.name, `the hand-off of process "${arrival.name}" failed`);
-      p.incoming = undefined;
-      p.openGate();
-      this.#parts.table.forget(p, "stopped");
-      this.#parts.checkpoints.remove(arrival.name);
+      // As for a whole snapshot, {@link drop} clears the copy, its partial file and the executor.
       throw error ?? new FerryError("module_invalid", reason);
     }
   }
@@ -226,8 +221,8 @@ export class Incoming {
       if (p.hosted) await this.#parts.pool.discard(name, `the hand-off of process "${name}" was aborted`);
       p.incoming = undefined;
       p.openGate();
-      // A copy that failed to load never held anything: it is stopped rather than dropped.
-      this.#parts.table.forget(p, p.state === "failed" ? "stopped" : "dropped");
+      // Only a held copy is dropped; one that failed to load or never finished starting is stopped.
+      this.#parts.table.forget(p, p.state === "held" ? "dropped" : "stopped");
     }
     if (!this.#parts.journal.state.owned.has(name)) this.#parts.checkpoints.remove(name);
     if (unjournalled !== undefined) throw unjournalled;

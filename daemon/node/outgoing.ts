@@ -11,6 +11,7 @@
  * @module
  */
 import { describeError, FerryError } from "../errors.ts";
+import { delay } from "../manager.ts";
 import type { HandoffMeta, HandoffStatusResponse } from "../../schemas/api.schema.ts";
 import type { BeginFacts, BeginRequest } from "../handoff/source.ts";
 import type { Grants } from "./grants.ts";
@@ -221,11 +222,7 @@ export const CAPTURE_GRACE_MS = 3000;
  */
 async function captureIfUndecided(parts: NodeParts, name: string, handoffId: string): Promise<void> {
   const pending = () => parts.table.get(name)?.outgoing?.handoffId === handoffId;
-  const until = performance.now() + CAPTURE_GRACE_MS;
-  while (performance.now() < until) {
-    if (!pending()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await delay(CAPTURE_GRACE_MS);
   const p = parts.table.get(name);
   if (!p || !pending()) return;
   const { snapshot } = await parts.pool.request({ type: "capture", name });

@@ -14,7 +14,7 @@
 import { FerryError, isFerryError } from "../errors.ts";
 import type { SnapshotFeed } from "../executor/mod.ts";
 import type { ManagedProcess, ProcessIdentity } from "./process.ts";
-import type { NodeParts } from "./parts.ts";
+import type { NodeParts, ResolvedModule } from "./parts.ts";
 import { SNAPSHOT_CHUNK_BYTES } from "./snapshot-stream.ts";
 
 /** A snapshot arriving from a peer: its announced length and its bytes in chunks of any size. */
@@ -100,7 +100,7 @@ export class BlockQueue<T> implements AsyncIterable<T> {
  * checkpoint on the way. Resolves with the process (failed when the executor refused it) and the
  * transfer's or the disk's error if either broke; on any failure the partial checkpoint is gone.
  */
-export async function hostStreamed(parts: NodeParts, identity: ProcessIdentity, inflow: SnapshotInflow): Promise<{ process: ManagedProcess; error?: unknown }> {
+export async function hostStreamed(parts: NodeParts, identity: ProcessIdentity, inflow: SnapshotInflow, module?: Promise<ResolvedModule>): Promise<{ process: ManagedProcess; error?: unknown }> {
   const file = parts.checkpoints.openStream(identity.name, identity.generation);
   const queue = new BlockQueue<Uint8Array[]>(QUEUED_BATCHES);
   const pump = (async () => {
@@ -136,7 +136,7 @@ export async function hostStreamed(parts: NodeParts, identity: ProcessIdentity, 
   pump.catch(() => {});
   const feed: SnapshotFeed = { length: inflow.length, chunks: queue };
   // Quiet: a transfer that broke is the hand-off's failure, not the process's (the caller reports).
-  const process = await parts.host(identity, feed, { hold: true, quiet: true });
+  const process = await parts.host(identity, feed, { hold: true, quiet: true, ...(module ? { module } : {}) });
   if (process.state === "failed") {
     queue.fail(new FerryError("module_invalid", process.error ?? "the executor refused the snapshot"));
     const error = await pump.then(() => undefined, (e: unknown) => e);

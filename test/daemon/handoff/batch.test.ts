@@ -14,6 +14,7 @@ import { validateRequest } from "../../../daemon/api/validate.ts";
 import { handlerTransport } from "../../../daemon/api/transport.ts";
 import { META_HEADER } from "../../../daemon/handoff/meta.ts";
 import type { HandoffMeta } from "../../../schemas/api.schema.ts";
+import { until } from "../../helpers/cluster.ts";
 
 /** `validateRequest` for a batch, typed by hand: tsc gives up on the inferred union of items. */
 const validateBatch = validateRequest as (type: "handoff.batch", body: unknown) => { items: BatchItem[] };
@@ -202,7 +203,7 @@ test("a batch the requester abandons rolls back every begin it answered, and tho
   await reader.cancel();
   assert.equal(holder.broken, ["early"]);
   release();
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await until(() => holder.broken.length === 2, "the late begin to be rolled back too");
   assert.equal(holder.broken, ["early", "late"]);
 });
 
