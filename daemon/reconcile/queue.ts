@@ -82,11 +82,13 @@ export class WorkQueue {
   }
 
   /**
-   * Enqueues `name` unless it already waits on a timer (a requeue or an error's backoff): what a
-   * periodic resync uses, so that it never cuts a backoff short.
+   * Enqueues `name` unless it already waits on a timer (a requeue or an error's backoff) or is
+   * being reconciled (which ends in a requeue, a backoff or done of its own): what a periodic
+   * resync uses, so that it never cuts a backoff short. A name marked again while it runs goes
+   * again at once, backoff or not; a resync brings no news that would warrant that.
    */
   nudge(name: string): void {
-    if (this.#timers.has(name)) return;
+    if (this.#timers.has(name) || this.#active.has(name)) return;
     this.add(name);
   }
 

@@ -313,6 +313,26 @@ test("nudge() enqueues an idle name at once but never cuts a pending backoff or 
   await until(() => idleRuns === 1, "a nudge of an idle name to run");
 });
 
+test("a nudge while a reconcile runs does not cut the backoff of its failure short", async () => {
+  const times: number[] = [];
+  let release!: () => void;
+  const q = queue(async () => {
+    times.push(Date.now());
+    if (times.length === 1) {
+      await new Promise<void>((r) => (release = r));
+      throw new FerryError("unreachable", "down");
+    }
+    return done;
+  }, { baseBackoffMs: 150 });
+  q.add("slow");
+  await until(() => times.length === 1, "the first attempt to start");
+  q.nudge("slow"); // a periodic resync landing while it runs
+  const failedAt = Date.now();
+  release();
+  await until(() => times.length === 2, "the retry after its backoff");
+  assert.ok(times[1]! - failedAt >= 145, `the nudge cut the backoff to ${times[1]! - failedAt} ms`);
+});
+
 test("a reconcile returning requeueNow() runs again at once (a zero delay is not lost)", async () => {
   let calls = 0;
   const q = queue(async () => (++calls < 3 ? requeueNow() : done));
