@@ -208,6 +208,10 @@ export class ConfigSync {
       this.#lastError = undefined;
       this.#unpublished = undefined;
       if (loaded.text === this.#base?.text) return; // this sync's own rewrite
+      // Level, not edge: the file may have moved on since this edit was read. A newer revision
+      // that arrived meanwhile refused it and rewrote the file (publishing it now, on top of that
+      // revision, would undo the winner's edit); a later edit is reported on its own.
+      if (!this.#fileHolds(loaded.text)) return;
       try {
         const modules = await this.#versionsOf(loaded);
         const { revision } = await this.#options.store.publish(loaded.text, modules, this.#base?.revision, this.#options.node);
@@ -229,6 +233,14 @@ export class ConfigSync {
     });
     this.#pending = run.catch(() => {});
     return run;
+  }
+
+  #fileHolds(text: string): boolean {
+    try {
+      return readFileSync(this.#options.file, "utf8") === text;
+    } catch {
+      return false;
+    }
   }
 
   /** Publishes a local edit the store could not take when it was made (called periodically). */
