@@ -95,12 +95,14 @@ export type Request =
 export type ReplyValue = {
   /** `upgradedFrom`: the snapshot was another version's, and the new code's upgrade() took it over. */
   start: { methods: string[]; description: string; upgradedFrom?: string };
-  activate: null;
+  /** `runAt`: when run() was started again (`sharedClockMs()` of clock.ts); absent when it was not. */
+  activate: { runAt?: number };
   /**
    * `streamed`: the snapshot's length, when it is to be fetched with `read` requests (only when the
-   * request set `streamAbove`); `snapshot` is then empty.
+   * request set `streamAbove`); `snapshot` is then empty. `stoppedAt`: when run() was told to stop
+   * (`sharedClockMs()` of clock.ts), or the request was taken up if it was not running.
    */
-  suspend: { snapshot: Uint8Array; streamed?: number };
+  suspend: { snapshot: Uint8Array; streamed?: number; stoppedAt?: number };
   read: { chunk?: Uint8Array };
   feed: null;
   capture: { snapshot: Uint8Array };

@@ -36,6 +36,7 @@ import { Fence } from "./fence.ts";
 import { DeltaTracker } from "../snapshot/delta.ts";
 import { LeaseCell } from "./lease.ts";
 import { LogBucket } from "./log-limit.ts";
+import { sharedClockMs } from "./clock.ts";
 
 type Phase = "held" | "running" | "suspended" | "completed" | "failed";
 
@@ -495,21 +496,23 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
 
   async activate(req) {
     const h = get(req.name);
-    if (h.phase === "running") return null;
+    if (h.phase === "running") return {};
     h.generation = req.generation;
     h.outgoing = undefined;
     if (!req.run) {
       h.phase = "completed";
-      return null;
+      return {};
     }
     await callHook(h, "resume");
     if (hosted.get(req.name) !== h) throw new FerryError("process_not_found", `Process "${req.name}" was discarded while it resumed`);
     beginRun(h);
-    return null;
+    // run() starts as soon as this reply has gone (see beginRun).
+    return { runAt: sharedClockMs() };
   },
 
   async suspend(req) {
     const h = get(req.name);
+    const stoppedAt = sharedClockMs();
     if (h.phase === "running" && h.running) {
       h.stopping = true;
       h.controller.abort();
@@ -531,7 +534,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
         // A pre-copy's last delta is small by design: it is never streamed.
         const captured = req.delta ? { snapshot: captureDelta(h, req.delta.session, req.delta.after, Infinity).delta } : captureSuspended(h, req.streamAbove);
         h.phase = "suspended";
-        return captured;
+        return { ...captured, stoppedAt };
       } catch (error) {
         // Keep it running where it is: a failed capture must not stop the process.
         await callHook(h, "resume");
@@ -540,7 +543,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       }
     }
     if (h.phase === "held") h.phase = "suspended";
-    return req.delta ? { snapshot: captureDelta(h, req.delta.session, req.delta.after, Infinity).delta } : captureSuspended(h, req.streamAbove);
+    return { ...(req.delta ? { snapshot: captureDelta(h, req.delta.session, req.delta.after, Infinity).delta } : captureSuspended(h, req.streamAbove)), stoppedAt };
   },
 
   async capture(req) {

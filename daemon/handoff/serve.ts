@@ -53,15 +53,14 @@ export class SourceHandoffs {
     const request: BeginRequest = { to: req.to, generation: req.generation, handoffId: req.handoffId, ...(req.precopy ? { precopy: req.precopy } : {}) };
     const session: Session = { name: req.name, request, phase: { phase: "checking" }, queue: Promise.resolve() };
     this.#sessions.set(req.name, session);
-    let suspendedAt = receivedAt;
     try {
-      const phase = await this.#run(session, checkBegin(this.#node.outgoing.facts(req.name, req.to, false), request), () => (suspendedAt = performance.now()));
+      const phase = await this.#run(session, checkBegin(this.#node.outgoing.facts(req.name, req.to, false), request));
       if (awaitsOutcome(phase)) {
         const snapshot = session.snapshot!;
         session.snapshot = undefined;
         const timeoutMs = this.#node.settings.handoffTimeoutMs;
         session.timer = setTimeout(() => this.#deliver(req.name, req.handoffId, { type: "timeout", afterMs: timeoutMs }), timeoutMs);
-        const meta = this.#node.outgoing.meta(req.name, req.handoffId, { preludeMs: suspendedAt - receivedAt, serveMs: performance.now() - receivedAt });
+        const meta = this.#node.outgoing.meta(req.name, req.handoffId, { receivedAt, serveMs: performance.now() - receivedAt });
         return { snapshot, meta: request.precopy ? { ...meta, delta: true } : meta };
       }
       throw endError(phase, req.to);
@@ -120,15 +119,12 @@ export class SourceHandoffs {
     });
   }
 
-  #run(session: Session, first: Step<SourcePhase, SourceEffect>, onSuspending?: () => void): Promise<SourcePhase> {
+  #run(session: Session, first: Step<SourcePhase, SourceEffect>): Promise<SourcePhase> {
     const context = { to: session.request.to, request: session.request };
     return runMachine(
       { next: (phase, input: SourceInput) => nextSource(phase, input, context), isTerminal: isSourceTerminal },
       {
-        perform: (effect) => {
-          if (effect.type === "suspend") onSuspending?.();
-          return this.#perform(session, effect);
-        },
+        perform: (effect) => this.#perform(session, effect),
         failed: (effect, error) => failedInput(effect, error, () => this.#node.outgoing.facts(session.name, session.request.to, true)),
         policy: (effect) => this.#policy(effect),
         onStep: (step) => {

@@ -18,6 +18,7 @@ import type { ProcessIdentity } from "./process.ts";
 import type { NodeParts, ResolvedModule } from "./parts.ts";
 import { identityOf } from "./identity.ts";
 import { hostStreamed, type SnapshotInflow } from "./receive.ts";
+import { onThisThread } from "../executor/clock.ts";
 
 /** A process arriving in a hand-off. */
 export interface Arrival {
@@ -169,10 +170,13 @@ export class Incoming {
     const run = !p.incoming?.completed;
     p.incoming = undefined;
     let own: Promise<void> = Promise.resolve();
+    let resumedAt: number | undefined;
     try {
       if (p.state === "failed") throw new FerryError("process_failed", p.error ?? "it failed to load");
       this.#parts.trace.mark("executor", "activate", name);
-      await this.#parts.pool.request({ type: "activate", name, generation: owned.generation, run });
+      const sentAt = performance.now();
+      const { runAt } = await this.#parts.pool.request({ type: "activate", name, generation: owned.generation, run });
+      resumedAt = onThisThread(runAt, sentAt, performance.now());
       p.moveTo(run ? "running" : "completed");
       p.error = null;
     } catch (error) {
@@ -180,8 +184,8 @@ export class Incoming {
       p.error = `resume() failed: ${describeError(error)}`;
       throw error;
     } finally {
-      // Until run() was started again, that is: the executor's answer to `activate`.
-      const downtimeMs = stats.stoppedAt === null ? null : round(performance.now() - stats.stoppedAt);
+      // Until the executor started run() again (or gave up trying).
+      const downtimeMs = stats.stoppedAt === null ? null : round((resumedAt ?? performance.now()) - stats.stoppedAt);
       if (downtimeMs !== null) p.lastDowntimeMs = downtimeMs;
       // `prepared` plus the source's durable release already make it ours; `own` saves asking again.
       own = this.#parts.journal.append({ op: "own", ...identity, ...(downtimeMs !== null ? { lastDowntimeMs: downtimeMs } : {}) });

@@ -18,6 +18,7 @@ import type { Grants } from "./grants.ts";
 import type { ManagedProcess } from "./process.ts";
 import type { NodeParts } from "./parts.ts";
 import { saveStreamed, type Snapshot, STREAM_ABOVE_BYTES, streamedSnapshot } from "./snapshot-stream.ts";
+import { onThisThread } from "../executor/clock.ts";
 
 export class Outgoing {
   readonly #parts: NodeParts;
@@ -72,12 +73,17 @@ export class Outgoing {
     try {
       await Promise.allSettled([...p.inflight]);
       this.#parts.trace.mark("executor", "suspend", name);
+      const outgoing = p.outgoing;
+      const sentAt = performance.now();
+      const stopped = (at: number | undefined) => (outgoing.stoppedAt = onThisThread(at, sentAt, performance.now()));
       if (req.precopy) {
         // After a pre-copy only the last delta moves: small by design, never streamed.
-        const { snapshot } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs, delta: { session: req.handoffId, after: req.precopy.after } });
+        const { snapshot, stoppedAt } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs, delta: { session: req.handoffId, after: req.precopy.after } });
+        stopped(stoppedAt);
         return snapshot;
       }
-      const { snapshot, streamed } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs, streamAbove: STREAM_ABOVE_BYTES });
+      const { snapshot, streamed, stoppedAt } = await this.#parts.pool.request({ type: "suspend", name, deadlineMs: this.#parts.settings().suspendDeadlineMs, streamAbove: STREAM_ABOVE_BYTES });
+      stopped(stoppedAt);
       return streamed === undefined ? snapshot : streamedSnapshot(this.#parts.pool, name, streamed);
     } catch (error) {
       p.outgoing = undefined;
@@ -125,15 +131,19 @@ export class Outgoing {
     });
   }
 
-  /** What travels with the snapshot besides the fields. */
-  meta(name: string, handoffId: string, timing: { preludeMs: number; serveMs: number }): HandoffMeta {
+  /**
+   * What travels with the snapshot besides the fields. `receivedAt`: when `begin` arrived here;
+   * until the executor told run() to stop, the process still ran (not downtime).
+   */
+  meta(name: string, handoffId: string, timing: { receivedAt: number; serveMs: number }): HandoffMeta {
     const p = this.#held(name, handoffId);
+    const stoppedAt = p.outgoing!.stoppedAt ?? p.outgoing!.suspendedAt;
     return {
       module: p.module,
       args: [...p.args],
       migrations: p.migrations,
       ...(p.memoryMb ? { memoryMb: p.memoryMb } : {}),
-      preludeMs: timing.preludeMs,
+      preludeMs: Math.max(0, stoppedAt - timing.receivedAt),
       serveMs: timing.serveMs,
       completed: p.outgoing!.wasCompleted,
     };

@@ -43,6 +43,11 @@ export interface Outgoing {
   to: string;
   /** performance.now() when suspending began. */
   suspendedAt: number;
+  /**
+   * performance.now() when the executor told run() to stop: until then the process still ran (its
+   * calls finishing, the request on its way to the executor thread). Set once it has suspended.
+   */
+  stoppedAt?: number;
   /** run() had returned before the hand-off: it must not run again wherever it lands. */
   wasCompleted: boolean;
   /** The checkpoint written at suspend; cleanup after a commit waits for it. */

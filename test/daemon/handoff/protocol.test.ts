@@ -209,7 +209,7 @@ class SimNode implements SourcePort, DestinationPort {
       p.state = "migrating";
       this.point("save:after");
     },
-    meta: (name: string, _id: string, timing: { preludeMs: number; serveMs: number }): HandoffMeta => ({ module: "M", args: [], migrations: this.procs.get(name)!.generation, ...timing, completed: false }),
+    meta: (name: string, _id: string, timing: { receivedAt: number; serveMs: number }): HandoffMeta => ({ module: "M", args: [], migrations: this.procs.get(name)!.generation, preludeMs: 0, serveMs: timing.serveMs, completed: false }),
     release: async (name: string, handoffId: string): Promise<void> => {
       this.point("release:before");
       const p = this.procs.get(name)!;
