@@ -14,9 +14,9 @@
  * ```
  * @module
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { installRoot } from "../daemon/install.ts";
+import { readTextFileSync } from "../daemon/files.ts";
 import process from "node:process";
 import { Argv } from "./argv.ts";
 import { commandNames, withCommands } from "./commands/mod.ts";
@@ -82,7 +82,7 @@ function usageMessage(message: string, args: string[]): string {
 
 function version(): string {
   try {
-    const pkg: unknown = JSON.parse(readFileSync(join(installRoot, "package.json"), "utf8"));
+    const pkg: unknown = JSON.parse(readTextFileSync(join(installRoot, "package.json")));
     return typeof pkg === "object" && pkg !== null && "version" in pkg ? String(pkg.version) : "unknown";
   } catch {
     return "unknown";
