@@ -11,7 +11,6 @@
  * ```
  * @module
  */
-import { X509Certificate } from "node:crypto";
 import { resolve } from "node:path";
 import type { ClusterConfig } from "../../schemas/cluster.schema.ts";
 import { FerryError } from "../errors.ts";
@@ -106,6 +105,8 @@ async function readCa(file: string, dir: string): Promise<string> {
     });
   }
   const blocks = pem.match(pemBlock) ?? [];
+  // Imported here, the only use: `node:crypto` takes Deno some 8 ms to load, for every command.
+  const { X509Certificate } = await import("node:crypto");
   const readable = blocks.every((block) => {
     try {
       new X509Certificate(block);
