@@ -16,7 +16,7 @@
  */
 import process from "node:process";
 import { dirname, resolve } from "node:path";
-import { isMap, isScalar, parseDocument } from "yaml";
+import { isMap, isScalar, parseDocument } from "./yaml.ts";
 import { type ClusterConfig, clusterSettingsSchema, fingerprintPattern, namePattern, nodeSchema, type NodeSpec, type NodeTls } from "../../schemas/cluster.schema.ts";
 import { type ConfigError, FerryError, isFerryError } from "../errors.ts";
 import { readTextFile } from "../files.ts";
