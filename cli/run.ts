@@ -22,6 +22,7 @@ import { Argv } from "./argv.ts";
 import { commandNames, withCommands } from "./commands/mod.ts";
 import type { GlobalArgs } from "./command.ts";
 import { errorLine, Exit, exitCodeTable, exitStatusOf, UsageError } from "./exit.ts";
+import { terminalColumns } from "./output.ts";
 
 /**
  * Runs `ferry` with `args` (without the runtime and script) and returns the exit status.
@@ -63,7 +64,7 @@ async function parser(args: string[]) {
     .epilogue(exitCodeTable())
     .demandCommand(1, "Missing command")
     .version(version())
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .wrap(Math.min(100, terminalColumns() || 100))
     .fail((message, error) => {
       throw error ?? new UsageError(usageMessage(message, args));
     });
