@@ -15,7 +15,8 @@ import process from "node:process";
 import { type ClusterTarget, type LoadedConfig, loadClusterConfig, loadClusterTarget } from "../daemon/config/load.ts";
 import { parseClusterConfig } from "../daemon/config/parse.ts";
 import { clientTlsOf } from "../daemon/api/client-tls.ts";
-import { httpTransport, type Transport } from "../daemon/api/transport.ts";
+import { importBeside } from "../daemon/install.ts";
+import type { Transport } from "../daemon/api/transport.ts";
 import type { ClusterConfig } from "../schemas/cluster.schema.ts";
 import { ClusterClient } from "./client.ts";
 import { note, warn } from "./output.ts";
@@ -55,11 +56,14 @@ export async function openCluster(args: Pick<GlobalArgs, "config">): Promise<Clu
 /**
  * How the CLI reaches the nodes: `https://` ones checked against the cluster CA or their pinned
  * fingerprints (the CA file is read here, so a missing one fails the command up front); the
- * shared plain transport when no node is https.
+ * shared plain transport when no node is https. The TLS transport's module (and `node:https`
+ * behind it) is only loaded for a cluster that needs it.
  */
 async function transportFor(config: Pick<ClusterConfig, "cluster" | "nodes">, dir: string): Promise<Transport | undefined> {
   const tls = await clientTlsOf(config, dir);
-  return tls ? httpTransport({ tls }) : undefined;
+  if (!tls) return undefined;
+  const { httpTransport } = await importBeside<typeof import("../daemon/api/transport.ts")>(import.meta.url, "../daemon/api/transport");
+  return httpTransport({ tls });
 }
 
 /** A client of the cluster's nodes, and what could be read of cluster.yaml. */

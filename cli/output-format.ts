@@ -11,7 +11,7 @@
  * @module
  */
 import type { Argv } from "./argv.ts";
-import { stringify } from "yaml";
+import { stringify } from "../daemon/config/yaml.ts";
 import type { GlobalArgs } from "./command.ts";
 import { UsageError } from "./exit.ts";
 import { print, printJson } from "./output.ts";

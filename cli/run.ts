@@ -14,14 +14,15 @@
  * ```
  * @module
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { installRoot } from "../daemon/install.ts";
+import { readTextFileSync } from "../daemon/files.ts";
 import process from "node:process";
 import { Argv } from "./argv.ts";
 import { commandNames, withCommands } from "./commands/mod.ts";
 import type { GlobalArgs } from "./command.ts";
 import { errorLine, Exit, exitCodeTable, exitStatusOf, UsageError } from "./exit.ts";
+import { terminalColumns } from "./output.ts";
 
 /**
  * Runs `ferry` with `args` (without the runtime and script) and returns the exit status.
@@ -63,7 +64,7 @@ async function parser(args: string[]) {
     .epilogue(exitCodeTable())
     .demandCommand(1, "Missing command")
     .version(version())
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    .wrap(Math.min(100, terminalColumns() || 100))
     .fail((message, error) => {
       throw error ?? new UsageError(usageMessage(message, args));
     });
@@ -82,7 +83,7 @@ function usageMessage(message: string, args: string[]): string {
 
 function version(): string {
   try {
-    const pkg: unknown = JSON.parse(readFileSync(join(installRoot, "package.json"), "utf8"));
+    const pkg: unknown = JSON.parse(readTextFileSync(join(installRoot, "package.json")));
     return typeof pkg === "object" && pkg !== null && "version" in pkg ? String(pkg.version) : "unknown";
   } catch {
     return "unknown";

@@ -16,7 +16,7 @@
 import { randomUUID } from "node:crypto";
 import { chmod, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { isMap, isScalar, LineCounter, type Node, type Pair, parseDocument, Scalar, type YAMLMap } from "yaml";
+import { isMap, isScalar, LineCounter, type Node, type Pair, parseDocument, Scalar, type YAMLMap } from "../daemon/config/yaml.ts";
 import { modulePattern, namePattern } from "../schemas/cluster.schema.ts";
 import { ConfigError, FerryError, isFerryError } from "../daemon/errors.ts";
 import type { LoadedConfig } from "../daemon/config/load.ts";

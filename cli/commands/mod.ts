@@ -12,26 +12,27 @@
  */
 import type { Argv } from "../argv.ts";
 import type { Command, GlobalArgs } from "../command.ts";
+import { importBeside } from "../../daemon/install.ts";
 
 type Loader = () => Promise<Command<GlobalArgs>>;
 
-/** Each command's module, imported on demand. */
+/** Each command's module, imported on demand (by a computed specifier: see `importBeside`). */
 const loaders: Record<string, Loader> = {
-  up: async () => cast((await import("./up.ts")).upCommand),
-  down: async () => cast((await import("./down.ts")).downCommand),
-  status: async () => cast((await import("./status.ts")).statusCommand),
-  ps: async () => cast((await import("./ps.ts")).psCommand),
-  describe: async () => cast((await import("./describe.ts")).describeCommand),
-  migrate: async () => cast((await import("./migrate.ts")).migrateCommand),
-  create: async () => cast((await import("./create.ts")).createCommand),
-  rm: async () => cast((await import("./rm.ts")).rmCommand),
-  call: async () => cast((await import("./call.ts")).callCommand),
-  events: async () => cast((await import("./events.ts")).eventsCommand),
-  logs: async () => cast((await import("./logs.ts")).logsCommand),
-  upgrade: async () => cast((await import("./upgrade.ts")).upgradeCommand),
-  validate: async () => cast((await import("./validate.ts")).validateCommand),
-  daemon: async () => cast((await import("./daemon.ts")).daemonCommand),
-  service: async () => cast((await import("./service.ts")).serviceCommand),
+  up: async () => cast((await importBeside<typeof import("./up.ts")>(import.meta.url, "./up")).upCommand),
+  down: async () => cast((await importBeside<typeof import("./down.ts")>(import.meta.url, "./down")).downCommand),
+  status: async () => cast((await importBeside<typeof import("./status.ts")>(import.meta.url, "./status")).statusCommand),
+  ps: async () => cast((await importBeside<typeof import("./ps.ts")>(import.meta.url, "./ps")).psCommand),
+  describe: async () => cast((await importBeside<typeof import("./describe.ts")>(import.meta.url, "./describe")).describeCommand),
+  migrate: async () => cast((await importBeside<typeof import("./migrate.ts")>(import.meta.url, "./migrate")).migrateCommand),
+  create: async () => cast((await importBeside<typeof import("./create.ts")>(import.meta.url, "./create")).createCommand),
+  rm: async () => cast((await importBeside<typeof import("./rm.ts")>(import.meta.url, "./rm")).rmCommand),
+  call: async () => cast((await importBeside<typeof import("./call.ts")>(import.meta.url, "./call")).callCommand),
+  events: async () => cast((await importBeside<typeof import("./events.ts")>(import.meta.url, "./events")).eventsCommand),
+  logs: async () => cast((await importBeside<typeof import("./logs.ts")>(import.meta.url, "./logs")).logsCommand),
+  upgrade: async () => cast((await importBeside<typeof import("./upgrade.ts")>(import.meta.url, "./upgrade")).upgradeCommand),
+  validate: async () => cast((await importBeside<typeof import("./validate.ts")>(import.meta.url, "./validate")).validateCommand),
+  daemon: async () => cast((await importBeside<typeof import("./daemon.ts")>(import.meta.url, "./daemon")).daemonCommand),
+  service: async () => cast((await importBeside<typeof import("./service.ts")>(import.meta.url, "./service")).serviceCommand),
 };
 
 /** The command names, for "unknown command" messages. */

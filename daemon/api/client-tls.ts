@@ -11,11 +11,10 @@
  * ```
  * @module
  */
-import { X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { ClusterConfig } from "../../schemas/cluster.schema.ts";
 import { FerryError } from "../errors.ts";
+import { readTextFile } from "../files.ts";
 
 /** One `https://` node as its clients know it. */
 export interface TlsPeer {
@@ -97,7 +96,7 @@ async function readCa(file: string, dir: string): Promise<string> {
   const path = resolve(dir, file);
   let pem: string;
   try {
-    pem = await readFile(path, "utf8");
+    pem = await readTextFile(path);
   } catch (error) {
     const code = (error as { code?: string }).code ?? String(error);
     throw new FerryError("config_invalid", `Cannot read the cluster CA "${file}" (${code} at ${path})`, {
@@ -106,6 +105,8 @@ async function readCa(file: string, dir: string): Promise<string> {
     });
   }
   const blocks = pem.match(pemBlock) ?? [];
+  // Imported here, the only use: `node:crypto` takes Deno some 8 ms to load, for every command.
+  const { X509Certificate } = await import("node:crypto");
   const readable = blocks.every((block) => {
     try {
       new X509Certificate(block);

@@ -14,8 +14,9 @@
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
 import { FerryError, isFerryError, toErrorCode } from "../errors.ts";
 import type { FerryEvent, LogRecord, MessageType, requests, ResponseOf } from "../../schemas/api.schema.ts";
-import { type AnswerHeaders, type FastTransport, httpTransport, type Transport } from "./transport.ts";
+import type { Answer, AnswerHeaders, Exchange, FastTransport, OpenAnswer, Transport } from "./transport.ts";
 import { AnswerTooLarge, BodyCollector } from "./body.ts";
+import { importBeside } from "../install.ts";
 
 type Lenient<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropertiesOptional: true }>;
 
@@ -79,10 +80,32 @@ export interface BytesOptions extends RequestOptions {
 const defaultTimeoutMs = 10_000;
 let shared: Transport | undefined;
 
-/** The transport clients use unless told otherwise (one keep-alive agent per process). */
+/**
+ * The transport clients use unless told otherwise (the daemons pass their own): on Node, the
+ * keep-alive `node:http` one, loaded with its first request; on Deno, `fetch`. Deno's `node:http`
+ * takes a command some 10 ms to load and its first request is slower than `fetch`'s, while the
+ * keep-alive gains of the hot paths (hand-offs) concern daemons only.
+ */
 export function defaultTransport(): Transport {
-  shared ??= httpTransport();
+  shared ??= "Deno" in globalThis ? (request) => fetch(request) : deferredHttpTransport();
   return shared;
+}
+
+/**
+ * `httpTransport()`, with `transport.ts` (and `node:http`, `node:https`, `node:tls` behind it)
+ * imported by its first request rather than by every program that imports the client.
+ */
+function deferredHttpTransport(): FastTransport {
+  let loaded: Promise<FastTransport> | undefined;
+  const http = (): Promise<FastTransport> => {
+    loaded ??= importBeside<typeof import("./transport.ts")>(import.meta.url, "./transport").then((m) => m.httpTransport());
+    return loaded;
+  };
+  const transport: Transport = async (request) => (await http())(request);
+  return Object.assign(transport, {
+    exchange: async (x: Exchange): Promise<Answer> => (await http()).exchange(x),
+    open: async (x: Exchange): Promise<OpenAnswer> => (await http()).open(x),
+  });
 }
 
 /**

@@ -14,12 +14,12 @@
  * ```
  * @module
  */
-import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { dirname, resolve } from "node:path";
-import { isMap, isScalar, parseDocument } from "yaml";
+import { isMap, isScalar, parseDocument } from "./yaml.ts";
 import { type ClusterConfig, clusterSettingsSchema, fingerprintPattern, namePattern, nodeSchema, type NodeSpec, type NodeTls } from "../../schemas/cluster.schema.ts";
 import { type ConfigError, FerryError, isFerryError } from "../errors.ts";
+import { readTextFile } from "../files.ts";
 import { listModules } from "../modules/inspect.ts";
 import { parseClusterConfig } from "./parse.ts";
 
@@ -62,7 +62,7 @@ export async function loadClusterConfig(
   const absolute = resolve(file);
   let text: string;
   try {
-    text = await readFile(absolute, "utf8");
+    text = await readTextFile(absolute);
   } catch (error) {
     throw new FerryError("config_not_found", `Cannot read config "${file}"`, {
       hint: "Pass --config <file> or set FERRY_CONFIG",
@@ -201,7 +201,7 @@ export async function loadClusterTarget(
     error = thrown as ConfigError;
   }
   const absolute = resolve(file);
-  const text = await readFile(absolute, "utf8").catch(() => undefined);
+  const text = await readTextFile(absolute).catch(() => undefined);
   const found = text === undefined ? undefined : readTarget(text);
   const fromEnv = env.FERRY_SECRET;
   const secret = fromEnv !== undefined && fromEnv !== "" ? fromEnv : found?.secret;

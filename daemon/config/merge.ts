@@ -10,8 +10,8 @@
  * ```
  * @module
  */
-import { isMap, parse, parseDocument } from "yaml";
-import type { Document } from "yaml";
+import { isMap, parse, parseDocument } from "./yaml.ts";
+import type { Document } from "./yaml.ts";
 
 /**
  * `local` with the data of `incoming`; `incoming` as it is when `local` cannot be parsed.

@@ -24,7 +24,7 @@ import {
   parseDocument,
   visit,
   type YAMLError,
-} from "yaml";
+} from "./yaml.ts";
 import type { ClusterConfig, NodeSpec } from "../../schemas/cluster.schema.ts";
 import { type ConfigIssue, ConfigError } from "../errors.ts";
 

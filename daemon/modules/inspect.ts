@@ -12,10 +12,10 @@
  * ```
  * @module
  */
-import { readdir, stat } from "node:fs/promises";
 import { basename, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { FerryError } from "../errors.ts";
+import { isFile, readDirEntries } from "../files.ts";
 import { registerProcessLoader } from "./process-loader.ts";
 
 /** A process class as the contract defines it: constructed with the process's args. */
@@ -40,7 +40,7 @@ export async function listModules(dir: string): Promise<Map<string, string>> {
   const root = resolve(dir);
   let entries;
   try {
-    entries = await readdir(root, { withFileTypes: true });
+    entries = await readDirEntries(root);
   } catch (error) {
     if (errnoCode(error) === "ENOENT" || errnoCode(error) === "ENOTDIR") return new Map();
     throw error;
@@ -53,7 +53,7 @@ export async function listModules(dir: string): Promise<Map<string, string>> {
     const rank = (extensions as readonly string[]).indexOf(ext);
     if (rank < 0) continue;
     const path = join(root, file);
-    if (!entry.isFile() && !(entry.isSymbolicLink() && (await isFile(path)))) continue;
+    if (!entry.isFile && !(entry.isSymlink && (await isFile(path)))) continue;
     const name = basename(file, ext);
     const previous = found.get(name);
     if (!previous || rank < previous.rank) found.set(name, { path, rank });
@@ -213,13 +213,6 @@ function describeValue(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 function errnoCode(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null || !("code" in error)) return undefined;

@@ -10,7 +10,9 @@
  * ```
  * @module
  */
-import { register } from "node:module";
+// `node:module` is taken when it is used (Node only): on Deno, importing it loads its worker and
+// console modules too, into every command that reads cluster.yaml.
+import process from "node:process";
 
 /** Set on the thread's global once registered, also by the executor's bootstrap (worker-entry.mjs). */
 const registered = Symbol.for("ferry.processLoader");
@@ -42,5 +44,5 @@ export function registerProcessLoader(path?: string): void {
   const flags = globalThis as { [registered]?: boolean };
   if (flags[registered] || "Deno" in globalThis) return;
   flags[registered] = true;
-  register(new URL("./ts-hooks.mjs", import.meta.url));
+  process.getBuiltinModule("node:module").register(new URL("./ts-hooks.mjs", import.meta.url));
 }
