@@ -7,7 +7,7 @@
  * `--only=startup,small,large,precopy,many,upgrade,idle` runs only those sections.
  * @module
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, fsyncSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -307,6 +307,22 @@ async function floors(): Promise<void> {
     rtts.push(performance.now() - t0);
   }
   server.close();
+  // The daemons of a hand-off are two processes: each request wakes the other one.
+  const child = spawn(process.execPath, ["-e", `const s = require("node:http").createServer((q, r) => r.end("ok")); s.listen(0, "127.0.0.1", () => console.log(s.address().port));`], { stdio: ["ignore", "pipe", "inherit"] });
+  const childPort = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once("data", (d: Buffer) => resolve(Number(String(d).trim())));
+    child.once("error", reject);
+  });
+  const crossRtts: number[] = [];
+  try {
+    for (let i = 0; i < 300; i++) {
+      const t0 = performance.now();
+      await (await fetch(`http://127.0.0.1:${childPort}/`)).text();
+      crossRtts.push(performance.now() - t0);
+    }
+  } finally {
+    child.kill();
+  }
   const dir = mkdtempSync(join(tmpdir(), "ferry-bench-"));
   const fd = openSync(join(dir, "f"), "a");
   const block = Buffer.alloc(4096, 1);
@@ -333,9 +349,17 @@ async function floors(): Promise<void> {
   report("floor: loopback HTTP round trip p50", pct(rtts, 50), "ms");
   report("floor: 4 KiB append + fsync p50", pct(syncs, 50), "ms");
   report("floor: worker-thread round trip p50", pct(trips, 50), "ms");
+  report("floor: loopback HTTP round trip to another process p50", pct(crossRtts, 50), "ms");
+  // A small hand-off's critical path, each step at its floor: the answer to `begin`, `commit` and
+  // its answer (three one-way legs between the daemons), the `prepared` and `released` fsyncs,
+  // and the executors' suspend and activate.
+  const criticalPath = 1.5 * pct(crossRtts, 50) + 2 * pct(syncs, 50) + 2 * pct(trips, 50);
+  report("floor: a small hand-off's critical path (3 legs, 2 fsyncs, 2 worker round trips)", criticalPath, "ms");
   key("floor.httpRttP50Ms", pct(rtts, 50));
+  key("floor.httpRttCrossProcessP50Ms", pct(crossRtts, 50));
   key("floor.fsyncP50Ms", pct(syncs, 50));
   key("floor.workerRttP50Ms", pct(trips, 50));
+  key("floor.smallHandoffCriticalPathMs", criticalPath);
 }
 
 /** Resident memory of a process and all its descendants, from /proc. */
