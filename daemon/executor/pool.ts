@@ -248,6 +248,8 @@ export class ExecutorPool {
   #nextId = 1;
   #nextSlot = 0;
   #closed?: Promise<void>;
+  /** Whether this runtime reports a worker's event-loop utilization (Node does, Deno 2.9 does not). */
+  #measured: boolean;
 
   constructor(options: PoolOptions, events: PoolEvents) {
     this.#settings = settle(options);
@@ -256,6 +258,7 @@ export class ExecutorPool {
     // `size`): an idle node, even with many processes, does not pay for threads it does not use
     // (each is a whole JavaScript heap, some 8 MiB).
     this.#pooled.push(this.#spawn(false, this.#settings.memoryMb));
+    this.#measured = typeof this.#pooled[0]!.worker.performance?.eventLoopUtilization === "function";
     this.#tickMs = Math.min(250, Math.max(25, this.#settings.stallMs / 4));
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
   }
@@ -506,6 +509,9 @@ export class ExecutorPool {
    * Processes that mostly wait, however many, share one worker.
    */
   #crowded(executor: Executor): boolean {
+    // Without a utilization to read (Deno), nothing tells a spinning worker from an idle one: any
+    // process there counts, as a worker of its own keeps the next process out of its way.
+    if (!this.#measured) return true;
     return executor.busy >= BUSY || Atomics.load(executor.view, HEAP_USED_MB) * 2 >= executor.memoryMb;
   }
 
@@ -519,7 +525,7 @@ export class ExecutorPool {
       }
       executor.tickElu = now;
     } catch {
-      // Not offered by this runtime: the heap alone decides.
+      this.#measured = false;
     }
   }
 
