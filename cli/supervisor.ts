@@ -24,6 +24,8 @@ export interface ChildSpec {
   name: string;
   command: string;
   args: string[];
+  /** Set in its environment, over the ones it inherits. */
+  env?: Record<string, string>;
 }
 
 /** Options of {@link Supervisor}. */
@@ -143,7 +145,7 @@ export class Supervisor {
     let child: ChildProcess;
     try {
       // The children write into our pipes; colour codes only make sense if we write to a terminal.
-      const env = process.stdout.isTTY ? process.env : { ...process.env, NO_COLOR: "1" };
+      const env = { ...process.env, ...(process.stdout.isTTY ? {} : { NO_COLOR: "1" }), ...slot.spec.env };
       child = spawn(slot.spec.command, slot.spec.args, { stdio: ["ignore", "pipe", "pipe"], env });
     } catch (error) {
       this.#exited(slot, undefined, null, null, error);

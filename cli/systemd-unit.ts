@@ -83,6 +83,7 @@ export function systemdUnit(options: UnitOptions): string {
     ...(!user && options.runAs ? [`User=${options.runAs}`] : []),
     `WorkingDirectory=${execWord(dirname(configFile))}`,
     `ExecStart=${exec}`,
+    ...Object.entries(command.env ?? {}).map(([name, value]) => `Environment=${execWord(`${name}=${value}`)}`),
     "# The secret can stay out of cluster.yaml: FERRY_SECRET=... in a file only the service reads.",
     `# EnvironmentFile=-${user ? "%h/.config/ferry" : "/etc/ferry"}/${node}.env`,
     "Restart=on-failure",

@@ -42,8 +42,8 @@ export interface DaemonOptions {
 /** Runs one node's daemon until it is asked to stop; resolves after a graceful stop. */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const stop = new AbortController();
-  const log = daemonLog(options.node);
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
+  const log = await daemonLog(options.node);
   let assembled: AssembledNode | undefined;
   let sync: ConfigSync | undefined;
   // How peers' certificates are checked follows the config; reading the CA file is the only wait.

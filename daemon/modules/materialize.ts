@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { ModuleBundle } from "../../schemas/api.schema.ts";
 import { FerryError } from "../errors.ts";
 import { runsBuilt } from "../install.ts";
+import { TransientPackage } from "../transient.ts";
 import { isTypeScript } from "./process-loader.ts";
 import { shortHash } from "./hash.ts";
 import { scanImports } from "./scan.ts";
@@ -128,15 +129,18 @@ function relativeSpecifier(from: string, to: string): string {
   return path.startsWith(".") ? path : `./${path}`;
 }
 
-let sucrase: Promise<typeof import("sucrase")> | undefined;
+/**
+ * sucrase, for as long as modules arrive: a node compiles its modules when it starts and when a
+ * new version arrives, then runs them from its cache for hours. Loading it again costs some 50 ms.
+ */
+const sucrase = new TransientPackage<typeof import("sucrase")>("sucrase", 10_000);
 
 /**
  * Types stripped, lines kept. Rewritten imports are JSON strings of the same line, so positions
  * in a syntax error still match the file the user wrote (columns after a rewritten import aside).
  */
 async function stripTypes(text: string, path: string, describe: (what: string) => string): Promise<string> {
-  sucrase ??= import("sucrase");
-  const { transform } = await sucrase;
+  const { transform } = sucrase.get();
   try {
     return transform(text, { transforms: ["typescript"], disableESTransforms: true, filePath: path }).code;
   } catch (error) {

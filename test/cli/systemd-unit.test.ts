@@ -34,6 +34,12 @@ test("execWord() quotes what systemd would split and doubles its specifiers", ()
   assert.is(execWord('a"b'), '"a\\"b"');
 });
 
+test("systemdUnit() sets the variables the daemon's command line asks for", () => {
+  const unit = lines(systemdUnit({ ...options, command: { ...command, env: { MALLOC_ARENA_MAX: "2" } } }));
+  assert.ok(unit.includes("Environment=MALLOC_ARENA_MAX=2"));
+  assert.not.ok(lines(systemdUnit(options)).some((l) => l.startsWith("Environment=")));
+});
+
 test("unitName() is ferry-<node>.service", () => {
   assert.is(unitName("alpha"), "ferry-alpha.service");
 });

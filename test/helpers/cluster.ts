@@ -155,10 +155,10 @@ export class TestCluster {
   async start(node: string, env: Record<string, string> = {}): Promise<void> {
     if (this.children.has(node)) throw new Error(`${node} already started`);
     this.logs[node] ??= "";
-    const { command, args } = daemonCommandLine(this.runtime(node), node, this.file);
-    const child = spawn(command, args, {
+    const line = daemonCommandLine(this.runtime(node), node, this.file);
+    const child = spawn(line.command, line.args, {
       cwd: this.dir,
-      env: { ...process.env, FERRY_SECRET: "", ...env },
+      env: { ...process.env, ...line.env, FERRY_SECRET: "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout!.on("data", (d) => (this.logs[node] += d));

@@ -208,7 +208,7 @@ export class Machine {
     this.#earlierLogs += this.#daemon?.log ?? "";
     const line = daemonCommandLine(this.address.runtime, this.node, this.file);
     const { command, args } = this.network.wrap(this.node, line.command, line.args);
-    const daemon = OwnedChild.spawn(command, args, { cwd: this.dir, env: { ...process.env, FERRY_SECRET: "", FERRY_CONFIG: "", ...options.env } });
+    const daemon = OwnedChild.spawn(command, args, { cwd: this.dir, env: { ...process.env, ...line.env, FERRY_SECRET: "", FERRY_CONFIG: "", ...options.env } });
     this.#daemon = daemon;
     if (options.wait === false) return;
     await waitFor(async () => {

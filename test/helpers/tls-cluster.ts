@@ -132,8 +132,8 @@ export class TlsCluster {
   /** Starts a node's daemon and waits until it answers over HTTPS. */
   async start(node: string): Promise<void> {
     this.logs[node] ??= "";
-    const { command, args } = daemonCommandLine(this.runtime(node), node, this.file);
-    const child = spawn(command, args, { cwd: this.dir, env: { ...process.env, FERRY_SECRET: "" }, stdio: ["ignore", "pipe", "pipe"] });
+    const line = daemonCommandLine(this.runtime(node), node, this.file);
+    const child = spawn(line.command, line.args, { cwd: this.dir, env: { ...process.env, ...line.env, FERRY_SECRET: "" }, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (d) => (this.logs[node] += d));
     child.stderr!.on("data", (d) => (this.logs[node] += d));
     this.children.set(node, child);
