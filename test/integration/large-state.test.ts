@@ -106,12 +106,12 @@ large("source killed -9 mid-stream: the destination keeps nothing, the source re
   place("beta");
   await midStream(c, "beta");
   await c.stop("alpha", "SIGKILL");
-  // The broken stream leaves beta nothing: no held copy, no prepared record, no partial file.
+  // The broken stream leaves beta nothing: no held copy, no prepared record, no partial file (its
+  // removal is the last step of giving up, a moment after the copy is dropped).
   await until(async () => {
     const held = await on(c, "beta");
-    return held === undefined || (held.state === "starting" && held.transfer === undefined);
-  }, "beta to give up the transfer", 15000);
-  assert.equal(partialFiles(c, "beta"), []);
+    return (held === undefined || (held.state === "starting" && held.transfer === undefined)) && partialFiles(c, "beta").length === 0;
+  }, "beta to give up the transfer and remove its partial file", 15000);
   assert.not.match(readFileSync(join(c.dir, ".ferry/beta/journal.ndjson"), "utf8"), /"op":"prepared"/);
   const events = await (await fetch(`${c.url("beta")}/v1/events`, { headers: { authorization: `Bearer ${SECRET}` } })).text();
   assert.not.match(events, /"type":"failed"/, "a broken transfer was announced as the process failing");
