@@ -1,7 +1,6 @@
 /**
- * The daemon side of its executors: a pool of worker threads that host the node's processes (many
- * per worker, so thousands of small processes cost little; a second worker starts only once the
- * first is busy or filling up), plus a dedicated worker for each
+ * The daemon side of its executors: a fixed pool of worker threads that host the node's processes
+ * (many per worker, so thousands of small processes cost little), plus a dedicated worker for each
  * process that declares a memory limit. Watches every worker's heartbeat: one that stalls past
  * `stallMs` or dies is replaced, and the processes it hosted are reported lost, with the one whose
  * code was running when it stalled named as the culprit. Every request has a timeout, so none
@@ -34,7 +33,6 @@ import {
   CURRENT,
   EVICTED,
   LEASE_WAIT,
-  HEAP_USED_MB,
   OUT_OF_MEMORY,
   packBytes,
   SHARED_BYTES,
@@ -85,10 +83,7 @@ export const defaultTimeouts: Readonly<RequestTimeouts> = {
 };
 
 export interface PoolOptions {
-  /**
-   * Pooled workers at most. The first starts with the pool; another only when a process arrives
-   * while every pooled worker is busy or its heap half full (see {@link ExecutorPool}). @default 2
-   */
+  /** Pooled workers at most; started as processes arrive. @default 2 */
   size: number;
   /** Heap limit of a pooled worker, in MiB. */
   memoryMb: number;
@@ -206,10 +201,6 @@ class Executor {
   readonly pending = new Map<number, Pending>();
   lastBeat = 0;
   lastElu?: EventLoopUtilization;
-  /** The pool's own reading, for {@link Executor.busy} (`lastElu` belongs to `utilization()`). */
-  tickElu?: EventLoopUtilization;
-  /** Recent event-loop utilization, 0..1, smoothed over the last ticks. */
-  busy = 0;
   lastBeatAt = performance.now();
   dead = false;
   /** Messages held until the worker says it listens (see the "ready" message). */
@@ -248,17 +239,13 @@ export class ExecutorPool {
   #nextId = 1;
   #nextSlot = 0;
   #closed?: Promise<void>;
-  /** Whether this runtime reports a worker's event-loop utilization (Node does, Deno 2.9 does not). */
-  #measured: boolean;
 
   constructor(options: PoolOptions, events: PoolEvents) {
     this.#settings = settle(options);
     this.#events = events;
-    // One worker at first, more only when processes arrive at busy or filling workers (up to
-    // `size`): an idle node, even with many processes, does not pay for threads it does not use
-    // (each is a whole JavaScript heap, some 8 MiB).
+    // One worker at first, more as processes arrive (up to `size`): an idle node with one
+    // process does not pay for threads it does not use.
     this.#pooled.push(this.#spawn(false, this.#settings.memoryMb));
-    this.#measured = typeof this.#pooled[0]!.worker.performance?.eventLoopUtilization === "function";
     this.#tickMs = Math.min(250, Math.max(25, this.#settings.stallMs / 4));
     this.#timer = setInterval(() => this.#tick(), this.#tickMs);
   }
@@ -495,38 +482,11 @@ export class ExecutorPool {
   #leastLoaded(): Executor {
     let best = this.#pooled[0]!;
     for (const e of this.#pooled) if (e.members.size < best.members.size) best = e;
-    if (best.members.size > 0 && this.#pooled.length < this.#settings.size && this.#pooled.every((e) => this.#crowded(e))) {
+    if (best.members.size > 0 && this.#pooled.length < this.#settings.size) {
       best = this.#spawn(false, this.#settings.memoryMb);
       this.#pooled.push(best);
     }
     return best;
-  }
-
-  /**
-   * Whether a worker should take no more processes while the pool may grow: its thread was mostly
-   * busy lately (processes that compute would slow each other down, and a new worker gets a core
-   * of its own), or half its heap is in use (a few large states would exhaust it together).
-   * Processes that mostly wait, however many, share one worker.
-   */
-  #crowded(executor: Executor): boolean {
-    // Without a utilization to read (Deno), nothing tells a spinning worker from an idle one: any
-    // process there counts, as a worker of its own keeps the next process out of its way.
-    if (!this.#measured) return true;
-    return executor.busy >= BUSY || Atomics.load(executor.view, HEAP_USED_MB) * 2 >= executor.memoryMb;
-  }
-
-  /** Updates the smoothed event-loop utilization of `executor` (see {@link Executor.busy}). */
-  #sample(executor: Executor): void {
-    try {
-      const now = executor.worker.performance.eventLoopUtilization();
-      if (executor.tickElu) {
-        const recent = executor.worker.performance.eventLoopUtilization(now, executor.tickElu).utilization;
-        executor.busy = (executor.busy + recent) / 2;
-      }
-      executor.tickElu = now;
-    } catch {
-      this.#measured = false;
-    }
   }
 
   #forget(name: string, executor: Executor): void {
@@ -616,7 +576,6 @@ export class ExecutorPool {
         continue;
       }
       this.#expire(executor, now);
-      if (!executor.dedicated) this.#sample(executor);
       if (Atomics.load(executor.view, OUT_OF_MEMORY)) {
         const culprit = executor.nameOfSlot(Atomics.load(executor.view, CURRENT));
         this.#lose(executor, `its executor ran out of memory (limit ${executor.memoryMb} MiB)`, culprit);
@@ -676,9 +635,6 @@ export class ExecutorPool {
     if (lost.length && !this.#closed) this.#events.lost(lost, reason, culprit);
   }
 }
-
-/** Smoothed event-loop utilization from which a pooled worker counts as busy. */
-const BUSY = 0.5;
 
 function timeoutError(req: Request, ms: number): FerryError {
   const hint = "its executor is alive, so the process is probably awaiting something that never settles";

@@ -190,13 +190,8 @@ export const LEASE_WAIT = 4;
 export const EVICTED = 5;
 /** Float64 index: the lease deadline the worker last blocked under (-Infinity: never). */
 export const WAITED_UNDER = 3;
-/**
- * Int32 index after the Float64: the worker's heap in use, in MiB, as of its last heartbeat (the
- * pool starts another worker before one fills up).
- */
-export const HEAP_USED_MB = 8;
-/** Bytes of the shared buffer: six Int32 slots (bytes 0-23), the Float64 (bytes 24-31), then HEAP_USED_MB (32-35). */
-export const SHARED_BYTES = 40;
+/** Bytes of the shared buffer: six Int32 slots (bytes 0-23), then the Float64 (bytes 24-31). */
+export const SHARED_BYTES = 32;
 
 /** What a process's code is doing while it holds CURRENT. */
 export const Activity = {

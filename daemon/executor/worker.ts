@@ -30,7 +30,7 @@ import { assertPortable, decodeState, encodeState, encodeValue, SnapshotDecoder,
 import type { ProcessState, SnapshotCursor } from "../snapshot/mod.ts";
 import "../io/mod.ts"; // registers the file streams with the codec before any snapshot is decoded
 import type { ProcessContext, ProcessInstance } from "../sdk/context.ts";
-import { Activity, ACTIVITY, BEAT, CLAIM_STARTED, CURRENT, HEAP_USED_MB, OUT_OF_MEMORY, packBytes, unpackBytes } from "./protocol.ts";
+import { Activity, ACTIVITY, BEAT, CLAIM_STARTED, CURRENT, OUT_OF_MEMORY, packBytes, unpackBytes } from "./protocol.ts";
 import type { ExecutorData, FromWorker, ToWorker, WireError } from "./protocol.ts";
 import { Fence } from "./fence.ts";
 import { DeltaTracker } from "../snapshot/delta.ts";
@@ -99,9 +99,7 @@ setInterval(() => {
 }, 50);
 
 function outOfMemory(): boolean {
-  const heap = getHeapStatistics();
-  Atomics.store(shared, HEAP_USED_MB, Math.ceil(heap.used_heap_size / (1024 * 1024)));
-  if (heap.heap_size_limit > heapLimit) return true;
+  if (getHeapStatistics().heap_size_limit > heapLimit) return true;
   if (!oldGenerationLimit) return false;
   // What maxOldGenerationSizeMb limits: every heap space but the young ones.
   let bytes = 0;

@@ -474,19 +474,4 @@ test("close() is idempotent, reports nothing lost, and later requests fail", asy
   assert.ok(["executor_failed", "process_not_found"].includes(error.code), error.code);
 });
 
-test("a pool of two starts its second worker only once the first is busy, not for every process that waits", async () => {
-  const p = makePool({ size: 2 });
-  for (const name of ["a", "b", "c"]) await p.start(startReq(name, "Ticker"));
-  // Deno reports no worker's utilization: there the second process gets the second worker.
-  if ("Deno" in globalThis) return void assert.is(p.workers, 2);
-  assert.is(p.workers, 1);
-  await p.start(startReq("spin", "Spinner"));
-  assert.is(p.workers, 1);
-  // Once its spinning has been sampled, the first worker is busy: the next process gets a new one.
-  await sleep(1500);
-  await p.start(startReq("d", "Ticker"));
-  assert.is(p.workers, 2);
-  await until(async () => (await call<TickerView>(p, "d", "get")).ticks >= 1, "d ticks on the new worker");
-});
-
 test.run();
