@@ -9,7 +9,8 @@
  * ```
  * @module
  */
-import { relative } from "node:path";
+import { homedir } from "node:os";
+import { join, relative } from "node:path";
 import process from "node:process";
 import { type ConfigIssue, formatIssue, isFerryError } from "../../daemon/errors.ts";
 import { loadClusterConfig } from "../../daemon/config/load.ts";
@@ -26,6 +27,15 @@ import { print, printJson } from "../output.ts";
  * yargs(argv).command(validateCommand);
  * ```
  */
+/**
+ * Where `validate` keeps the modules it compiled, by content: the user's cache folder
+ * (`$XDG_CACHE_HOME`, else `~/.cache`), so the project gets no new files and a module not edited
+ * since the last run is not compiled again.
+ */
+function compiledCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "ferry", "compiled");
+}
+
 export const validateCommand: Command<GlobalArgs> = {
   command: "validate",
   describe: "Check cluster.yaml and the process modules; problems carry file:line:col",
@@ -36,7 +46,7 @@ export const validateCommand: Command<GlobalArgs> = {
     let summary: { nodes: number; processes: number; modules: number } | undefined;
     try {
       const loaded = await loadClusterConfig(args.config);
-      issues = await checkModules(loaded.processesDir);
+      issues = await checkModules(loaded.processesDir, { cacheDir: compiledCacheDir() });
       summary = {
         nodes: Object.keys(loaded.config.nodes).length,
         processes: Object.keys(loaded.config.processes).length,

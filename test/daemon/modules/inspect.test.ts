@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { callableMethods, listModules, loadProcessClass, type ProcessClass } from "../../../daemon/modules/inspect.ts";
@@ -174,6 +175,32 @@ test("checkModules() sees the current content of an edited module", async () => 
   assert.is((await checkModules(dir)).length, 1);
   await put("Fixed.ts", "export default class Fixed {\n  async run() {}\n}\n");
   assert.equal(await checkModules(dir), []);
+});
+
+test("checkModules() with a cache compiles a module once, and again once it is edited", async () => {
+  const cacheDir = join(dir, "cache");
+  await put("Kept.ts", "export default class Kept {\n  count: number = 0;\n  async run() {}\n}\n");
+  assert.equal(await checkModules(dir, { cacheDir }), []);
+  if ("Deno" in globalThis) {
+    assert.not.ok(existsSync(cacheDir), "Deno imports the TypeScript itself: nothing is compiled, nothing is kept");
+    return;
+  }
+  const compiled = (await readdir(cacheDir)).filter((f) => !f.startsWith("."));
+  assert.is(compiled.length, 1, "one compiled version, no temporary folder left");
+  // The next run takes the kept copy: spoil it, and the check sees the spoiled class.
+  await writeFile(join(cacheDir, compiled[0]!, "Kept.js"), "export default class Kept {}\n");
+  assert.ok((await checkModules(dir, { cacheDir }))[0]?.message.includes("has no run(ctx) method"));
+  // An edit is another version: compiled afresh, beside the first.
+  await put("Kept.ts", "export default class Kept {\n  count: number = 1;\n  async run() {}\n}\n");
+  assert.equal(await checkModules(dir, { cacheDir }), []);
+  assert.is((await readdir(cacheDir)).filter((f) => !f.startsWith(".")).length, 2);
+});
+
+test("checkModules() whose cache cannot be written compiles into a scratch folder", async () => {
+  const blocked = join(dir, "not-a-folder");
+  await writeFile(blocked, "a file where the cache would go\n");
+  await put("Plain.ts", "export default class Plain {\n  async run() {}\n}\n");
+  assert.equal(await checkModules(dir, { cacheDir: join(blocked, "cache") }), []);
 });
 
 test.run();
