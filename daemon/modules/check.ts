@@ -23,6 +23,7 @@ import { dirname, join } from "node:path";
 import { type ConfigIssue, FerryError, isFerryError } from "../errors.ts";
 import { installRoot } from "../install.ts";
 import { bundleModule } from "./bundle.ts";
+import { durableCacheFs } from "./cache.ts";
 import { importProcessClass, listModules } from "./inspect.ts";
 import { compiledName, materialize, ModuleParseError } from "./materialize.ts";
 import { isTypeScript } from "./process-loader.ts";
@@ -106,18 +107,22 @@ async function compile(dir: string, name: string, path: string, scratch: string,
   return join(folder, entry);
 }
 
-async function writeFolder(folder: string, files: Record<string, string>): Promise<void> {
+async function writeFolder(folder: string, files: Record<string, string>, write: (path: string, text: string) => Promise<void> = writeFile): Promise<void> {
   for (const [file, text] of Object.entries(files)) {
     await mkdir(dirname(join(folder, file)), { recursive: true });
-    await writeFile(join(folder, file), text);
+    await write(join(folder, file), text);
   }
-  await writeFile(join(folder, "package.json"), '{ "type": "module" }\n');
+  await write(join(folder, "package.json"), '{ "type": "module" }\n');
 }
 
-/** Writes `files` under a temporary name and renames it to `folder`; another run's copy that got there first is as good. */
+/**
+ * Writes `files` under a temporary name, each made durable, and renames it to `folder` (a crash
+ * cannot leave a folder there whose files are cut short); another run's copy that got there first
+ * is as good.
+ */
 async function keep(cacheDir: string, folder: string, files: Record<string, string>): Promise<string> {
   const tmp = join(cacheDir, `.tmp-${randomUUID()}`);
-  await writeFolder(tmp, files);
+  await writeFolder(tmp, files, durableCacheFs.writeFile);
   try {
     await rename(tmp, folder);
   } catch (error) {
