@@ -89,9 +89,10 @@ async function compile(dir: string, name: string, path: string, scratch: string,
     const bundle = await bundleModule(dir, name);
     entry = compiledName(bundle.entry);
     if (cacheDir) {
-      cached = join(cacheDir, await compiledKey(bundle.hash));
+      // Without a key (the compiler's own files unreadable) there is no cache, only the scratch folder.
+      cached = await compiledKey(bundle.hash).then((key) => join(cacheDir, key), () => undefined);
       // A folder is renamed into place only once complete.
-      if (existsSync(cached)) return join(cached, entry);
+      if (cached && existsSync(cached)) return join(cached, entry);
     }
     files = await materialize(bundle, installRoot, "", "node");
   } catch (error) {
