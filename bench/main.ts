@@ -62,6 +62,19 @@ async function moveAndWait(c: TestCluster, specOf: (node: string) => Record<stri
 }
 
 /**
+ * {@link moveAndWait}, and the memory both daemons took on top of what they
+ * held before it: the sum of each one's peak RSS during the move above its RSS before.
+ */
+async function moveMeasuringPeak(c: TestCluster, specOf: (node: string) => Record<string, string>, name: string, to: string): Promise<{ info: ProcessInfo; extra: number }> {
+  const nodes = ["alpha", "beta"];
+  const before = nodes.map((n) => memory(pidOf(c, n)).rss);
+  for (const n of nodes) resetPeak(pidOf(c, n));
+  const info = await moveAndWait(c, specOf, name, to);
+  const extra = nodes.reduce((sum, n, i) => sum + Math.max(memory(pidOf(c, n)).hwm - before[i]!, 0), 0);
+  return { info, extra };
+}
+
+/**
  * Moves `name` to `to` by an edit of cluster.yaml and resolves with its `resumed` event there.
  * Waits on the destination's event stream instead of polling `ps`: a poll landing inside the
  * hand-off would be measured as part of it.
@@ -153,12 +166,7 @@ async function largeHandoff(mib: number): Promise<void> {
     await Promise.all(["alpha", "beta"].map((n) => c.start(n)));
     await c.waitRunningOn("big", "alpha", 60000);
     await sleep(500);
-    const before = { alpha: memory(pidOf(c, "alpha")).rss, beta: memory(pidOf(c, "beta")).rss };
-    resetPeak(pidOf(c, "alpha"));
-    resetPeak(pidOf(c, "beta"));
-    const info = await moveAndWait(c, spec, "big", "beta");
-    const peak = { alpha: memory(pidOf(c, "alpha")).hwm, beta: memory(pidOf(c, "beta")).hwm };
-    const extra = Math.max(peak.alpha - before.alpha, 0) + Math.max(peak.beta - before.beta, 0);
+    const { info, extra } = await moveMeasuringPeak(c, spec, "big", "beta");
     const verify = await c.call<number>("beta", "big", "verify");
     if (verify !== mib * MiB) throw new Error("state arrived damaged");
     report(`${mib} MiB hand-off downtime`, info.lastDowntimeMs!, "ms", mib === 256 ? { op: "<=", limit: 1500 } : undefined);
@@ -188,12 +196,7 @@ async function precopyHandoff(): Promise<void> {
     await c.waitRunningOn("drift", "alpha", 60000);
     // Its size is known to the holder from its first periodic checkpoint: that is what makes a pull pre-copy.
     await until(async () => (await c.post<{ stateBytes?: number }>("alpha", "locate", { name: "drift" })).stateBytes, "the first checkpoint", 60000, 100);
-    const before = { alpha: memory(pidOf(c, "alpha")).rss, beta: memory(pidOf(c, "beta")).rss };
-    resetPeak(pidOf(c, "alpha"));
-    resetPeak(pidOf(c, "beta"));
-    const info = await moveAndWait(c, spec, "drift", "beta");
-    const peak = { alpha: memory(pidOf(c, "alpha")).hwm, beta: memory(pidOf(c, "beta")).hwm };
-    const extra = Math.max(peak.alpha - before.alpha, 0) + Math.max(peak.beta - before.beta, 0);
+    const { info, extra } = await moveMeasuringPeak(c, spec, "drift", "beta");
     const verify = await c.call<number | string>("beta", "drift", "verify");
     if (verify !== mib * MiB) throw new Error(`state arrived damaged: ${verify}`);
     const events: FerryEvent[] = [];
