@@ -27,6 +27,8 @@ faults("a busy loop from run()'s first instruction is stopped at the default sta
   const c = await cluster({ counter: "module: Tally, node: alpha", spin: "module: SpinAtOnce, node: alpha" }, { stallMs: 5000, executors: 1 });
   const spin = await until(async () => { const p = await find(c, "spin"); return p?.state === "failed" && p; }, "spin failed", 30000, 100);
   assert.match(spin.error ?? "", /did not yield for 5000 ms/);
+  // Its neighbour was on the replaced executor: it is restored on the new one, then answers.
+  await until(async () => (await find(c, "counter"))?.state === "running", "counter running again", 30000, 50);
   const before = await c.call<number>("alpha", "counter", "get");
   await until(async () => (await c.call<number>("alpha", "counter", "get")) > before, "the counter to go on");
   await c.stop("alpha", "SIGTERM");

@@ -5,7 +5,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { SECRET, TestCluster, until, violations } from "../helpers/cluster.ts";
 import { decodeState } from "../../daemon/snapshot/mod.ts";
@@ -85,8 +85,20 @@ large("destination killed -9 mid-stream: the source resumes at once with its sta
   assert.is(resumed.generation, 0);
   assert.is(await c.call("alpha", "big", "verify"), SIZE);
   assert.equal(await c.call("alpha", "big", "history"), ["kept"]);
+  // The restarted beta pulls again at once, and that attempt's partial file takes the same name:
+  // the killed transfer's is told apart by an mtime no fresh write has.
+  const stale = partialFiles(c, "beta");
+  assert.ok(stale.length > 0, "the killed transfer left a partial file");
+  for (const f of stale) utimesSync(join(c.dir, ".ferry/beta/checkpoints", f), 0, 0);
   await c.start("beta");
-  assert.equal(partialFiles(c, "beta"), [], "the partial checkpoint of the killed transfer is cleared at start");
+  const leftOver = partialFiles(c, "beta").filter((f) => {
+    try {
+      return statSync(join(c.dir, ".ferry/beta/checkpoints", f)).mtimeMs === 0;
+    } catch {
+      return false; // gone since it was listed
+    }
+  });
+  assert.equal(leftOver, [], "the partial checkpoint of the killed transfer is cleared at start");
   const moved = await c.waitRunningOn("big", "beta", 60000);
   assert.is(moved.generation, 1);
   assert.is(await c.call("beta", "big", "verify"), SIZE);
