@@ -66,7 +66,12 @@ export interface ClusterOptions {
   modules?: string[];
   /** node -> runtime its daemon runs on (written to cluster.yaml, used by start()). */
   runtimes?: Record<string, "node" | "deno">;
+  /** node -> the Node.js binary its daemon runs on, for a node on Node (this process's when absent). */
+  nodeBinaries?: Record<string, string>;
 }
+
+/** What runs the CLI: Node (this process's binary, or the one named), or Deno. */
+export type CliRuntime = "node" | "deno" | { nodeBinary: string };
 
 export class TestCluster {
   readonly dir: string;
@@ -135,8 +140,8 @@ export class TestCluster {
   }
 
   /** Runs the CLI to completion, as `node cli/bin.mjs` or as `deno run -A cli/main.ts`. */
-  cli(args: string[], env: Record<string, string> = {}, runtime: "node" | "deno" = "node"): Promise<{ code: number; stdout: string; stderr: string }> {
-    const command = runtime === "deno" ? [deno, "run", "-A", join(repo, "cli/main.ts")] : [process.execPath, bin];
+  cli(args: string[], env: Record<string, string> = {}, runtime: CliRuntime = "node"): Promise<{ code: number; stdout: string; stderr: string }> {
+    const command = runtime === "deno" ? [deno, "run", "-A", join(repo, "cli/main.ts")] : [runtime === "node" ? process.execPath : runtime.nodeBinary, bin];
     return new Promise((resolve) => {
       const child = spawn(command[0]!, [...command.slice(1), ...args, "--config", this.file], {
         cwd: this.dir,
@@ -156,7 +161,8 @@ export class TestCluster {
     if (this.children.has(node)) throw new Error(`${node} already started`);
     this.logs[node] ??= "";
     const line = daemonCommandLine(this.runtime(node), node, this.file);
-    const child = spawn(line.command, line.args, {
+    const binary = this.runtime(node) === "node" ? this.#options.nodeBinaries?.[node] : undefined;
+    const child = spawn(binary ?? line.command, line.args, {
       cwd: this.dir,
       env: { ...process.env, ...line.env, FERRY_SECRET: "", ...env },
       stdio: ["ignore", "pipe", "pipe"],
