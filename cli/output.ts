@@ -16,6 +16,7 @@ interface DenoStdio {
   stdout: { writeSync(bytes: Uint8Array): number; isTerminal(): boolean };
   stderr: { writeSync(bytes: Uint8Array): number };
   consoleSize(): { columns: number };
+  exit(code: number): never;
 }
 
 /**
@@ -25,13 +26,58 @@ interface DenoStdio {
 const deno = (globalThis as { Deno?: DenoStdio }).Deno;
 const encoder = new TextEncoder();
 
+/** Whether a reader closing the output ends the command (see {@link endQuietlyWhenOutputCloses}). */
+let quietWhenOutputCloses = false;
+
 function write(to: "stdout" | "stderr", text: string): void {
   if (!deno) {
     process[to].write(text);
     return;
   }
   const bytes = encoder.encode(text);
-  for (let done = 0; done < bytes.length;) done += deno[to].writeSync(bytes.subarray(done));
+  try {
+    for (let done = 0; done < bytes.length;) done += deno[to].writeSync(bytes.subarray(done));
+  } catch (error) {
+    if (quietWhenOutputCloses && (error as Error | undefined)?.name === "BrokenPipe") deno.exit(0);
+    throw error;
+  }
+}
+
+/**
+ * Makes a reader that closes the command's output early (`ferry events -f | head -1`) end the
+ * command quietly, with status 0, as it ends `cat` or `grep`: the reader has what it wanted.
+ * Otherwise the failed write surfaces as an error — on Node an unhandled EPIPE with its stack.
+ * The CLI turns this on for every command; `ferry daemon` and `ferry up` turn it off again
+ * ({@link keepRunningWhenOutputCloses}): their output going away is no reason to stop processes.
+ *
+ * @example
+ * ```ts
+ * endQuietlyWhenOutputCloses();
+ * print("one line of many"); // exits with 0 once the reader is gone
+ * ```
+ */
+export function endQuietlyWhenOutputCloses(): void {
+  if (quietWhenOutputCloses) return;
+  quietWhenOutputCloses = true;
+  if (deno) return;
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: Error & { code?: string }) => {
+      if (quietWhenOutputCloses && error.code === "EPIPE") process.exit(0);
+      throw error;
+    });
+  }
+}
+
+/**
+ * Undoes {@link endQuietlyWhenOutputCloses}, for a command that must outlive its output.
+ *
+ * @example
+ * ```ts
+ * keepRunningWhenOutputCloses(); // ferry daemon: a closed stdout is the log's problem, not the node's
+ * ```
+ */
+export function keepRunningWhenOutputCloses(): void {
+  quietWhenOutputCloses = false;
 }
 
 /**

@@ -22,7 +22,7 @@ import { Argv } from "./argv.ts";
 import { commandNames, withCommands } from "./commands/mod.ts";
 import type { GlobalArgs } from "./command.ts";
 import { errorLine, Exit, exitCodeTable, exitStatusOf, UsageError } from "./exit.ts";
-import { terminalColumns } from "./output.ts";
+import { endQuietlyWhenOutputCloses, terminalColumns } from "./output.ts";
 
 /**
  * Runs `ferry` with `args` (without the runtime and script) and returns the exit status.
@@ -33,6 +33,7 @@ import { terminalColumns } from "./output.ts";
  * ```
  */
 export async function main(args: string[]): Promise<number> {
+  endQuietlyWhenOutputCloses();
   try {
     await (await parser(args)).parseAsync();
     return 0;

@@ -10,6 +10,7 @@
  */
 import type { Argv } from "../argv.ts";
 import { type Command, configPath, type GlobalArgs } from "../command.ts";
+import { keepRunningWhenOutputCloses } from "../output.ts";
 
 interface DaemonArgs extends GlobalArgs {
   node: string;
@@ -31,6 +32,7 @@ export const daemonCommand: Command<DaemonArgs> = {
       .example("$0 daemon --node alpha", "Run node alpha's daemon in the foreground")
       .example("$0 daemon --node alpha --config /srv/ferry/cluster.yaml", "With another cluster.yaml") as unknown as Argv<DaemonArgs>,
   handler: async (args) => {
+    keepRunningWhenOutputCloses();
     // Imported here: the daemon (executors, HTTP server, watcher) is not needed by other commands.
     const { runDaemon } = await import("../../daemon/mod.ts");
     const { configEditor } = await import("../config-editor.ts");

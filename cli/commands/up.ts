@@ -15,7 +15,7 @@ import { planListen, readServeTls } from "../../daemon/listen.ts";
 import { type Command, configPath, type GlobalArgs, openCluster } from "../command.ts";
 import { daemonCommandLine, isLocalUrl } from "../daemon-command.ts";
 import { table } from "../format.ts";
-import { print, warn } from "../output.ts";
+import { keepRunningWhenOutputCloses, print, warn } from "../output.ts";
 import { type ChildSpec, Supervisor } from "../supervisor.ts";
 
 /**
@@ -31,6 +31,7 @@ export const upCommand: Command<GlobalArgs> = {
   describe: "Run the daemons of all local nodes in the foreground, supervised (Ctrl-C stops them)",
   builder: (y) => y.example("$0 up", "Run every node of ./cluster.yaml that lives on this machine; Ctrl-C stops them").example("$0 up --config /srv/ferry/cluster.yaml", "Another cluster"),
   handler: async (args) => {
+    keepRunningWhenOutputCloses();
     const { loaded, cluster } = await openCluster(args);
     const file = configPath(args);
     const nodes = Object.entries(loaded.config.nodes);

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { parse } from "yaml";
 import { deno, repo, TestCluster } from "../helpers/cluster.ts";
 import { errorCodes, failureOf } from "../../daemon/errors.ts";
@@ -102,6 +102,30 @@ cli("--version answers the package's version: alone (before anything loads) or w
   ] as const) {
     const r = run(command, [...args]);
     assert.equal([r.status, r.stdout.trim()], [0, version], `${command} ${args.join(" ")}: ${r.stderr}`);
+  }
+});
+
+cli("a reader that closes the output early (events -f | head -1) ends the command quietly with 0, on Node and on Deno", async () => {
+  for (const [command, args] of [
+    [process.execPath, [join(repo, "cli/bin.mjs")]],
+    [deno, ["run", "-A", join(repo, "cli/main.ts")]],
+  ] as const) {
+    const child = spawn(command, [...args, "events", "-f", "--config", c.file], { cwd: c.dir, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    // What `head -1` does: read the first line, then close the pipe.
+    await new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+    child.stdout!.destroy();
+    // New events for the command to write into the closed pipe: a move there and back.
+    const home = (await c.ps()).find((p) => p.name === "tally" && p.state === "running")!.node;
+    for (const node of [home === "alpha" ? "beta" : "alpha", home]) {
+      const moved = await c.cli(["migrate", "tally", node]);
+      assert.is(moved.code, 0, moved.stderr);
+    }
+    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("still running"), 20_000))]);
+    if (code === "still running") child.kill("SIGKILL");
+    assert.equal([code, stderr], [0, ""], `${command} ${args.join(" ")}`);
   }
 });
 
