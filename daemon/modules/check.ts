@@ -6,6 +6,7 @@
  * run and spares the command the type-stripping hooks and their thread. With a cache folder, what
  * was compiled is kept there by content (the module's hash, this install and its compiler), so a
  * module not edited since is not compiled again: loading the compiler is a third of the command.
+ * The cache keeps what runs used lately (compiled-cache.ts).
  * Deno imports the files themselves.
  *
  * @example
@@ -24,6 +25,7 @@ import { type ConfigIssue, FerryError, isFerryError } from "../errors.ts";
 import { installRoot } from "../install.ts";
 import { bundleModule } from "./bundle.ts";
 import { durableCacheFs } from "./cache.ts";
+import { markUsed, pruneCompiledCache } from "./compiled-cache.ts";
 import { importProcessClass, listModules } from "./inspect.ts";
 import { compiledName, materialize, ModuleParseError } from "./materialize.ts";
 import { isTypeScript } from "./process-loader.ts";
@@ -54,16 +56,27 @@ export async function checkModules(dir: string, options: CheckOptions = {}): Pro
   try {
     for (const [name, path] of await listModules(dir)) {
       let loadable = path;
+      let fromCache = false;
       if (!("Deno" in globalThis) && isTypeScript(path)) {
         scratch ??= await mkdtemp(join(tmpdir(), "ferry-validate-"));
         const compiled = await compile(dir, name, path, scratch, options.cacheDir);
-        if (typeof compiled !== "string") {
+        if ("message" in compiled) {
           issues.push(compiled);
           continue;
         }
-        loadable = compiled;
+        loadable = compiled.path;
+        fromCache = compiled.fromCache;
       }
-      const result = await importProcessClass(loadable, version);
+      let result = await importProcessClass(loadable, version);
+      if (!result.ok && fromCache && !existsSync(loadable)) {
+        // Pruned by another run at that very moment (it was unused for long): compile it here.
+        const compiled = await compile(dir, name, path, scratch!, undefined);
+        if ("message" in compiled) {
+          issues.push(compiled);
+          continue;
+        }
+        result = await importProcessClass(compiled.path, version);
+      }
       if (!result.ok) {
         const { line, col, reason, hint } = result;
         issues.push(hint === undefined ? { file: path, line, col, message: reason } : { file: path, line, col, message: reason, hint });
@@ -79,9 +92,9 @@ export async function checkModules(dir: string, options: CheckOptions = {}): Pro
 
 /**
  * The module compiled: its entry file in the cache (found there, or compiled and kept there) or in
- * `scratch`, or the issue that stopped it.
+ * `scratch`, or the issue that stopped it. A run that adds to the cache prunes it (compiled-cache.ts).
  */
-async function compile(dir: string, name: string, path: string, scratch: string, cacheDir: string | undefined): Promise<string | ConfigIssue> {
+async function compile(dir: string, name: string, path: string, scratch: string, cacheDir: string | undefined): Promise<{ path: string; fromCache: boolean } | ConfigIssue> {
   let files: Record<string, string>;
   let entry: string;
   let cached: string | undefined;
@@ -92,7 +105,10 @@ async function compile(dir: string, name: string, path: string, scratch: string,
       // Without a key (the compiler's own files unreadable) there is no cache, only the scratch folder.
       cached = await compiledKey(bundle.hash).then((key) => join(cacheDir, key), () => undefined);
       // A folder is renamed into place only once complete.
-      if (cached && existsSync(cached)) return join(cached, entry);
+      if (cached && existsSync(cached)) {
+        await markUsed(cached).catch(() => {});
+        return { path: join(cached, entry), fromCache: true };
+      }
     }
     files = await materialize(bundle, installRoot, "", "node");
   } catch (error) {
@@ -101,11 +117,14 @@ async function compile(dir: string, name: string, path: string, scratch: string,
   }
   if (cached && cacheDir) {
     const kept = await keep(cacheDir, cached, files).catch(() => undefined);
-    if (kept) return join(kept, entry);
+    if (kept) {
+      await pruneCompiledCache(cacheDir).catch(() => []);
+      return { path: join(kept, entry), fromCache: false };
+    }
   }
   const folder = join(scratch, name);
   await writeFolder(folder, files);
-  return join(folder, entry);
+  return { path: join(folder, entry), fromCache: false };
 }
 
 async function writeFolder(folder: string, files: Record<string, string>, write: (path: string, text: string) => Promise<void> = writeFile): Promise<void> {

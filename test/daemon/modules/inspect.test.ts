@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -194,6 +194,25 @@ test("checkModules() with a cache compiles a module once, and again once it is e
   await put("Kept.ts", "export default class Kept {\n  count: number = 1;\n  async run() {}\n}\n");
   assert.equal(await checkModules(dir, { cacheDir }), []);
   assert.is((await readdir(cacheDir)).filter((f) => !f.startsWith(".")).length, 2);
+});
+
+test("checkModules() marks a cached module used, and a run that adds a version drops folders unused for 30 days", async () => {
+  const cacheDir = join(dir, "cache");
+  await put("Used.ts", "export default class Used {\n  async run() {}\n}\n");
+  assert.equal(await checkModules(dir, { cacheDir }), []);
+  if ("Deno" in globalThis) return assert.not.ok(existsSync(cacheDir), "nothing is compiled on Deno");
+  const [used] = await readdir(cacheDir);
+  const longAgo = new Date(Date.now() - 40 * 24 * 60 * 60 * 1000);
+  await utimes(join(cacheDir, used!), longAgo, longAgo);
+  await mkdir(join(cacheDir, "f".repeat(40)));
+  await utimes(join(cacheDir, "f".repeat(40)), longAgo, longAgo);
+  // A second module: compiled and kept, then the cache pruned. The first, found again, was marked used.
+  await put("Added.ts", "export default class Added {\n  async run() {}\n}\n");
+  assert.equal(await checkModules(dir, { cacheDir }), []);
+  const left = await readdir(cacheDir);
+  assert.is(left.length, 2, `kept: ${left.join(", ")}`);
+  assert.ok(left.includes(used!), "the module used in this run was pruned");
+  assert.not.ok(left.includes("f".repeat(40)), "the folder unused for 40 days was kept");
 });
 
 test("checkModules() whose cache cannot be written compiles into a scratch folder", async () => {
