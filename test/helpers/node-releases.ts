@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 
 /** The newest release of each LTS line besides 20 that the registry carries. */
@@ -57,5 +57,8 @@ export async function nodeBinary(version: string): Promise<string> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+  // Releases no longer pinned (each some 110 MB) go once a newer one is fetched.
+  const pinned = new Set<string>(otherNodeReleases);
+  for (const old of readdirSync(dirname(dir))) if (!pinned.has(old)) rmSync(join(dirname(dir), old), { recursive: true, force: true });
   return binary;
 }
