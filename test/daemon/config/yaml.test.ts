@@ -23,14 +23,16 @@ yaml("the built code takes the build's one-file bundle of the library", async ()
   assert.equal(built.parse("a: [1, {b: two}]"), { a: [1, { b: "two" }] });
 });
 
-yaml("a built tree without the bundle loads the package", async () => {
+yaml("a built tree without the bundle loads the library as the sources do (the package; its ES build on Deno)", async () => {
   // Inside the repository, so that the bare specifier still finds node_modules/yaml.
   const tree = mkdtempSync(join(repo, ".yaml-test-"));
   try {
     mkdirSync(join(tree, "daemon/config"), { recursive: true });
     cpSync(join(repo, "dist/daemon/config/yaml.js"), join(tree, "daemon/config/yaml.js"));
     const built = await import(pathToFileURL(join(tree, "daemon/config/yaml.js")).href);
-    assert.is(built.parseDocument, yamlPackage.parseDocument);
+    const sources = await import("../../../daemon/config/yaml.ts");
+    assert.is(built.parseDocument, sources.parseDocument);
+    assert.is.not(built.parseDocument, (await import(pathToFileURL(join(repo, "dist/vendor/yaml.js")).href)).parseDocument);
   } finally {
     rmSync(tree, { recursive: true, force: true });
   }
