@@ -196,7 +196,10 @@ async function precopyHandoff(): Promise<void> {
     await c.waitRunningOn("drift", "alpha", 60000);
     // Its size is known to the holder from its first periodic checkpoint: that is what makes a pull pre-copy.
     await until(async () => (await c.post<{ stateBytes?: number }>("alpha", "locate", { name: "drift" })).stateBytes, "the first checkpoint", 60000, 100);
+    // From here until the move: pre-copy's rounds (the next periodic checkpoint comes after it).
+    await c.call("alpha", "drift", "stalls");
     const { info, extra } = await moveMeasuringPeak(c, spec, "drift", "beta");
+    const stalled = await c.call<number>("beta", "drift", "stalls");
     const verify = await c.call<number | string>("beta", "drift", "verify");
     if (verify !== mib * MiB) throw new Error(`state arrived damaged: ${verify}`);
     const events: FerryEvent[] = [];
@@ -210,6 +213,8 @@ async function precopyHandoff(): Promise<void> {
     report(`${mib} MiB pre-copy: bytes moved at the switchover`, (arrived.at(-1)?.bytes ?? 0) / 1024, "KiB");
     report(`${mib} MiB pre-copy: downtime expected at the switchover`, precopied.ms ?? 0, "ms");
     report(`${mib} MiB pre-copy: peak extra memory (both daemons)`, extra / (mib * MiB), "× state");
+    report(`${mib} MiB pre-copy: longest the running process waited while rounds were captured`, stalled, "ms");
+    key("precopy256MiB.longestStallMs", stalled);
     key("precopy256MiB.downtimeMs", info.lastDowntimeMs!);
   } finally {
     await c.close();

@@ -177,18 +177,26 @@ const messages: MessageRoutes = {
   },
 
   async "handoff.precopy"({ node }, body) {
-    const { delta, round } = await node.precopy.round(body);
-    const headers = { "content-type": "application/octet-stream", "content-length": String(delta.byteLength), [PRECOPY_HEADER]: JSON.stringify(round) };
-    const limit = faults.breakTransferAfterBytes;
-    if (limit === undefined || delta.byteLength <= limit) return new Response(delta, { headers });
+    const { parts, round } = await node.precopy.round(body);
+    const length = parts.reduce((sum, part) => sum + part.byteLength, 0);
+    const headers = { "content-type": "application/octet-stream", "content-length": String(length), [PRECOPY_HEADER]: JSON.stringify(round) };
     // The link a begin's transfer breaks on breaks a round's too.
-    const broken = new ReadableStream<Uint8Array>({
+    const limit = faults.breakTransferAfterBytes ?? Infinity;
+    const stream = new ReadableStream<Uint8Array>({
       start(controller) {
-        controller.enqueue(delta.subarray(0, limit));
-        controller.error(new Error("injected fault: transfer broken"));
+        let sent = 0;
+        for (const part of parts) {
+          if (sent + part.byteLength > limit) {
+            controller.enqueue(part.subarray(0, limit - sent));
+            return controller.error(new Error("injected fault: transfer broken"));
+          }
+          controller.enqueue(part);
+          sent += part.byteLength;
+        }
+        controller.close();
       },
     });
-    return new Response(broken, { headers });
+    return new Response(stream, { headers });
   },
 
   async "handoff.precopy.end"({ node }, body) {

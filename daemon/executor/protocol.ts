@@ -106,7 +106,8 @@ export type ReplyValue = {
   read: { chunk?: Uint8Array };
   feed: null;
   capture: { snapshot: Uint8Array };
-  delta: { delta: Uint8Array; round: number; dirtyBytes: number; sentBytes: number; totalBytes: number; complete: boolean; captureMs: number };
+  /** A pre-copy round's delta in its parts (delta.ts's `DeltaParts`), to be sent one after the other. */
+  delta: { parts: Uint8Array[]; round: number; dirtyBytes: number; sentBytes: number; totalBytes: number; complete: boolean; captureMs: number };
   discard: null;
   call: { value: Uint8Array };
   inspect: { methods: string[] };

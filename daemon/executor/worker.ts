@@ -56,6 +56,8 @@ interface Hosted {
   runError?: unknown;
   /** The suspended state being streamed out: its encoder reads the live fields, so only while suspended. */
   outgoing?: { send: SnapshotCursor; save: SnapshotCursor };
+  /** The pre-copy round being hashed, a slice at a time: the next round and a suspend wait for it. */
+  round?: Promise<unknown>;
 }
 
 /** Whose code a callback runs, and doing what: the async context every process callback carries. */
@@ -335,14 +337,47 @@ function captureSuspended(h: Hosted, streamAbove: number | undefined): { snapsho
 /** Pre-copy trackers (hashes of the pieces last sent), one per process, of its latest session. */
 const trackers = new Map<string, DeltaTracker>();
 
-/** A pre-copy delta of `h` since round `after` of `session`; a new session starts afresh. */
-function captureDelta(h: Hosted, session: string, after: number, budgetBytes: number) {
+/**
+ * Blob bytes a pre-copy round hashes between two chances for the processes here to run: about a
+ * millisecond of CRC-32. Hashing a large state in one go would stop every process of this executor
+ * for the whole of it (some 60–90 ms per 256 MiB here), in every round.
+ */
+const ROUND_SLICE_BYTES = 4 * 1024 * 1024;
+
+function trackerOf(h: Hosted, session: string): DeltaTracker {
   let tracker = trackers.get(h.name);
   if (tracker?.session !== session) trackers.set(h.name, (tracker = new DeltaTracker(session)));
+  return tracker;
+}
+
+/** A pre-copy delta of `h` since round `after` of `session`, in one go (the process is suspended); a new session starts afresh. */
+function captureDelta(h: Hosted, session: string, after: number, budgetBytes: number) {
   const started = performance.now();
-  const { delta, header } = serializing(() => tracker.next(stateOf(h), { after, budgetBytes }));
+  const { delta, header } = serializing(() => trackerOf(h, session).next(stateOf(h), { after, budgetBytes }));
   const { round, dirtyBytes, sentBytes, totalBytes, complete } = header;
   return { delta, round, dirtyBytes, sentBytes, totalBytes, complete, captureMs: performance.now() - started };
+}
+
+/**
+ * A pre-copy round of a running process: hashed a slice at a time, the processes here running in
+ * between. `captureMs` counts the slices only — what capturing costs, and what a switchover's
+ * capture of the last delta will cost the suspended process — not the turns run meanwhile.
+ */
+async function captureDeltaRound(h: Hosted, session: string, after: number, budgetBytes: number) {
+  const steps = trackerOf(h, session).cut(stateOf(h), { after, budgetBytes, sliceBytes: ROUND_SLICE_BYTES });
+  let captureMs = 0;
+  for (;;) {
+    const started = performance.now();
+    const step = serializing(() => steps.next());
+    captureMs += performance.now() - started;
+    if (step.done) {
+      // In parts, each transferred as it is: joining 32 MiB of chunks would stop the processes again.
+      const { parts, header: { round, dirtyBytes, sentBytes, totalBytes, complete } } = step.value;
+      return { parts, round, dirtyBytes, sentBytes, totalBytes, complete, captureMs };
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    if (hosted.get(h.name) !== h) throw new FerryError("process_not_found", `Process "${h.name}" was discarded during a pre-copy round`);
+  }
 }
 
 /** A new instance of `cls` holding the fields of `snapshot` (bytes, or already decoded), its constructor not run. */
@@ -512,6 +547,8 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
 
   async suspend(req) {
     const h = get(req.name);
+    // A round still hashing reads the live fields and the tracker a suspended capture uses.
+    if (h.round) await h.round.catch(() => {});
     const stoppedAt = sharedClockMs();
     if (h.phase === "running" && h.running) {
       h.stopping = true;
@@ -550,11 +587,19 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
     return { snapshot: capture(get(req.name)) };
   },
 
-  // A message handler runs between two turns of every process here, so no turn is half done.
+  // Each slice runs between two turns of every process here, so no turn is half done.
   async delta(req) {
     const h = get(req.name);
-    if (h.phase !== "running" && h.phase !== "completed") throw new FerryError("conflict", `Process "${h.name}" is ${h.phase}: nothing to pre-copy`);
-    return captureDelta(h, req.session, req.after, req.budgetBytes);
+    const round = (h.round ?? Promise.resolve()).catch(() => {}).then(() => {
+      if (h.phase !== "running" && h.phase !== "completed") throw new FerryError("conflict", `Process "${h.name}" is ${h.phase}: nothing to pre-copy`);
+      return captureDeltaRound(h, req.session, req.after, req.budgetBytes);
+    });
+    h.round = round;
+    try {
+      return await round;
+    } finally {
+      if (h.round === round) h.round = undefined;
+    }
   },
 
   async discard(req) {

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * const { delta, round } = await node.precopy.round(request);
+ * const { parts, round } = await node.precopy.round(request);
  * ```
  * @module
  */
@@ -42,7 +42,7 @@ export class PrecopyOutgoing {
    * One round: the delta of `req.name`'s state since round `req.after`, captured between two
    * turns while it keeps running. Refused for the same reasons as a `begin`.
    */
-  async round(req: RequestOf<"handoff.precopy">): Promise<{ delta: Uint8Array; round: PrecopyRound }> {
+  async round(req: RequestOf<"handoff.precopy">): Promise<{ parts: Uint8Array[]; round: PrecopyRound }> {
     if (faults.delayPrecopyRoundMs && req.after === 0) await new Promise((r) => setTimeout(r, faults.delayPrecopyRoundMs));
     const request = { to: req.to, generation: req.generation, handoffId: req.handoffId };
     let step = checkBegin(this.#outgoing.facts(req.name, req.to, false), request);
@@ -54,8 +54,8 @@ export class PrecopyOutgoing {
     const p = this.#parts.table.get(req.name)!;
     if (p.state !== "running") throw new FerryError("conflict", `Process "${req.name}" is ${p.state}: nothing to pre-copy`, { retryable: false });
     this.#parts.trace.mark("executor", "pre-copy round", req.name);
-    const { delta, ...round } = await this.#parts.pool.request({ type: "delta", name: req.name, session: req.handoffId, after: req.after, budgetBytes: req.budgetBytes });
-    return { delta, round: { ...round, captureMs: Math.round(round.captureMs * 1000) / 1000 } };
+    const { parts, ...round } = await this.#parts.pool.request({ type: "delta", name: req.name, session: req.handoffId, after: req.after, budgetBytes: req.budgetBytes });
+    return { parts, round: { ...round, captureMs: Math.round(round.captureMs * 1000) / 1000 } };
   }
 
   /** The requester ended its pre-copy: going on to the switchover, or given up (and why). */

@@ -103,6 +103,15 @@ export interface DeltaRound {
   header: DeltaHeader;
 }
 
+/**
+ * A round's delta as the parts it is made of, in order — its head, then the pieces it carries —
+ * so a large one is sent without first being copied into one buffer.
+ */
+export interface DeltaParts {
+  parts: Uint8Array[];
+  header: DeltaHeader;
+}
+
 interface BlobState {
   kind: Kind;
   byteLength: number;
@@ -162,12 +171,40 @@ export class DeltaTracker {
   }
 
   /**
-   * The delta of `state` since round `after` (-1: everything). Chunks beyond `budgetBytes` stay
-   * dirty for a later round (unless `budgetBytes` is Infinity); groups always travel whole.
-   * Throws `not_serializable` (naming the field) like a snapshot would.
+   * The delta of `state` since round `after` (-1: everything), in one go. Chunks beyond
+   * `budgetBytes` stay dirty for a later round (unless `budgetBytes` is Infinity); groups always
+   * travel whole. Throws `not_serializable` (naming the field) like a snapshot would.
    */
   next(state: ProcessState, options: { after: number; budgetBytes?: number }): DeltaRound {
+    const steps = this.cut(state, { ...options, sliceBytes: Infinity });
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return { delta: joinParts(step.value.parts), header: step.value.header };
+    }
+  }
+
+  /**
+   * The delta of `state` as {@link next} makes it, hashed a slice at a time: the generator stops
+   * after every `sliceBytes` of blob bytes hashed, so that its driver can let the process run in
+   * between (a round over a large state would otherwise stop it for the whole hash). The fields'
+   * groups are encoded before the first stop; each carried chunk is copied when it is hashed, so
+   * the delta holds every piece as it was when its hash was taken, whatever the process writes
+   * later — which the next round finds by its hash. A blob the process resized or gave away
+   * meanwhile is left for a later round from where the stop found it (the round is incomplete).
+   *
+   * @example
+   * ```ts
+   * const steps = tracker.cut(state, { after: -1, sliceBytes: 4 << 20 });
+   * let step = steps.next();
+   * while (!step.done) { await nextTurn(); step = steps.next(); }
+   * step.value.header.round; // 0
+   * ```
+   */
+  *cut(state: ProcessState, options: { after: number; budgetBytes?: number; sliceBytes: number }): Generator<void, DeltaParts, void> {
     assertPortable(state.fields, state.className);
+    // Carried pieces are copied at each stop; a round without stops is joined before its turn ends.
+    const copyChunks = options.sliceBytes !== Infinity;
+    let sliced = 0;
     const base = this.#baseFor(options.after);
     const after = base ? options.after : -1;
     const from = base ?? emptyState();
@@ -175,11 +212,18 @@ export class DeltaTracker {
     const round = ++this.#round;
     const data: Uint8Array[] = [];
     let offset = 0;
+    // The pieces carried since the last stop, still views of the live fields: copied into one
+    // part before the process runs again (one buffer per slice, not one per chunk).
+    let unsealed: Uint8Array[] = [];
     const carry = (bytes: Uint8Array): number => {
       const at = offset;
-      data.push(bytes);
+      (copyChunks ? unsealed : data).push(bytes);
       offset += bytes.byteLength;
       return at;
+    };
+    const seal = () => {
+      if (unsealed.length) data.push(joinParts(unsealed));
+      unsealed = [];
     };
     const now = emptyState();
     const groups: GroupEntry[] = [];
@@ -224,14 +268,27 @@ export class DeltaTracker {
     for (const [id, binary] of found) {
       const kind = kindOf(binary)!;
       const bytes = bytesOf(binary);
+      const byteLength = bytes.byteLength;
       const known = from.blobs.get(id);
-      const same = known && known.kind === kind && known.byteLength === bytes.byteLength;
-      const crcs = new Array<number>(chunkCount(bytes.byteLength));
+      const same = known && known.kind === kind && known.byteLength === byteLength;
+      const crcs = new Array<number>(chunkCount(byteLength));
       const chunks: ChunkEntry[] = [];
       for (let index = 0; index < crcs.length; index++) {
-        const piece = bytes.subarray(index * CHUNK_BYTES, Math.min((index + 1) * CHUNK_BYTES, bytes.byteLength));
-        const crc = crc32(piece);
+        if (sliced >= options.sliceBytes) {
+          seal();
+          yield;
+          sliced = 0;
+        }
         const had = same ? known.crcs[index]! : -1;
+        if (bytes.byteLength !== byteLength) {
+          // Resized or transferred while the process ran: what is left waits for a later round.
+          for (let rest = index; rest < crcs.length; rest++) crcs[rest] = same ? known.crcs[rest]! : -1;
+          left += crcs.length - index;
+          break;
+        }
+        const piece = bytes.subarray(index * CHUNK_BYTES, Math.min((index + 1) * CHUNK_BYTES, byteLength));
+        sliced += piece.byteLength;
+        const crc = crc32(piece);
         if (had === crc) {
           crcs[index] = crc;
           continue;
@@ -242,14 +299,13 @@ export class DeltaTracker {
           crcs[index] = had;
           continue;
         }
-        // No copy yet: the delta is assembled before this turn ends, so the process cannot change them.
         chunks.push([index, crc, carry(piece), piece.byteLength]);
         sentChunks += piece.byteLength;
         crcs[index] = crc;
       }
-      totalBytes += bytes.byteLength;
-      now.blobs.set(id, { kind, byteLength: bytes.byteLength, crcs });
-      blobs.push([id, kind, bytes.byteLength, chunks]);
+      totalBytes += byteLength;
+      now.blobs.set(id, { kind, byteLength, crcs });
+      blobs.push([id, kind, byteLength, chunks]);
     }
 
     const sentBytes = offset;
@@ -269,7 +325,8 @@ export class DeltaTracker {
       digest: digestOf(now.groups, now.blobs),
     };
     this.#pending = { round, state: now };
-    return { delta: assemble(header, data, offset), header };
+    seal();
+    return { parts: [headOf(header), ...data], header };
   }
 
   /** The hashes the receiver holds if it received round `after`; undefined starts afresh. */
@@ -322,16 +379,32 @@ function groupFields(fields: Record<string, unknown>): string[][] {
   return [...groups.values()];
 }
 
-function assemble(header: DeltaHeader, data: Uint8Array[], dataBytes: number): Uint8Array {
+/** A delta's first part: the magic, the header's length and the header. */
+function headOf(header: DeltaHeader): Uint8Array {
   const head = new Uint8Array(codec.encode(header));
-  const out = new Uint8Array(8 + head.byteLength + dataBytes);
+  const out = new Uint8Array(8 + head.byteLength);
   out.set(MAGIC, 0);
   new DataView(out.buffer).setUint32(4, head.byteLength, true);
   out.set(head, 8);
-  let at = 8 + head.byteLength;
-  for (const piece of data) {
-    out.set(piece, at);
-    at += piece.byteLength;
+  return out;
+}
+
+/**
+ * The parts of a delta ({@link DeltaParts}) as one buffer.
+ *
+ * @example
+ * ```ts
+ * parseDelta(joinParts(parts)).header.round; // the round
+ * ```
+ */
+export function joinParts(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.byteLength;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
   }
   return out;
 }

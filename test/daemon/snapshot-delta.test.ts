@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { decodeState, encodeState } from "../../daemon/snapshot/mod.ts";
-import { CHUNK_BYTES, crcShift, DeltaBase, DeltaTracker, parseDelta } from "../../daemon/snapshot/delta.ts";
+import { CHUNK_BYTES, crcShift, DeltaBase, DeltaTracker, joinParts, parseDelta } from "../../daemon/snapshot/delta.ts";
 import { crc32 } from "node:zlib";
 import { isFerryError } from "../../daemon/errors.ts";
 
@@ -135,6 +135,69 @@ test("a budget leaves chunks dirty for later rounds; the base is complete only w
   const third = p.round({ data }, CHUNK_BYTES * 4);
   assert.ok(third.complete);
   assert.equal(decodeState(p.base.rebuild()).fields.data, data);
+});
+
+/** Runs a round cut in slices of `sliceBytes`, calling `atStop(n)` at each stop (where the process would run). */
+function slicedRound(tracker: DeltaTracker, fields: Record<string, unknown>, after: number, sliceBytes: number, atStop: (stop: number) => void) {
+  const steps = tracker.cut(state(fields), { after, sliceBytes });
+  let stops = 0;
+  for (let step = steps.next(); ; step = steps.next()) {
+    if (step.done) return { ...step.value, stops };
+    atStop(++stops);
+  }
+}
+
+test("a round cut in slices stops after each slice and carries every chunk as it was when hashed; later writes travel next round", () => {
+  const tracker = new DeltaTracker("h1");
+  const base = new DeltaBase();
+  const data = new Uint8Array(CHUNK_BYTES * 8).fill(1);
+  const fields = { data, label: "x" };
+  const first = slicedRound(tracker, fields, -1, CHUNK_BYTES * 2, (stop) => {
+    if (stop !== 1) return;
+    data.fill(7, 0, CHUNK_BYTES); // chunk 0: already hashed and carried
+    data.fill(9, CHUNK_BYTES * 7); // chunk 7: not yet hashed
+  });
+  assert.is(first.stops, 3, "one stop after every two chunks");
+  assert.ok(first.header.complete);
+  const alone = new DeltaBase();
+  alone.apply(joinParts(first.parts));
+  const arrived = decodeState(alone.rebuild()).fields.data as Uint8Array;
+  assert.equal([arrived[0], arrived[CHUNK_BYTES * 7]], [1, 9], "a chunk is carried as it was when its hash was taken");
+  base.apply(joinParts(first.parts));
+  // The next round, in one go, finds chunk 0 changed since its hash, and only that.
+  const second = tracker.next(state(fields), { after: first.header.round });
+  assert.equal(carriedChunks(second.header), [0]);
+  base.apply(second.delta);
+  assert.equal(decodeState(base.rebuild()).fields.data, data);
+});
+
+test("a blob resized while a sliced round stopped is left for a later round, which carries it whole", () => {
+  const tracker = new DeltaTracker("h1");
+  const base = new DeltaBase();
+  const Resizable = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void };
+  const buffer = new Resizable(CHUNK_BYTES * 8, { maxByteLength: CHUNK_BYTES * 8 });
+  new Uint8Array(buffer).fill(4);
+  const fields = { buffer };
+  const first = slicedRound(tracker, fields, -1, CHUNK_BYTES * 2, (stop) => {
+    if (stop === 1) buffer.resize(CHUNK_BYTES * 3);
+  });
+  assert.not.ok(first.header.complete, "the blob's rest was not hashed: the round cannot be complete");
+  assert.equal(carriedChunks(first.header), [0, 1]);
+  base.apply(joinParts(first.parts));
+  assert.throws(() => base.rebuild(), /not complete/);
+  const second = tracker.next(state(fields), { after: first.header.round });
+  assert.ok(second.header.complete);
+  assert.equal(carriedChunks(second.header), [0, 1, 2]);
+  base.apply(second.delta);
+  const back = decodeState(base.rebuild()).fields.buffer as ArrayBuffer;
+  assert.is(back.byteLength, CHUNK_BYTES * 3);
+  assert.equal(new Uint8Array(back), new Uint8Array(buffer));
+});
+
+test("a round in one go never stops", () => {
+  const tracker = new DeltaTracker("h1");
+  const { stops } = slicedRound(tracker, { data: new Uint8Array(CHUNK_BYTES * 8) }, -1, Infinity, () => {});
+  assert.is(stops, 0);
 });
 
 test("a delta the receiver never got is carried again: the holder only trusts the round it was asked to build on", () => {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ExecutorPool, type PoolOptions } from "../../../daemon/executor/pool.ts";
 import type { WireError } from "../../../daemon/executor/protocol.ts";
 import { decodeState, decodeValue, encodeState } from "../../../daemon/snapshot/mod.ts";
+import { DeltaBase, joinParts } from "../../../daemon/snapshot/delta.ts";
 import { rejection } from "../../helpers/assert.ts";
 
 // Real worker threads loading real module files. Each test gets its own pool (fresh workers, so
@@ -40,6 +41,20 @@ export default class Ticker {
   add(args: string[]) { return BigInt(args[0]!) + 1n; }
   constructedCount() { return constructed; }
   toString() { return \`Ticker(\${JSON.stringify(this.label)})\`; }
+}
+`,
+  "Big.ts": `
+export default class Big {
+  data = new Uint8Array(64 * 1024 * 1024).fill(5);
+  ticks = 0;
+  constructor(_args: string[]) {}
+  async run(ctx: { signal: AbortSignal; sleep(ms: number): Promise<void> }) {
+    while (!ctx.signal.aborted) {
+      this.ticks++;
+      await ctx.sleep(10);
+    }
+  }
+  get() { return this.ticks; }
 }
 `,
   "Stubborn.ts": `
@@ -443,6 +458,25 @@ test("a process's console output is reported via the log event with its name and
   assert.is(out?.text, "hello from talker { n: 1 }");
   assert.is(err?.name, "talker");
   assert.is(err?.text, "something went wrong");
+});
+
+test("a pre-copy round over a large state lets the executor serve its processes between slices: a call sent after the round is answered first", async () => {
+  const p = makePool();
+  await p.start(startReq("big", "Big"));
+  await until(async () => (await call<number>(p, "big", "get")) >= 1, "the process to tick");
+  const order: string[] = [];
+  const round = p.request({ type: "delta", name: "big", session: "s1", after: -1, budgetBytes: 64 * 1024 * 1024 }).then((r) => (order.push("round"), r));
+  const answered = call<number>(p, "big", "get").then((ticks) => (order.push("call"), ticks));
+  const [{ parts, complete, sentBytes }] = await Promise.all([round, answered]);
+  assert.equal(order, ["call", "round"], "the round kept the executor to itself until it ended");
+  // Its parts make a whole delta of the state as hashed.
+  assert.ok(complete);
+  assert.ok(sentBytes >= 64 * 1024 * 1024);
+  const base = new DeltaBase();
+  base.apply(joinParts(parts));
+  const data = decodeState(base.rebuild()).fields.data as Uint8Array;
+  assert.is(data.byteLength, 64 * 1024 * 1024);
+  assert.ok(data.every((b) => b === 5));
 });
 
 test("discard removes a process and frees its name", async () => {
