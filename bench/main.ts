@@ -8,7 +8,7 @@
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, fsyncSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, fsyncSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -152,6 +152,41 @@ async function smallHandoffs(): Promise<void> {
     key("downtime1KiB.p99Ms", pct(downtimes, 99));
     key("editToRunning.p50Ms", pct(edits, 50));
     key("cliMigrateWall.p50Ms", pct(walls, 50));
+  } finally {
+    await c.close();
+  }
+}
+
+/** The file of the latest checkpoint of `name` under `dir` (the cluster's folder), once there is one. */
+function checkpointFile(dir: string, name: string): string | undefined {
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.startsWith(`${name}@`) && entry.name.endsWith(".snap")) return join(entry.parentPath, entry.name);
+  }
+  return undefined;
+}
+
+/**
+ * A large state that keeps running: how long its periodic checkpoints stop it. Each is copied
+ * between two of its turns; the Drifter says how late its ticks came, over two checkpoints taken
+ * after the first (the first has no buffer made ready for it).
+ */
+async function checkpointStall(mib: number): Promise<void> {
+  console.error(`${mib} MiB running state: periodic checkpoints`);
+  const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Drifter"], settings: { checkpointIntervalMs: 1000 } });
+  try {
+    c.writeConfig({ drift: `module: Drifter, node: alpha, args: ["${mib}", "1048576"]` });
+    await c.start("alpha");
+    await c.waitRunningOn("drift", "alpha", 60000);
+    const file = await until(() => checkpointFile(c.dir, "drift"), "the first checkpoint", 60000, 50);
+    await c.call("alpha", "drift", "stalls");
+    let seen = statSync(file).mtimeMs;
+    for (let taken = 0; taken < 2; taken++) {
+      await until(() => statSync(file, { throwIfNoEntry: false })?.mtimeMs !== seen, "the next checkpoint", 60000, 20);
+      seen = statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+    }
+    const stalled = await c.call<number>("alpha", "drift", "stalls");
+    report(`${mib} MiB running state: the longest a periodic checkpoint stopped it`, stalled, "ms");
+    key(`checkpoint${mib}MiB.longestStallMs`, stalled);
   } finally {
     await c.close();
   }
@@ -451,6 +486,7 @@ async function main(): Promise<void> {
   if (wanted("large")) {
     await largeHandoff(64);
     await largeHandoff(256);
+    await checkpointStall(256);
   }
   if (wanted("precopy")) await precopyHandoff();
   if (wanted("many")) await manyProcesses();

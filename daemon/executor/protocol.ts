@@ -78,7 +78,8 @@ export type Request =
    */
   | { type: "delta"; name: string; session: string; after: number; budgetBytes: number }
   /** Capture without stopping (periodic checkpoint). Snapshot is absent when unchanged. */
-  | { type: "capture"; name: string }
+  /** `expectBytes`: the size of its last snapshot the daemon knows of, so a large one's buffer is made ready. */
+  | { type: "capture"; name: string; expectBytes?: number }
   | { type: "discard"; name: string }
   | { type: "call"; name: string; method: string; args: string[] }
   | { type: "inspect"; modulePath: string; moduleVersion: string }

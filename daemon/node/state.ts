@@ -856,7 +856,9 @@ export class NodeState {
   async #checkpoint(p: ManagedProcess, force = false): Promise<void> {
     if (!p.hosted || p.gate || p.outgoing) return;
     try {
-      const { snapshot } = await this.#pool.request({ type: "capture", name: p.name });
+      // The size of the state it was restored from, for its first checkpoint here.
+      const expectBytes = p.lastSnapshotBytes ?? p.lastTransferBytes ?? 0;
+      const { snapshot } = await this.#pool.request({ type: "capture", name: p.name, expectBytes });
       p.lastSnapshotBytes = snapshot.byteLength;
       if (this.#table.get(p.name) !== p || p.outgoing || p.gate) return;
       const at = Date.now();

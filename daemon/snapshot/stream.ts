@@ -163,6 +163,34 @@ export class SnapshotEncoder {
     return this.#read(0, this.byteLength);
   }
 
+  /** How many bytes come before the trailing CRC-32, which covers them all. */
+  get bodyLength(): number {
+    return this.#bodyEnd;
+  }
+
+  /**
+   * Copies every byte of the snapshot but its trailing CRC into `out` (`byteLength` long): the
+   * part of a capture that must happen at one instant. {@link sealSnapshot} adds the CRC-32 of
+   * the first `bodyLength` bytes later, which a running process's executor computes a slice at a
+   * time while the process runs on.
+   *
+   * @example
+   * ```ts
+   * const out = new Uint8Array(encoder.byteLength);
+   * encoder.copyBodyInto(out);
+   * sealSnapshot(out, crc32(out.subarray(0, encoder.bodyLength)));
+   * ```
+   */
+  copyBodyInto(out: Uint8Array): void {
+    if (out.byteLength !== this.byteLength) throw new FerryError("internal", `A snapshot of ${this.byteLength} bytes cannot be copied into ${out.byteLength}`);
+    out.set(this.#head, 0);
+    let at = this.#head.byteLength;
+    for (const segment of this.#segments) {
+      out.set(segment, at);
+      at += segment.byteLength;
+    }
+  }
+
   #read(start: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
     const end = start + length;
@@ -188,6 +216,19 @@ export class SnapshotEncoder {
     }
     return out;
   }
+}
+
+/**
+ * Writes the trailing CRC-32 of a snapshot copied by {@link SnapshotEncoder.copyBodyInto}: `crc`
+ * covers every byte before the trailer.
+ *
+ * @example
+ * ```ts
+ * sealSnapshot(out, crc32(out.subarray(0, out.byteLength - 4)));
+ * ```
+ */
+export function sealSnapshot(out: Uint8Array, crc: number): void {
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(out.byteLength - TRAILER_BYTES, crc, true);
 }
 
 /**

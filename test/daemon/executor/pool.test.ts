@@ -51,10 +51,13 @@ export default class Big {
   async run(ctx: { signal: AbortSignal; sleep(ms: number): Promise<void> }) {
     while (!ctx.signal.aborted) {
       this.ticks++;
+      this.data[0] = 5 + (this.ticks % 2); // the live state changes while a capture is checksummed
       await ctx.sleep(10);
     }
   }
   get() { return this.ticks; }
+  mark(args: string[]) { this.data[Number(args[0])] = Number(args[1]); return this.data.length; }
+  grow() { this.data = new Uint8Array(this.data.length + 8 * 1024 * 1024).fill(6); return this.data.length; }
 }
 `,
   "Stubborn.ts": `
@@ -476,7 +479,33 @@ test("a pre-copy round over a large state lets the executor serve its processes 
   base.apply(joinParts(parts));
   const data = decodeState(base.rebuild()).fields.data as Uint8Array;
   assert.is(data.byteLength, 64 * 1024 * 1024);
-  assert.ok(data.every((b) => b === 5));
+  assert.ok(data.every((b, at) => b === 5 || (at === 0 && b === 6)));
+});
+
+test("a checkpoint of a large running state is copied at once and checksummed after: a call sent after it is answered first, and each capture decodes to the state it was taken of", async () => {
+  const p = makePool();
+  await p.start(startReq("big", "Big"));
+  await until(async () => (await call<number>(p, "big", "get")) >= 1, "the process to tick");
+  const data = async (snapshot: Uint8Array) => decodeState(snapshot).fields.data as Uint8Array;
+  // The first capture allocates its buffer in the stop; later ones find it ready, unless the size changed.
+  for (const [i, step] of ["first", "ready", "grown"].entries()) {
+    if (step === "grown") await call(p, "big", "grow");
+    await call(p, "big", "mark", ["12345", String(100 + i)]);
+    const order: string[] = [];
+    const captured = p.request({ type: "capture", name: "big" }).then((r) => (order.push("capture"), r));
+    const answered = call(p, "big", "mark", ["12345", "0"]).then(() => order.push("call"));
+    const [{ snapshot }] = await Promise.all([captured, answered]);
+    assert.equal(order, ["call", "capture"], `${step}: the capture kept the executor to itself until its checksum was done`);
+    // Decoding checks the CRC-32: computed over the live fields instead of the copy, it would not match.
+    const bytes = await data(snapshot);
+    // The first capture copies at once; later ones make their buffer ready first, turns during
+    // which the call may run: the copy then holds what it wrote. Either is one instant's state.
+    if (step === "first") assert.is(bytes[12345], 100, "the capture holds the state of its own instant, not what the call wrote after it");
+    else assert.ok([100 + i, 0].includes(bytes[12345]!), `${step}: byte 12345 is ${bytes[12345]}`);
+    assert.is(bytes.byteLength, (step === "grown" ? 72 : 64) * 1024 * 1024);
+    const fill = step === "grown" ? 6 : 5;
+    assert.ok(bytes.every((b, at) => at === 12345 || (at === 0 ? b === 5 || b === 6 : b === fill)), `${step}: damaged`);
+  }
 });
 
 test("discard removes a process and frees its name", async () => {
