@@ -328,7 +328,7 @@ function capture(h: Hosted): Uint8Array {
 const SLICED_CAPTURE_BYTES = 4 * 1024 * 1024;
 /** Bytes made ready or checksummed between two chances for the processes here to run. */
 const CAPTURE_SLICE_BYTES = 8 * 1024 * 1024;
-/** The size of each process's last large checkpoint: what to make ready for the next one. */
+/** The size of each process's last checkpoint: what to make ready for the next one. */
 const lastCaptureBytes = new Map<string, number>();
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -338,35 +338,41 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
  * — a consistent capture needs that — but for a large state only the copy happens there: the
  * buffer it goes into was allocated and its pages touched beforehand, a slice at a time, and its
  * CRC-32 is computed afterwards, a slice at a time, while the process runs on (it no longer
- * reads the live fields). Taking it all at once stopped a 256 MiB process for some 300 ms here,
- * two thirds of it faulting in the new buffer's pages. The buffer made ready is resizable, a
- * little larger than the last checkpoint (a state's size moves by a few bytes as its numbers and
- * strings change), and shrinks to the snapshot's size; a state that grew beyond it is copied
- * into a fresh buffer (the faults in the stop again, the CRC still after).
+ * reads the live fields). Taking it all at once stopped a 256 MiB process for some 230 ms here,
+ * most of it faulting in the new buffer's pages. The buffer made ready is resizable, a little
+ * larger than the last snapshot (a state's size moves by a few bytes as its numbers and strings
+ * change), and shrinks to the snapshot's size. When no size is known yet, or the state outgrew
+ * the buffer, the capture measures it, makes a buffer of that size ready and takes the state
+ * again; only a state that grows again meanwhile is copied into a fresh buffer.
  */
 async function captureRunning(h: Hosted, expectBytes = 0): Promise<Uint8Array> {
-  const expected = lastCaptureBytes.get(h.name) ?? expectBytes;
-  const ready = expected >= SLICED_CAPTURE_BYTES ? await touchedBuffer(expected + CAPTURE_HEADROOM_BYTES, h) : undefined;
-  const encoder = serializing(() => new SnapshotEncoder(stateOf(h)));
-  if (encoder.byteLength < SLICED_CAPTURE_BYTES) {
-    lastCaptureBytes.delete(h.name);
-    return serializing(() => encoder.toBytes());
+  let expected = lastCaptureBytes.get(h.name) ?? expectBytes;
+  for (let attempt = 0; ; attempt++) {
+    const ready = expected >= SLICED_CAPTURE_BYTES ? await touchedBuffer(expected + CAPTURE_HEADROOM_BYTES, h) : undefined;
+    const encoder = serializing(() => new SnapshotEncoder(stateOf(h)));
+    if (encoder.byteLength < SLICED_CAPTURE_BYTES) {
+      lastCaptureBytes.set(h.name, encoder.byteLength);
+      return serializing(() => encoder.toBytes());
+    }
+    let out: Uint8Array;
+    if (ready && encoder.byteLength <= ready.byteLength) {
+      ready.resize(encoder.byteLength);
+      out = new Uint8Array(ready);
+    } else if (attempt === 0) {
+      expected = encoder.byteLength;
+      continue;
+    } else out = new Uint8Array(encoder.byteLength);
+    serializing(() => encoder.copyBodyInto(out));
+    lastCaptureBytes.set(h.name, encoder.byteLength);
+    let crc = 0;
+    for (let at = 0; at < encoder.bodyLength; at += CAPTURE_SLICE_BYTES) {
+      await nextTurn();
+      if (hosted.get(h.name) !== h) throw new FerryError("process_not_found", `Process "${h.name}" was discarded during its checkpoint`);
+      crc = serializing(() => crc32(out.subarray(at, Math.min(at + CAPTURE_SLICE_BYTES, encoder.bodyLength)), crc));
+    }
+    sealSnapshot(out, crc);
+    return out;
   }
-  let out: Uint8Array;
-  if (ready && encoder.byteLength <= ready.byteLength) {
-    ready.resize(encoder.byteLength);
-    out = new Uint8Array(ready);
-  } else out = new Uint8Array(encoder.byteLength);
-  serializing(() => encoder.copyBodyInto(out));
-  lastCaptureBytes.set(h.name, encoder.byteLength);
-  let crc = 0;
-  for (let at = 0; at < encoder.bodyLength; at += CAPTURE_SLICE_BYTES) {
-    await nextTurn();
-    if (hosted.get(h.name) !== h) throw new FerryError("process_not_found", `Process "${h.name}" was discarded during its checkpoint`);
-    crc = serializing(() => crc32(out.subarray(at, Math.min(at + CAPTURE_SLICE_BYTES, encoder.bodyLength)), crc));
-  }
-  sealSnapshot(out, crc);
-  return out;
 }
 
 /** Room for the next checkpoint to have grown since the last one. */
