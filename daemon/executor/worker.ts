@@ -328,8 +328,13 @@ function capture(h: Hosted): Uint8Array {
 const SLICED_CAPTURE_BYTES = 4 * 1024 * 1024;
 /** Bytes made ready or checksummed between two chances for the processes here to run. */
 const CAPTURE_SLICE_BYTES = 8 * 1024 * 1024;
+/** Room for the next checkpoint to have grown since the last one. */
+const CAPTURE_HEADROOM_BYTES = 1024 * 1024;
 /** The size of each process's last checkpoint: what to make ready for the next one. */
 const lastCaptureBytes = new Map<string, number>();
+
+type ResizableBuffer = ArrayBuffer & { resize(byteLength: number): void };
+const Resizable = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableBuffer;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -374,12 +379,6 @@ async function captureRunning(h: Hosted, expectBytes = 0): Promise<Uint8Array> {
     return out;
   }
 }
-
-/** Room for the next checkpoint to have grown since the last one. */
-const CAPTURE_HEADROOM_BYTES = 1024 * 1024;
-
-type ResizableBuffer = ArrayBuffer & { resize(byteLength: number): void };
-const Resizable = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableBuffer;
 
 /** A zeroed, resizable buffer of `bytes` whose pages are all in memory, touched a slice at a time. */
 async function touchedBuffer(bytes: number, h: Hosted): Promise<ResizableBuffer> {
@@ -446,7 +445,7 @@ async function captureDeltaRound(h: Hosted, session: string, after: number, budg
       const { parts, header: { round, dirtyBytes, sentBytes, totalBytes, complete } } = step.value;
       return { parts, round, dirtyBytes, sentBytes, totalBytes, complete, captureMs };
     }
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     if (hosted.get(h.name) !== h) throw new FerryError("process_not_found", `Process "${h.name}" was discarded during a pre-copy round`);
   }
 }

@@ -187,9 +187,9 @@ export class DeltaTracker {
    * The delta of `state` as {@link next} makes it, hashed a slice at a time: the generator stops
    * after every `sliceBytes` of blob bytes hashed, so that its driver can let the process run in
    * between (a round over a large state would otherwise stop it for the whole hash). The fields'
-   * groups are encoded before the first stop; each carried chunk is copied when it is hashed, so
-   * the delta holds every piece as it was when its hash was taken, whatever the process writes
-   * later — which the next round finds by its hash. A blob the process resized or gave away
+   * groups are encoded before the first stop; the chunks a slice carries are copied at the stop
+   * that ends it, before the process runs again, so the delta holds every piece as it was when
+   * its hash was taken, whatever the process writes later — which the next round finds by its hash. A blob the process resized or gave away
    * meanwhile is left for a later round from where the stop found it (the round is incomplete).
    *
    * @example
