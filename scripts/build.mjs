@@ -97,10 +97,10 @@ async function bundleYaml() {
   } catch {
     return;
   }
-  const entry = join(dirname(dirname(require.resolve("yaml"))), "browser", "index.js");
-  const { version } = JSON.parse(readFileSync(join(dirname(dirname(require.resolve("yaml"))), "package.json"), "utf8"));
+  const yaml = dirname(dirname(require.resolve("yaml")));
+  const { version } = JSON.parse(readFileSync(join(yaml, "package.json"), "utf8"));
   await esbuild.build({
-    entryPoints: [entry],
+    entryPoints: [join(yaml, "browser", "index.js")],
     outfile: join(temp, "vendor", "yaml.js"),
     bundle: true,
     format: "esm",

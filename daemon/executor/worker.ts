@@ -27,7 +27,7 @@ import { describeError, FerryError, isFerryError } from "../errors.ts";
 import { callableMethods, loadProcessClass } from "../modules/inspect.ts";
 import type { ProcessClass } from "../modules/inspect.ts";
 import { assertPortable, decodeState, encodeState, encodeValue, sealSnapshot, SnapshotDecoder, SnapshotEncoder } from "../snapshot/mod.ts";
-import { crc32 } from "node:zlib";
+import { crc32 } from "../snapshot/stream.ts";
 import type { ProcessState, SnapshotCursor } from "../snapshot/mod.ts";
 import "../io/mod.ts"; // registers the file streams with the codec before any snapshot is decoded
 import type { ProcessContext, ProcessInstance } from "../sdk/context.ts";
@@ -67,6 +67,9 @@ interface Turn {
   slot: number;
   activity: Activity;
 }
+
+/** Resolves in a later turn of the event loop, once what is pending (messages, timers) has run. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const port = parentPort!;
 const data = workerData as ExecutorData;
@@ -261,7 +264,7 @@ function beginRun(h: Hosted): void {
   h.running = owner.run(turn, async () => {
     // Not before the reply to the request that started it has gone: a run() that spins from its
     // first line must not take that reply hostage (the stall watch blames it either way).
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
     if (signal.aborted) return "returned" as const;
     step(turn);
     try {
@@ -335,8 +338,6 @@ const lastCaptureBytes = new Map<string, number>();
 
 type ResizableBuffer = ArrayBuffer & { resize(byteLength: number): void };
 const Resizable = ArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => ResizableBuffer;
-
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * A checkpoint of a process that may be running. The state is copied between two of its turns
