@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, constants, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nodeStorageFs, type StorageFs } from "../../../daemon/store/fs.ts";
-import { Journal, type JournalRecord } from "../../../daemon/store/journal.ts";
+import { Journal, JOURNAL_FILE, type JournalRecord } from "../../../daemon/store/journal.ts";
 
 let dir = "";
 const open: Journal[] = [];
@@ -267,11 +267,16 @@ test("append() calls made in one turn resolve together (group commit) and all su
   assert.is(journal.state.owned.get("p199")?.generation, 199);
 });
 
-/** A journal in `dir` whose writes and fsyncs are counted from now on. */
-async function countingJournal(): Promise<{ journal: Journal; calls: { write: number; fsync: number } }> {
+/**
+ * A journal in `dir` whose writes and fsyncs are counted from now on. `durable`: whether it may
+ * open its file with O_DSYNC (each write durable as it returns, no fsync needed).
+ */
+async function countingJournal(durable = true): Promise<{ journal: Journal; calls: { write: number; fsync: number } }> {
   const calls = { write: 0, fsync: 0 };
+  const { openDurableSync, ...plain } = nodeStorageFs;
   const counting: StorageFs = {
-    ...nodeStorageFs,
+    ...plain,
+    ...(durable && openDurableSync ? { openDurableSync } : {}),
     write: (...args) => (calls.write++, nodeStorageFs.write(...args)),
     fsync: (fd) => (calls.fsync++, nodeStorageFs.fsync(fd)),
   };
@@ -294,17 +299,37 @@ test("appends of many callbacks of one event-loop iteration share the fsync afte
     }
   });
   await Promise.all(writes);
-  assert.is(calls.fsync, 2, "the first callback's append alone, then the other 49 together");
+  assert.is(calls.write, 2, "the first callback's append alone, then the other 49 together");
+  assert.is(calls.fsync, 0, "each write was durable as it returned");
   assert.is(journal.state.owned.size, 50);
 });
 
-test("1000 appends made in one turn cost one write and one fsync", async () => {
-  const { journal, calls } = await countingJournal();
-  const writes: Promise<void>[] = [];
-  for (let i = 0; i < 1000; i++) writes.push(journal.append(own(`p${i % 10}`, i)));
-  await Promise.all(writes);
-  assert.equal(calls, { write: 1, fsync: 1 });
-  assert.is(journal.state.owned.get("p9")?.generation, 999);
+test("1000 appends made in one turn cost one durable write (O_DSYNC), or one write and one fsync without it", async () => {
+  for (const durable of [true, false]) {
+    const { journal, calls } = await countingJournal(durable);
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 1000; i++) writes.push(journal.append(own(`p${i % 10}`, i)));
+    await Promise.all(writes);
+    assert.equal(calls, { write: 1, fsync: durable ? 0 : 1 });
+    assert.is(journal.state.owned.get("p9")?.generation, 999);
+    await journal.close();
+  }
+});
+
+test("the journal file is opened with O_DSYNC where the platform has it", async () => {
+  if (!nodeStorageFs.openDurableSync) return;
+  const journal = await openJournal();
+  const fdinfo = readdirSync("/proc/self/fd").map((fd) => {
+    try {
+      return { link: readlinkSync(`/proc/self/fd/${fd}`), flags: Number.parseInt(/flags:\s+(\d+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]!, 8) };
+    } catch {
+      return undefined;
+    }
+  });
+  const file = fdinfo.find((f) => f?.link === join(dir, JOURNAL_FILE));
+  assert.ok(file, "the journal's descriptor is open");
+  assert.ok((file.flags & constants.O_DSYNC) === constants.O_DSYNC, `flags ${file.flags.toString(8)} include O_DSYNC`);
+  await journal.close();
 });
 
 test("appends made while a group commit is being written form the next one, in order", async () => {
@@ -315,7 +340,7 @@ test("appends made while a group commit is being written form the next one, in o
   assert.is(journal.state.owned.get("p")?.generation, undefined, "a record was applied before its fsync");
   await first;
   await Promise.all(second);
-  assert.equal(calls, { write: 2, fsync: 2 });
+  assert.equal(calls, { write: 2, fsync: 0 });
   assert.is(journal.state.owned.get("p")?.generation, 2);
   assert.equal(lines().map((l) => JSON.parse(l) as { name: string; generation: number }).map((r) => `${r.name}@${r.generation}`), ["p@1", "p@2", "q@1"]);
 });
