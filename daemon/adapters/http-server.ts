@@ -21,9 +21,10 @@ import { FerryError } from "../errors.ts";
 import { resolveServeOptions } from "./limits.ts";
 import type { ServeLimits } from "./limits.ts";
 import type { Server, ServeOptions } from "./platform.ts";
-import { ExchangeRequest } from "./exchange-request.ts";
+import { IncomingRequest } from "./incoming-request.ts";
 import { requestBody } from "./request-body.ts";
 import { sendResponse } from "./send-response.ts";
+import { bufferedParts } from "../api/buffered-response.ts";
 
 type Handler = (req: Request) => Promise<Response>;
 
@@ -62,24 +63,23 @@ function exchange(handler: Handler, limits: ServeLimits, scheme: string, req: In
         refuse(res, 408, error);
       })
     : undefined;
-  let request: ExchangeRequest;
-  try {
-    request = new ExchangeRequest(`${scheme}://${headers.get("host") ?? "localhost"}${req.url ?? "/"}`, {
-      method,
-      headers,
-      ...(body ? { body: body.stream, duplex: "half" } : {}),
-    } as RequestInit);
-  } catch (error) {
+  const url = `${scheme}://${headers.get("host") ?? "localhost"}${req.url ?? "/"}`;
+  if (!URL.canParse(url)) {
     body?.dispose();
-    return refuse(res, 400, new FerryError("bad_request", `Cannot read request "${req.method} ${req.url}": ${(error as Error).message}`));
+    return refuse(res, 400, new FerryError("bad_request", `Cannot read request "${req.method} ${req.url}": its URL is not valid`));
   }
+  const request = new IncomingRequest(url, method, headers, body);
   res.once("close", () => {
     body?.dispose();
     request.exchangeOver();
   });
-  handler(request).then(
+  handler(request.asRequest()).then(
     (response) => {
-      if (timedOut || res.writableEnded) return void response.body?.cancel().catch(() => {});
+      if (timedOut || res.writableEnded) {
+        // A stream nobody will read is cancelled, so that its source stops (a buffered body has none).
+        if (!bufferedParts(response)) response.body?.cancel().catch(() => {});
+        return;
+      }
       // An unread or partly sent body would otherwise be drained to keep the connection alive.
       if (!req.complete) res.shouldKeepAlive = false;
       return sendResponse(res, response);

@@ -1,11 +1,14 @@
 /**
- * Writes a web `Response` to a node:http `ServerResponse`. A body that is complete at once (every
- * JSON answer) goes out in a single write with a Content-Length; other bodies (snapshots, event
+ * Writes a web `Response` to a node:http `ServerResponse`. A buffered answer (every JSON answer,
+ * see `buffered-response.ts`) goes out as it is, in a single write with a Content-Length, as does
+ * any other body that turns out to be complete at once; other bodies (large snapshots, event
  * streams) are streamed as they come, with backpressure, and cancelled if the client goes away.
  * @module
  */
 import type { ServerResponse } from "node:http";
 import { setImmediate } from "node:timers";
+import { Buffer } from "node:buffer";
+import { bufferedParts } from "../api/buffered-response.ts";
 
 type Chunk = Awaited<ReturnType<ReadableStreamDefaultReader<Uint8Array>["read"]>>;
 
@@ -21,6 +24,11 @@ const nextTurn = () => new Promise<undefined>((resolve) => setImmediate(() => re
  * ```
  */
 export async function sendResponse(res: ServerResponse, response: Response): Promise<void> {
+  const buffered = bufferedParts(response);
+  if (buffered) {
+    const body = typeof buffered.body === "string" ? Buffer.from(buffered.body) : buffered.body;
+    return void res.writeHead(buffered.status, { ...buffered.headers, "content-length": String(body.byteLength) }).end(body);
+  }
   const headers: Record<string, string> = {};
   response.headers.forEach((value, key) => (headers[key] = value));
   if (!response.body) return void res.writeHead(response.status, headers).end();

@@ -19,6 +19,7 @@ import { routes } from "./routes.ts";
 import { BYTES_REQUEST_HEADER } from "./client.ts";
 import type { RouteContext } from "./routes.ts";
 import { uiResponse } from "./ui.ts";
+import { bufferedResponse, jsonResponse } from "./buffered-response.ts";
 import { allowOrigin, nodeOrigins, preflight } from "./cors.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../metrics/prometheus.ts";
 
@@ -30,7 +31,7 @@ export const MAX_JSON_BYTES = 1024 * 1024;
 export function errorResponse(error: unknown): Response {
   const ferry = isFerryError(error) ? error : new FerryError("internal", describeError(error));
   const body = { error: { code: ferry.code, message: ferry.message, ...(ferry.hint ? { hint: ferry.hint } : {}), retryable: ferry.retryable } };
-  return Response.json(body, { status: failureOf(ferry.code).http });
+  return jsonResponse(body, { status: failureOf(ferry.code).http });
 }
 
 async function readJson(req: Request): Promise<unknown> {
@@ -68,7 +69,7 @@ async function readBytes(req: Request, limit: number): Promise<Uint8Array> {
 /** 200 while the node serves, 503 while it starts or stops; says nothing else. */
 function health(ctx: RouteContext): Response {
   const status = ctx.health();
-  return Response.json({ status }, { status: status === "serving" ? 200 : 503, headers: { "cache-control": "no-store" } });
+  return jsonResponse({ status }, { status: status === "serving" ? 200 : 503, headers: { "cache-control": "no-store" } });
 }
 
 /** Builds the API handler for one node. */
@@ -92,7 +93,7 @@ function apiHandler(ctx: RouteContext): Handler {
       if (!authorized(req, ctx.node.loaded.secret)) {
         throw new FerryError("unauthorized", "Missing or wrong cluster secret", { hint: "send Authorization: Bearer <cluster.secret>" });
       }
-      if (url.pathname === "/metrics" && req.method === "GET") return new Response(ctx.metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
+      if (url.pathname === "/metrics" && req.method === "GET") return bufferedResponse(ctx.metrics.render(), { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
       const match = /^\/v1\/([a-z.]+)$/.exec(url.pathname);
       if (!match) throw new FerryError("not_found", `No endpoint ${req.method} ${url.pathname}`);
       const type = match[1]!;
@@ -106,7 +107,7 @@ function apiHandler(ctx: RouteContext): Handler {
       if (typeof name === "string") ctx.node.trace.mark("api", type, name);
       const handler = routes.messages[type] as (ctx: RouteContext, body: unknown, signal: AbortSignal, bytes?: Uint8Array) => Promise<unknown>;
       const result = await handler(ctx, body, req.signal, bytes);
-      return result instanceof Response ? result : Response.json(result);
+      return result instanceof Response ? result : jsonResponse(result);
     } catch (error) {
       if (!isFerryError(error)) console.error("ferry: internal error:", error);
       return errorResponse(error);

@@ -16,6 +16,15 @@ import { snapshotChunks } from "../node/snapshot-stream.ts";
 import type { ModuleRegistry } from "../modules/registry.ts";
 import { type ConfigEditor, configMigrate } from "./config-migrate.ts";
 import type { LogQuery, ProcessLogs } from "../logs/mod.ts";
+import { bufferedResponse, jsonResponse } from "./buffered-response.ts";
+
+/** A snapshot up to this size answers a `begin` in one write rather than as a stream. */
+const BUFFERED_SNAPSHOT_BYTES = 64 * 1024;
+
+/** A fault that acts on a snapshot's transfer chunk by chunk is injected. */
+function transferFaults(): boolean {
+  return Boolean(faults.delayPerChunkMs) || faults.breakTransferAfterBytes !== undefined || faults.flipByteAt !== undefined;
+}
 
 /** Whether the node serves (`GET /healthz` answers 200) or is starting or stopping (503). */
 export type NodeHealth = "starting" | "serving" | "stopping";
@@ -116,6 +125,9 @@ const messages: MessageRoutes = {
 
   async "handoff.begin"({ handoffs }, body) {
     const { snapshot, meta } = await handoffs.begin(body);
+    const headers = { "content-type": "application/octet-stream", [META_HEADER]: JSON.stringify(meta) };
+    // A small snapshot goes out in one write (the injected transfer faults need the stream).
+    if (snapshot instanceof Uint8Array && snapshot.byteLength <= BUFFERED_SNAPSHOT_BYTES && !transferFaults()) return bufferedResponse(snapshot, { headers });
     const chunks = snapshotChunks(snapshot, "send")[Symbol.asyncIterator]();
     let offset = 0;
     // Streamed in chunks (a large state straight from its executor); a destination that
@@ -151,13 +163,7 @@ const messages: MessageRoutes = {
         handoffs.streamBroken(body.name, body.handoffId);
       },
     });
-    return new Response(stream, {
-      headers: {
-        "content-type": "application/octet-stream",
-        "content-length": String(snapshot.byteLength),
-        [META_HEADER]: JSON.stringify(meta),
-      },
-    });
+    return new Response(stream, { headers: { ...headers, "content-length": String(snapshot.byteLength) } });
   },
 
   async "handoff.commit"({ handoffs }, body) {
@@ -216,7 +222,7 @@ const messages: MessageRoutes = {
   async "checkpoint.fetch"({ replicas, node }, body) {
     const bytes = replicas.read(body.name, body.generation);
     if (!bytes) throw new FerryError("checkpoint_missing", `Node "${node.node}" keeps no replica of "${body.name}" at generation ${body.generation}`);
-    return new Response(bytes, { headers: { "content-type": "application/octet-stream", "content-length": String(bytes.byteLength) } });
+    return bufferedResponse(bytes, { headers: { "content-type": "application/octet-stream" } });
   },
 
   async "module.fetch"({ node, modules }, body) {
@@ -229,7 +235,7 @@ const messages: MessageRoutes = {
       hint: "ask a node whose processes/ folder or module cache holds it",
       retryable: false,
     };
-    return Response.json({ error }, { status: 404 });
+    return jsonResponse({ error }, { status: 404 });
   },
 
   async nodes({ node }) {

@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import { currentPlatform } from "../../../daemon/adapters/mod.ts";
 import type { Server, ServeOptions } from "../../../daemon/adapters/mod.ts";
 import { openRaw, within } from "./raw-socket.ts";
+import { jsonResponse } from "../../../daemon/api/buffered-response.ts";
 import type { RawClient } from "./raw-socket.ts";
 
 const SECRET = "adapter-secret";
@@ -36,6 +37,21 @@ function testHandler(seen: Seen): (req: Request) => Promise<Response> {
         seen.bodyErrors.push(String((error as { code?: unknown }).code ?? error));
         return Response.json({ error: { code: "internal", message: "body failed" } }, { status: 500 });
       }
+    }
+    if (url.pathname === "/buffered") {
+      // A buffered answer whose headers change after it was made, as the CORS step does.
+      const res = jsonResponse({ request: req instanceof Request, method: req.method });
+      res.headers.set("x-added", "after");
+      return res;
+    }
+    if (url.pathname === "/stream-echo") {
+      // The body as a web stream: the members the request does not hold itself come from a web Request.
+      const text = await new Response(req.body).text();
+      return Response.json({ bytes: text.length, used: req.bodyUsed });
+    }
+    if (url.pathname === "/bytes-echo") {
+      const bytes = new Uint8Array(await req.arrayBuffer());
+      return Response.json({ bytes: bytes.length, first: bytes[0], last: bytes[bytes.length - 1], used: req.bodyUsed });
     }
     if (url.pathname === "/big") return new Response(patterned(Number(url.searchParams.get("bytes"))));
     if (url.pathname === "/follow") {
@@ -198,6 +214,31 @@ test("serve() answers authenticated JSON and streams a response body of several 
     let wrong = -1;
     for (let i = 0; i < body.length && wrong < 0; i++) if (body[i] !== i % 251) wrong = i;
     assert.is(wrong, -1, `byte ${wrong} of the streamed body differs`);
+  }));
+
+test("serve() writes a buffered answer in one piece with its length and the headers set after it was made", () =>
+  withServer({}, async (server) => {
+    const client = await openRaw(server.port);
+    client.socket.write(`GET /buffered HTTP/1.1\r\nHost: 127.0.0.1\r\n${AUTH}\r\n`);
+    await within(client.receive(/\r\n\r\n\{.*\}/s), WAIT, "the buffered answer");
+    const [head, body] = client.received().split("\r\n\r\n") as [string, string];
+    assert.match(head, /^HTTP\/1\.1 200 /);
+    assert.match(head, /\r\ncontent-type: application\/json\r\n/i);
+    assert.match(head, /\r\nx-added: after\r\n/i);
+    assert.match(head, new RegExp(`\\r\\ncontent-length: ${new TextEncoder().encode(body).length}\\r\\n`, "i"));
+    assert.equal(JSON.parse(body), { request: true, method: "GET" });
+    client.socket.destroy();
+  }));
+
+test("serve() hands the handler a Request whose body reads whole or as a stream", () =>
+  withServer({}, async (server) => {
+    const base = `http://127.0.0.1:${server.port}`;
+    const payload = new Uint8Array(300 * 1024).map((_, i) => i % 251);
+    const headers = { authorization: `Bearer ${SECRET}`, "content-type": "application/octet-stream" };
+    const whole = await fetch(`${base}/bytes-echo`, { method: "POST", headers, body: payload });
+    assert.equal(await whole.json(), { bytes: payload.length, first: 0, last: (payload.length - 1) % 251, used: true });
+    const streamed = await fetch(`${base}/stream-echo`, { method: "POST", headers, body: "x".repeat(70_000) });
+    assert.equal(await streamed.json(), { bytes: 70_000, used: true });
   }));
 
 test("serve() aborts the request's signal when the client leaves a streaming answer", () =>

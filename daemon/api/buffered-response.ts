@@ -1,0 +1,133 @@
+/**
+ * A web `Response` whose whole body is known when it is made (every JSON answer, a small
+ * snapshot), built lazily: its status and headers are plain values, and the web object (with its
+ * body stream) is only made if something reads a property that needs it. The server adapter takes
+ * the body as it is ({@link bufferedParts}) and writes it in one go, skipping the stream on the
+ * way in and out, which costs more than the rest of a small answer on a hand-off's critical path.
+ * Everything else sees an ordinary `Response` (`instanceof`, `json()`, `headers`), so handlers
+ * called in-process and the Deno adapter need not know. Hono's Node server does the same.
+ *
+ * @example
+ * ```ts
+ * const res = jsonResponse({ ok: true });
+ * res.status; // 200
+ * await res.json(); // { ok: true }
+ * ```
+ * @module
+ */
+
+type Body = string | Uint8Array;
+
+/** What the adapter writes for an untouched buffered answer. */
+export interface BufferedParts {
+  status: number;
+  headers: Record<string, string>;
+  body: Body;
+}
+
+const parts = Symbol("buffered parts");
+
+class BufferedResponse {
+  readonly [parts]: BufferedParts;
+  #headers: Headers | undefined;
+  #web: Response | undefined;
+
+  constructor(body: Body, status: number, headers: Record<string, string>) {
+    this[parts] = { status, headers, body };
+  }
+
+  get status(): number {
+    return this[parts].status;
+  }
+
+  get ok(): boolean {
+    return this.status >= 200 && this.status < 300;
+  }
+
+  /** Made on first use; changes to it (a CORS header) are what the adapter then writes. */
+  get headers(): Headers {
+    if (this.#web) return this.#web.headers;
+    return (this.#headers ??= new Headers(this[parts].headers));
+  }
+
+  /** The web object, made once, with the headers as they are now. */
+  web(): Response {
+    if (!this.#web) {
+      const { body, status } = this[parts];
+      this.#web = new Response(body, { status, headers: this.#headers ?? this[parts].headers });
+    }
+    return this.#web;
+  }
+
+  /** The parts as they are to be written, or undefined once the web object exists (its body may have been read). */
+  current(): BufferedParts | undefined {
+    if (this.#web) return undefined;
+    if (!this.#headers) return this[parts];
+    const headers: Record<string, string> = {};
+    this.#headers.forEach((value, key) => (headers[key] = value));
+    return { ...this[parts], headers };
+  }
+}
+
+// Every other member of Response reads the web object: getters as getters, methods as methods.
+for (const key of Reflect.ownKeys(Response.prototype)) {
+  if (key === "constructor" || Object.prototype.hasOwnProperty.call(BufferedResponse.prototype, key)) continue;
+  const descriptor = Object.getOwnPropertyDescriptor(Response.prototype, key)!;
+  if (descriptor.get) {
+    Object.defineProperty(BufferedResponse.prototype, key, {
+      get(this: BufferedResponse) {
+        return Reflect.get(this.web(), key);
+      },
+    });
+  } else if (typeof descriptor.value === "function") {
+    Object.defineProperty(BufferedResponse.prototype, key, {
+      value(this: BufferedResponse, ...args: unknown[]) {
+        const web = this.web();
+        return (Reflect.get(web, key) as (...a: unknown[]) => unknown).apply(web, args);
+      },
+    });
+  }
+}
+Object.setPrototypeOf(BufferedResponse.prototype, Response.prototype);
+
+/**
+ * A `Response` with `body`, made lazily (see the module's description).
+ *
+ * @example
+ * ```ts
+ * bufferedResponse(bytes, { headers: { "content-type": "application/octet-stream" } });
+ * ```
+ */
+export function bufferedResponse(body: Body, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  const headers = { ...init.headers };
+  if (!Object.keys(headers).some((key) => key.toLowerCase() === "content-type")) {
+    headers["content-type"] = typeof body === "string" ? "text/plain;charset=UTF-8" : "application/octet-stream";
+  }
+  return new BufferedResponse(body, init.status ?? 200, headers) as unknown as Response;
+}
+
+/**
+ * `Response.json(value, init)`, made lazily.
+ *
+ * @example
+ * ```ts
+ * jsonResponse({ error }, { status: 404 });
+ * ```
+ */
+export function jsonResponse(value: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return bufferedResponse(JSON.stringify(value), { status: init.status, headers: { "content-type": "application/json", ...init.headers } });
+}
+
+/**
+ * The status, headers and body of a buffered answer nothing has turned into a web object yet;
+ * undefined for any other `Response`.
+ *
+ * @example
+ * ```ts
+ * const buffered = bufferedParts(response);
+ * if (buffered) res.writeHead(buffered.status, buffered.headers).end(buffered.body);
+ * ```
+ */
+export function bufferedParts(response: Response): BufferedParts | undefined {
+  return response instanceof BufferedResponse ? response.current() : undefined;
+}
