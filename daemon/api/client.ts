@@ -226,7 +226,7 @@ export class ApiClient {
    * for await (const chunk of answer.chunks) file.write(chunk);
    * ```
    */
-  async postForStream<T extends "handoff.begin">(type: T, body: RequestBody<T>, options: BytesOptions): Promise<{ headers: AnswerHeaders; length: number | undefined; chunks: AsyncIterable<Uint8Array> }> {
+  async postForStream<T extends "handoff.begin">(type: T, body: RequestBody<T>, options: BytesOptions & { collectBelow?: number }): Promise<{ headers: AnswerHeaders; length: number | undefined; chunks: AsyncIterable<Uint8Array>; bytes?: Uint8Array }> {
     const brokeOff = (error: unknown): FerryError => {
       if (isFerryError(error)) return error;
       return new FerryError("unreachable", `Transfer from node "${this.name}" broke off: ${describe(error)}`, { cause: error });
@@ -246,10 +246,12 @@ export class ApiClient {
           timeoutMs,
           maxBytes: options.maxBytes,
           ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.collectBelow !== undefined ? { collectBelow: options.collectBelow } : {}),
         });
       } catch (error) {
         throw this.#failure(error, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }, type);
       }
+      if (answer.status === 200 && answer.bytes) return { headers: answer.headers, length: answer.length, chunks: answer.body, bytes: answer.bytes };
       if (answer.status !== 200) {
         let text = "";
         const decoder = new TextDecoder();

@@ -37,6 +37,11 @@ export interface Exchange {
   /** A larger answer body is refused: FerryError("payload_too_large") from the caller's check. */
   maxBytes: number;
   onProgress?: (received: number, total: number) => void;
+  /**
+   * For `open`: an answer announced at most this long is read whole before it resolves (its
+   * `bytes`), without an async iteration per chunk.
+   */
+  collectBelow?: number;
 }
 
 /** Header lookup, as `Headers` offers it; answers of the fast path use a plain map instead. */
@@ -79,6 +84,8 @@ export interface OpenAnswer {
   headers: HeaderMap;
   /** The announced length, when there is one. */
   length: number | undefined;
+  /** The whole body, when it was announced at most the exchange's `collectBelow` long (`body` then yields it once). */
+  bytes?: Uint8Array;
   /**
    * The body's chunks (views of the socket's buffers), readable once. Throws when the answer
    * breaks off or the exchange's `timeoutMs` passes; stopping the iteration closes the connection.
@@ -179,6 +186,16 @@ function open(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<OpenAnswer
       for (const [key, value] of Object.entries(res.headers)) if (typeof value === "string") answerHeaders[key] = value;
       const announced = Number(res.headers["content-length"] ?? NaN);
       const length = Number.isFinite(announced) ? announced : undefined;
+      if (length !== undefined && x.collectBelow !== undefined && length <= Math.min(x.collectBelow, x.maxBytes)) {
+        return collect(res, length, (error) => {
+          done();
+          outgoing.destroy();
+          reject(error);
+        }, (bytes) => {
+          done();
+          resolve({ status: res.statusCode ?? 500, headers: new HeaderMap(answerHeaders), length, bytes, body: once(bytes) });
+        });
+      }
       async function* body(): AsyncGenerator<Uint8Array> {
         let received = 0;
         try {
@@ -271,6 +288,38 @@ function exchange(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<Answer
     outgoing.once("error", fail);
     outgoing.end(payload);
   });
+}
+
+/** Reads an answer of `length` bytes whole into one buffer, then calls `onEnd` (or `onError` once). */
+function collect(res: IncomingMessage, length: number, onError: (error: Error) => void, onEnd: (bytes: Uint8Array) => void): void {
+  const body = new BodyCollector(length, length);
+  let failed = false;
+  const fail = (error: Error) => {
+    if (failed) return;
+    failed = true;
+    onError(error);
+  };
+  res.on("data", (chunk: Buffer) => {
+    try {
+      body.add(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    } catch (error) {
+      fail(error as Error);
+    }
+  });
+  res.once("error", (error) => fail(new Error(`the answer broke off after ${body.received} of ${length} bytes: ${error.message}`)));
+  res.once("aborted", () => fail(new Error(`the answer broke off after ${body.received} of ${length} bytes`)));
+  res.once("end", () => {
+    if (failed) return;
+    try {
+      onEnd(body.finish());
+    } catch (error) {
+      fail(new Error(`the answer broke off after ${body.received} of ${length} bytes: ${(error as Error).message}`));
+    }
+  });
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
 }
 
 function toResponse(res: IncomingMessage, signal: AbortSignal): Response {

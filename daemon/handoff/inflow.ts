@@ -45,8 +45,14 @@ export async function requestSnapshot(peer: Pick<ApiClient, "postForStream">, bo
     ended = true;
   };
   try {
-    const answer = await peer.postForStream("handoff.begin", body, options);
+    // A small snapshot arrives whole, read without an async iteration per chunk.
+    const answer = await peer.postForStream("handoff.begin", body, { ...options, collectBelow: STREAM_ABOVE_BYTES });
     const { length } = answer;
+    if (answer.bytes) {
+      options.onProgress?.(answer.bytes.byteLength, answer.bytes.byteLength);
+      end();
+      return { headers: answer.headers, snapshot: answer.bytes };
+    }
     if (length === undefined || length <= STREAM_ABOVE_BYTES || options.whole) {
       const collector = new BodyCollector(length, options.maxBytes);
       for await (const chunk of answer.chunks) {
