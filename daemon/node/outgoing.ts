@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { setImmediate } from "node:timers";
 import { describeError, FerryError } from "../errors.ts";
 import { delay } from "../manager.ts";
 import type { HandoffMeta, HandoffStatusResponse } from "../../schemas/api.schema.ts";
@@ -170,6 +171,8 @@ export class Outgoing {
     this.#parts.table.forget(p, "released");
     p.openGate({ movedTo: to });
     this.#parts.tasks.spawn(`discard ${name}`, async () => {
+      // Once the commit's answer has gone: its message to the executor is not on that path.
+      await new Promise((resolve) => setImmediate(resolve));
       await this.#parts.pool.discard(name, `process "${name}" was handed over to node "${to}"`);
       if (!this.#parts.journal.state.owned.has(name)) this.#parts.checkpoints.remove(name);
     });
