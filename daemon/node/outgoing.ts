@@ -98,8 +98,8 @@ export class Outgoing {
 
   /**
    * The checkpoint at suspend: if this node crashes before the outcome is known, it resumes from
-   * exactly this state. A whole one is written while the snapshot travels, off the hand-off's
-   * critical path, and the release waits for it; a streamed one once it was sent (not competing
+   * exactly this state. A whole one is written while the snapshot travels (from the turn after the
+   * answer left), off the hand-off's critical path, and the release waits for it; a streamed one once it was sent (not competing
    * with the transfer), cut off when the process runs again or is released. A crash before it
    * lands falls back to the previous checkpoint, as any crash does, and the destination, never
    * committed, drops its copy.
@@ -118,7 +118,9 @@ export class Outgoing {
       void captureIfUndecided(this.#parts, name, handoffId).catch(warn);
       outgoing.saving = Promise.resolve();
     } else {
-      const saving = (whole ? this.#parts.checkpoints.save(name, p.generation, snapshot) : saveStreamed(this.#parts.checkpoints, name, p.generation, snapshot)).catch(warn);
+      // A whole one starts once the answer carrying it has gone: the journal write it makes is
+      // not on the critical path, and the commit, which waits for it, takes longer to arrive.
+      const saving = (whole ? afterThisTurn().then(() => this.#parts.checkpoints.save(name, p.generation, snapshot)) : saveStreamed(this.#parts.checkpoints, name, p.generation, snapshot)).catch(warn);
       outgoing.saving = whole ? saving : Promise.resolve();
     }
     p.moveTo("migrating");
@@ -172,7 +174,7 @@ export class Outgoing {
     p.openGate({ movedTo: to });
     this.#parts.tasks.spawn(`discard ${name}`, async () => {
       // Once the commit's answer has gone: its message to the executor is not on that path.
-      await new Promise((resolve) => setImmediate(resolve));
+      await afterThisTurn();
       await this.#parts.pool.discard(name, `process "${name}" was handed over to node "${to}"`);
       if (!this.#parts.journal.state.owned.has(name)) this.#parts.checkpoints.remove(name);
     });
@@ -240,6 +242,11 @@ async function captureIfUndecided(parts: NodeParts, name: string, handoffId: str
   if (!p || !pending()) return;
   const { snapshot } = await parts.pool.request({ type: "capture", name });
   if (pending()) await parts.checkpoints.save(name, p.generation, snapshot);
+}
+
+/** Resolves after this turn's I/O is written (an answer ends with the turn that made it). */
+function afterThisTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function round(ms: number): number {
