@@ -18,6 +18,7 @@
  * @module
  */
 import type { RequestBody } from "./request-body.ts";
+import { forwardToWeb } from "../api/lazy-web.ts";
 
 /** Why a request's signal aborts; one shared value rather than a DOMException per request. */
 const EXCHANGE_OVER = new Error("The exchange is over (response sent or client gone)");
@@ -94,26 +95,5 @@ export class IncomingRequest {
   }
 }
 
-/** Set on each instance: no forwarding getter may shadow-conflict with them. */
-const fields = new Set<PropertyKey>(["url", "method", "headers"]);
-
-// Every other member of Request reads the web object: getters as getters, methods as methods.
-for (const key of Reflect.ownKeys(Request.prototype)) {
-  if (key === "constructor" || fields.has(key) || Object.prototype.hasOwnProperty.call(IncomingRequest.prototype, key)) continue;
-  const descriptor = Object.getOwnPropertyDescriptor(Request.prototype, key)!;
-  if (descriptor.get) {
-    Object.defineProperty(IncomingRequest.prototype, key, {
-      get(this: IncomingRequest) {
-        return Reflect.get(this.web(), key);
-      },
-    });
-  } else if (typeof descriptor.value === "function") {
-    Object.defineProperty(IncomingRequest.prototype, key, {
-      value(this: IncomingRequest, ...args: unknown[]) {
-        const web = this.web();
-        return (Reflect.get(web, key) as (...a: unknown[]) => unknown).apply(web, args);
-      },
-    });
-  }
-}
-Object.setPrototypeOf(IncomingRequest.prototype, Request.prototype);
+// Every other member of Request reads the web object; these three are set on each instance.
+forwardToWeb(IncomingRequest.prototype, Request.prototype, ["url", "method", "headers"]);

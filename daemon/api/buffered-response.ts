@@ -16,6 +16,8 @@
  * @module
  */
 
+import { forwardToWeb } from "./lazy-web.ts";
+
 type Body = string | Uint8Array;
 
 /** What the adapter writes for an untouched buffered answer. */
@@ -69,26 +71,8 @@ class BufferedResponse {
   }
 }
 
-// Every other member of Response reads the web object: getters as getters, methods as methods.
-for (const key of Reflect.ownKeys(Response.prototype)) {
-  if (key === "constructor" || Object.prototype.hasOwnProperty.call(BufferedResponse.prototype, key)) continue;
-  const descriptor = Object.getOwnPropertyDescriptor(Response.prototype, key)!;
-  if (descriptor.get) {
-    Object.defineProperty(BufferedResponse.prototype, key, {
-      get(this: BufferedResponse) {
-        return Reflect.get(this.web(), key);
-      },
-    });
-  } else if (typeof descriptor.value === "function") {
-    Object.defineProperty(BufferedResponse.prototype, key, {
-      value(this: BufferedResponse, ...args: unknown[]) {
-        const web = this.web();
-        return (Reflect.get(web, key) as (...a: unknown[]) => unknown).apply(web, args);
-      },
-    });
-  }
-}
-Object.setPrototypeOf(BufferedResponse.prototype, Response.prototype);
+// Every other member of Response reads the web object.
+forwardToWeb(BufferedResponse.prototype, Response.prototype);
 
 /**
  * A `Response` with `body`, made lazily (see the module's description).
