@@ -190,7 +190,7 @@ function open(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<OpenAnswer
         return collect(res, length, (error) => {
           done();
           outgoing.destroy();
-          reject(error);
+          reject(expired ?? error);
         }, (bytes) => {
           done();
           resolve({ status: res.statusCode ?? 500, headers: new HeaderMap(answerHeaders), length, bytes, body: once(bytes) });
@@ -217,7 +217,9 @@ function open(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<OpenAnswer
     const outgoing = secure ? httpsRequest({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
     const onAbort = () => outgoing.destroy(x.signal!.reason instanceof Error ? x.signal!.reason : new Error(String(x.signal!.reason)));
     x.signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = x.timeoutMs > 0 ? setTimeout(() => outgoing.destroy(new ExchangeTimeout(`no answer within ${x.timeoutMs} ms`)), x.timeoutMs) : undefined;
+    /** Set when the timeout ended the exchange: a body being collected then fails with it. */
+    let expired: ExchangeTimeout | undefined;
+    const timer = x.timeoutMs > 0 ? setTimeout(() => outgoing.destroy((expired = new ExchangeTimeout(`no answer within ${x.timeoutMs} ms`))), x.timeoutMs) : undefined;
     outgoing.on("error", (error) => {
       if (answered) return; // the body's iteration reports it
       done();

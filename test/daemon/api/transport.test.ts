@@ -76,4 +76,22 @@ test("open() fails when an answer it collects breaks off before its announced le
   );
 });
 
+test("open() fails with its timeout when an answer it collects stalls", async () => {
+  await withServer(
+    (_path, res) => {
+      res.writeHead(200, { "content-length": "1000" });
+      res.write(patterned(10)); // and nothing more
+    },
+    async (base) => {
+      const outcome = await httpTransport()
+        .open({ method: "POST", url: `${base}/x`, headers: {}, body: "{}", timeoutMs: 200, maxBytes: 1 << 20, collectBelow: 64 * 1024 })
+        .then(
+          () => "resolved",
+          (error: Error) => `${error.name}: ${error.message}`,
+        );
+      assert.is(outcome, "TimeoutError: no answer within 200 ms");
+    },
+  );
+});
+
 test.run();
