@@ -99,10 +99,10 @@ export class Outgoing {
   /**
    * The checkpoint at suspend: if this node crashes before the outcome is known, it resumes from
    * exactly this state. A whole one is written while the snapshot travels (from the turn after the
-   * answer left), off the hand-off's critical path, and the release waits for it; a streamed one once it was sent (not competing
-   * with the transfer), cut off when the process runs again or is released. A crash before it
-   * lands falls back to the previous checkpoint, as any crash does, and the destination, never
-   * committed, drops its copy.
+   * answer left), off the hand-off's critical path, and the release waits for it; a streamed one
+   * once it was sent (not competing with the transfer), cut off when the process runs again or is
+   * released. A crash before it lands falls back to the previous checkpoint, as any crash does,
+   * and the destination, never committed, drops its copy.
    */
   async saveAtSuspend(name: string, handoffId: string, snapshot: Snapshot): Promise<void> {
     const p = this.#held(name, handoffId);
