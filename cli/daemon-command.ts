@@ -34,7 +34,7 @@ const isDeno = "Deno" in globalThis;
  * @example
  * ```ts
  * daemonCommandLine("node", "alpha", "/abs/cluster.yaml");
- * // { command: process.execPath, args: ["--max-semi-space-size=1", "<root>/dist/cli/main.js", "daemon", "--node", "alpha", "--config", "/abs/cluster.yaml"],
+ * // { command: process.execPath, args: ["--max-semi-space-size=1", "--no-lazy-feedback-allocation", "<root>/dist/cli/main.js", "daemon", "--node", "alpha", "--config", "/abs/cluster.yaml"],
  * //   env: { MALLOC_ARENA_MAX: "2" } }
  * ```
  */
@@ -49,10 +49,18 @@ export function daemonCommandLine(runtime: "node" | "deno", node: string, config
   // Under Deno, execPath is deno itself: a node daemon then needs node from PATH.
   // The built entry itself when there is one: no shim, no package runner in between.
   const entry = runsBuilt ? join(repoRoot, "dist", "cli", "main.js") : join(repoRoot, "cli", "bin.mjs");
-  // A small young generation: an idle daemon holds some 10 MiB less, at the cost of more frequent
-  // (and shorter) scavenges.
-  return { command: isDeno ? "node" : process.execPath, args: ["--max-semi-space-size=1", entry, ...tail], env: nodeDaemonEnv() };
+  return { command: isDeno ? "node" : process.execPath, args: [...NODE_DAEMON_FLAGS, entry, ...tail], env: nodeDaemonEnv() };
 }
+
+/**
+ * V8 flags of a node daemon. A small young generation: an idle daemon holds some 10 MiB less, at
+ * the cost of more frequent (and shorter) scavenges. Feedback vectors from a function's first
+ * call: code that runs once per hand-off (most of its path) no longer waits for several calls
+ * before V8 collects what it needs to compile it well; small hand-offs took 0.2 ms less (p50,
+ * 3.54 against 3.75 ms in alternating runs of 100 moves) and the p99 2 ms less, at no measurable
+ * memory.
+ */
+export const NODE_DAEMON_FLAGS: readonly string[] = ["--max-semi-space-size=1", "--no-lazy-feedback-allocation"];
 
 /**
  * What a node daemon's environment needs. Two malloc arenas (glibc; other C libraries ignore it):

@@ -13,6 +13,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { parse } from "yaml";
 import { deno, repo, TestCluster } from "../helpers/cluster.ts";
 import { errorCodes, failureOf } from "../../daemon/errors.ts";
+import { NODE_DAEMON_FLAGS } from "../../cli/daemon-command.ts";
 
 const cli = suite("CLI habits");
 let c: TestCluster;
@@ -144,7 +145,7 @@ cli("service install --print prints the unit and writes nothing; --user writes i
     const printed = await c.cli(["service", "install", "--node", "beta", "--user", "--print"], env);
     assert.is(printed.code, 0, printed.stderr);
     // The built daemon, started by the runtime itself: no shim, no package runner.
-    assert.ok(printed.stdout.includes(`ExecStart=${process.execPath} --max-semi-space-size=1 ${join(repo, "dist/cli/main.js")} daemon --node beta --config ${c.file}`), printed.stdout);
+    assert.ok(printed.stdout.includes(`ExecStart=${process.execPath} ${NODE_DAEMON_FLAGS.join(" ")} ${join(repo, "dist/cli/main.js")} daemon --node beta --config ${c.file}`), printed.stdout);
     assert.match(printed.stdout, new RegExp(`^WorkingDirectory=${c.dir}$`, "m"));
     assert.match(printed.stdout, /^Restart=on-failure$/m);
     assert.match(printed.stdout, /^KillSignal=SIGTERM$/m);
