@@ -43,10 +43,18 @@ export class Grants {
     return out.sort((a, b) => b.stayedMs - a.stayedMs);
   }
 
-  /** This node's load as policies see it: running processes plus the executors' utilization. */
+  /**
+   * This node's load as policies see it: running processes plus the executors' utilization. A
+   * process granted to a peer is as good as gone: counted until its pull began, it let a second
+   * receiver that asked meanwhile take load this node no longer had to spare, and leave it the
+   * least loaded of all.
+   */
   load(): NodeLoad {
+    const now = Date.now();
     let processes = 0;
-    for (const p of this.#parts.table.values()) if (p.state === "running") processes++;
+    for (const p of this.#parts.table.values()) {
+      if (p.state === "running" && !((this.#granted.get(p.name)?.expires ?? 0) > now)) processes++;
+    }
     const utilization = this.#parts.pool.utilization();
     return { node: this.#parts.node, processes, utilization, load: processes + utilization, movable: this.movable().length };
   }
