@@ -393,7 +393,7 @@ export const nodeLoadSchema = {
   required: ["node", "processes", "utilization", "load", "movable"],
   properties: {
     node: { type: "string" },
-    /** Processes running here. */
+    /** Processes running here or about to (starting, arriving, granted here); not those granted away. */
     processes: { type: "integer", minimum: 0 },
     /** Mean event-loop utilization of the executors, 0..1. */
     utilization: { type: "number" },

@@ -44,17 +44,20 @@ export class Grants {
   }
 
   /**
-   * This node's load as policies see it: running processes plus the executors' utilization. A
-   * process granted to a peer is as good as gone: counted until its pull began, it let a second
-   * receiver that asked meanwhile take load this node no longer had to spare, and leave it the
-   * least loaded of all.
+   * This node's load as policies see it: the processes that run here or are about to (starting,
+   * or arriving in a hand-off, or granted to this node and not yet pulled) plus the executors'
+   * utilization. A process granted away is as good as gone. Counting only those running at the
+   * instant asked let two receivers take the same spare load, or a receiver whose pull was still
+   * on its way ask again, and leave the giver the least loaded of all.
    */
   load(): NodeLoad {
     const now = Date.now();
     let processes = 0;
     for (const p of this.#parts.table.values()) {
-      if (p.state === "running" && !((this.#granted.get(p.name)?.expires ?? 0) > now)) processes++;
+      if (p.state === "starting" || p.state === "held") processes++;
+      else if (p.state === "running" && !((this.#granted.get(p.name)?.expires ?? 0) > now)) processes++;
     }
+    for (const [name, wanted] of this.#wanted) if (wanted.expires > now && !this.#parts.table.has(name)) processes++;
     const utilization = this.#parts.pool.utilization();
     return { node: this.#parts.node, processes, utilization, load: processes + utilization, movable: this.movable().length };
   }

@@ -11,7 +11,7 @@ test("a process granted to a peer no longer counts in the holder's load, until t
   try {
     c.writeConfig({ u1: "module: Idle", u2: "module: Idle", u3: "module: Idle" });
     await c.start("alpha");
-    await until(async () => (await c.post<NodeLoad>("alpha", "load", {})).processes === 3, "three running on alpha", 20000);
+    await until(async () => (await c.post<NodeLoad>("alpha", "load", {})).movable === 3, "three running, movable, on alpha", 20000);
     const grant = await c.post<BalanceGrant>("alpha", "balance.request", { to: "beta" });
     assert.ok(grant.name, "alpha granted one of its processes");
     const during = await c.post<NodeLoad>("alpha", "load", {});
