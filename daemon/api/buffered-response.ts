@@ -83,7 +83,9 @@ forwardToWeb(BufferedResponse.prototype, Response.prototype);
  * ```
  */
 export function bufferedResponse(body: Body, init: { status?: number; headers?: Record<string, string> } = {}): Response {
-  const headers = { ...init.headers };
+  const headers: Record<string, string> = {};
+  // The length is the body's own, set where it is written; a given one could only disagree.
+  for (const [key, value] of Object.entries(init.headers ?? {})) if (key.toLowerCase() !== "content-length") headers[key] = value;
   if (!Object.keys(headers).some((key) => key.toLowerCase() === "content-type")) {
     headers["content-type"] = typeof body === "string" ? "text/plain;charset=UTF-8" : "application/octet-stream";
   }

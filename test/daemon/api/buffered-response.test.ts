@@ -41,6 +41,11 @@ test("once its web object exists (its body may have been read), bufferedParts() 
   assert.is(res.headers.get("x-later"), "1", "headers set before the web object was made are kept");
 });
 
+test("a given Content-Length is left to the body's own length", () => {
+  const parts = bufferedParts(bufferedResponse(new Uint8Array(3), { headers: { "Content-Length": "99", "x-a": "1" } }));
+  assert.equal(parts?.headers, { "x-a": "1", "content-type": "application/octet-stream" });
+});
+
 test("bufferedParts() knows only buffered answers", () => {
   assert.is(bufferedParts(Response.json({ a: 1 })), undefined);
   assert.is(bufferedParts(new Response("text")), undefined);
