@@ -182,18 +182,17 @@ function open(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<OpenAnswer
     };
     const onResponse = (res: IncomingMessage) => {
       answered = true;
-      const answerHeaders: Record<string, string> = {};
-      for (const [key, value] of Object.entries(res.headers)) if (typeof value === "string") answerHeaders[key] = value;
+      const answerHeaders = answerHeadersOf(res);
       const announced = Number(res.headers["content-length"] ?? NaN);
       const length = Number.isFinite(announced) ? announced : undefined;
       if (length !== undefined && x.collectBelow !== undefined && length <= Math.min(x.collectBelow, x.maxBytes)) {
-        return collect(res, length, (error) => {
+        return collect(res, x, (error) => {
           done();
           outgoing.destroy();
           reject(expired ?? error);
         }, (bytes) => {
           done();
-          resolve({ status: res.statusCode ?? 500, headers: new HeaderMap(answerHeaders), length, bytes, body: once(bytes) });
+          resolve({ status: res.statusCode ?? 500, headers: answerHeaders, length, bytes, body: once(bytes) });
         });
       }
       async function* body(): AsyncGenerator<Uint8Array> {
@@ -212,7 +211,7 @@ function open(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<OpenAnswer
           if (!res.complete) outgoing.destroy();
         }
       }
-      resolve({ status: res.statusCode ?? 500, headers: new HeaderMap(answerHeaders), length, body: body() });
+      resolve({ status: res.statusCode ?? 500, headers: answerHeaders, length, body: body() });
     };
     const outgoing = secure ? httpsRequest({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
     const onAbort = () => outgoing.destroy(x.signal!.reason instanceof Error ? x.signal!.reason : new Error(String(x.signal!.reason)));
@@ -249,40 +248,14 @@ function exchange(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<Answer
       reject(error);
     };
     const target = { host: url.hostname.replace(/^\[|\]$/g, ""), port: url.port || (secure ? 443 : 80), path: url.pathname + url.search, method: x.method, headers };
-    const onResponse = (res: IncomingMessage) => {
-      let body: BodyCollector;
-      try {
-        body = new BodyCollector(Number(res.headers["content-length"] ?? NaN), x.maxBytes);
-      } catch (error) {
-        res.destroy();
-        return fail(error);
-      }
-      res.on("data", (chunk: Buffer) => {
-        try {
-          body.add(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        } catch (error) {
-          return res.destroy(error as Error);
-        }
-        x.onProgress?.(body.received, body.total);
-      });
-      res.once("error", fail);
-      res.once("aborted", () => fail(new Error(`the answer broke off after ${body.received} bytes`)));
-      res.once("end", () => {
-        let out: Uint8Array;
-        try {
-          out = body.finish();
-        } catch (error) {
-          return fail(error);
-        }
+    const onResponse = (res: IncomingMessage) =>
+      collect(res, x, fail, (out) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         x.signal?.removeEventListener("abort", onAbort);
-        const answerHeaders: Record<string, string> = {};
-        for (const [key, value] of Object.entries(res.headers)) if (typeof value === "string") answerHeaders[key] = value;
-        resolve({ status: res.statusCode ?? 500, headers: new HeaderMap(answerHeaders), body: out });
+        resolve({ status: res.statusCode ?? 500, headers: answerHeadersOf(res), body: out });
       });
-    };
     const outgoing = secure ? httpsRequest({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
     const onAbort = () => outgoing.destroy(x.signal!.reason instanceof Error ? x.signal!.reason : new Error(String(x.signal!.reason)));
     x.signal?.addEventListener("abort", onAbort, { once: true });
@@ -292,11 +265,21 @@ function exchange(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<Answer
   });
 }
 
-/** Reads an answer of `length` bytes whole into one buffer, then calls `onEnd` (or `onError` once). */
-function collect(res: IncomingMessage, length: number, onError: (error: Error) => void, onEnd: (bytes: Uint8Array) => void): void {
-  const body = new BodyCollector(length, length);
+/**
+ * Reads an answer whole into one buffer (preallocated when its length is announced, so a large
+ * one is copied once), reporting progress; then `onEnd`, or `onError` once. An answer longer than
+ * `maxBytes` is refused before it is read.
+ */
+function collect(res: IncomingMessage, x: Pick<Exchange, "maxBytes" | "onProgress">, onError: (error: unknown) => void, onEnd: (bytes: Uint8Array) => void): void {
+  let body: BodyCollector;
+  try {
+    body = new BodyCollector(Number(res.headers["content-length"] ?? NaN), x.maxBytes);
+  } catch (error) {
+    res.destroy();
+    return onError(error);
+  }
   let failed = false;
-  const fail = (error: Error) => {
+  const fail = (error: unknown) => {
     if (failed) return;
     failed = true;
     onError(error);
@@ -305,19 +288,27 @@ function collect(res: IncomingMessage, length: number, onError: (error: Error) =
     try {
       body.add(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     } catch (error) {
-      fail(error as Error);
+      return res.destroy(error as Error);
     }
+    x.onProgress?.(body.received, body.total);
   });
-  res.once("error", (error) => fail(new Error(`the answer broke off after ${body.received} of ${length} bytes: ${error.message}`)));
-  res.once("aborted", () => fail(new Error(`the answer broke off after ${body.received} of ${length} bytes`)));
+  res.once("error", fail);
+  res.once("aborted", () => fail(new Error(`the answer broke off after ${body.received}${body.total ? ` of ${body.total}` : ""} bytes`)));
   res.once("end", () => {
     if (failed) return;
     try {
       onEnd(body.finish());
     } catch (error) {
-      fail(new Error(`the answer broke off after ${body.received} of ${length} bytes: ${(error as Error).message}`));
+      fail(error);
     }
   });
+}
+
+/** An answer's headers as a plain map (the first value of a repeated one is not kept). */
+function answerHeadersOf(res: IncomingMessage): HeaderMap {
+  const record: Record<string, string> = {};
+  for (const [key, value] of Object.entries(res.headers)) if (typeof value === "string") record[key] = value;
+  return new HeaderMap(record);
 }
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
