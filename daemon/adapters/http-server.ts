@@ -22,6 +22,7 @@ import { resolveServeOptions } from "./limits.ts";
 import type { ServeLimits } from "./limits.ts";
 import type { Server, ServeOptions } from "./platform.ts";
 import { IncomingRequest } from "./incoming-request.ts";
+import { newHeaders } from "../api/plain-headers.ts";
 import { requestBody } from "./request-body.ts";
 import { sendResponse } from "./send-response.ts";
 import { bufferedParts } from "../api/buffered-response.ts";
@@ -30,7 +31,7 @@ type Handler = (req: Request) => Promise<Response>;
 
 /** The request's headers, read once from the raw list (`req.headers` would build a second copy). */
 function headersOf(req: IncomingMessage): Headers {
-  const headers = new Headers();
+  const headers = newHeaders();
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
   return headers;

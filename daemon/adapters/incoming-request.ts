@@ -89,11 +89,11 @@ export class IncomingRequest {
     if (!this.#web) {
       const body = this.#body && !this.#used ? { body: this.#body.stream, duplex: "half" } : {};
       this.#used = true;
-      this.#web = new Request(this.url, { method: this.method, headers: this.headers, signal: this.signal, ...body } as RequestInit);
+      this.#web = new Request(this.url, { method: this.method, headers: [...this.headers], signal: this.signal, ...body } as RequestInit);
     }
     return this.#web;
   }
 }
 
 // Every other member of Request reads the web object; these three are set on each instance.
-forwardToWeb(IncomingRequest.prototype, Request.prototype, ["url", "method", "headers"]);
+forwardToWeb(IncomingRequest.prototype, "Request", ["url", "method", "headers"]);

@@ -17,6 +17,7 @@
  */
 
 import { forwardToWeb } from "./lazy-web.ts";
+import { newHeaders } from "./plain-headers.ts";
 
 type Body = string | Uint8Array;
 
@@ -49,14 +50,14 @@ class BufferedResponse {
   /** Made on first use; changes to it (a CORS header) are what the adapter then writes. */
   get headers(): Headers {
     if (this.#web) return this.#web.headers;
-    return (this.#headers ??= new Headers(this[parts].headers));
+    return (this.#headers ??= newHeaders(this[parts].headers));
   }
 
   /** The web object, made once, with the headers as they are now. */
   web(): Response {
     if (!this.#web) {
       const { body, status } = this[parts];
-      this.#web = new Response(body, { status, headers: this.#headers ?? this[parts].headers });
+      this.#web = new Response(body, { status, headers: this.#headers ? [...this.#headers] : this[parts].headers });
     }
     return this.#web;
   }
@@ -72,7 +73,7 @@ class BufferedResponse {
 }
 
 // Every other member of Response reads the web object.
-forwardToWeb(BufferedResponse.prototype, Response.prototype);
+forwardToWeb(BufferedResponse.prototype, "Response");
 
 /**
  * A `Response` with `body`, made lazily (see the module's description).
@@ -116,4 +117,17 @@ export function jsonResponse(value: unknown, init: { status?: number; headers?: 
  */
 export function bufferedParts(response: Response): BufferedParts | undefined {
   return response instanceof BufferedResponse ? response.current() : undefined;
+}
+
+/**
+ * Whether `value` is a `Response`, a buffered one included, found without reading the global
+ * `Response` (on Node that would load the fetch implementation just to say no).
+ *
+ * @example
+ * ```ts
+ * return isResponse(result) ? result : jsonResponse(result);
+ * ```
+ */
+export function isResponse(value: unknown): value is Response {
+  return value instanceof BufferedResponse || Object.prototype.toString.call(value) === "[object Response]";
 }

@@ -19,7 +19,7 @@ import { routes } from "./routes.ts";
 import { BYTES_REQUEST_HEADER } from "./client.ts";
 import type { RouteContext } from "./routes.ts";
 import { uiResponse } from "./ui.ts";
-import { bufferedResponse, jsonResponse } from "./buffered-response.ts";
+import { bufferedResponse, isResponse, jsonResponse } from "./buffered-response.ts";
 import { allowOrigin, nodeOrigins, preflight } from "./cors.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../metrics/prometheus.ts";
 
@@ -107,7 +107,7 @@ function apiHandler(ctx: RouteContext): Handler {
       if (typeof name === "string") ctx.node.trace.mark("api", type, name);
       const handler = routes.messages[type] as (ctx: RouteContext, body: unknown, signal: AbortSignal, bytes?: Uint8Array) => Promise<unknown>;
       const result = await handler(ctx, body, req.signal, bytes);
-      return result instanceof Response ? result : jsonResponse(result);
+      return isResponse(result) ? result : jsonResponse(result);
     } catch (error) {
       if (!isFerryError(error)) console.error("ferry: internal error:", error);
       return errorResponse(error);

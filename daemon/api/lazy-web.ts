@@ -1,46 +1,126 @@
 /**
  * The shared trick of the lazily made web objects (`adapters/incoming-request.ts`,
- * `buffered-response.ts`): a class that holds plain values for the members a hot path reads, and
- * makes the real web object only when anything else is asked of it.
+ * `buffered-response.ts`, `plain-headers.ts`): a class that holds plain values for the members a
+ * hot path reads, and makes the real web object only when anything else is asked of it.
+ *
+ * On Node, `Request`, `Response` and `Headers` are its fetch implementation (undici), loaded the
+ * first time one of these globals is read: some 5 MiB of an idle daemon, which answers every JSON
+ * request without them. So the lazy classes do not read the web class when they are defined:
+ * their forwarding members are known by name, and they become subclasses of the web class (for
+ * `instanceof`) the moment the program first reads that global. On Deno, where the web classes
+ * are built in, they are linked at once.
  *
  * @example
  * ```ts
  * class LazyThing { web(): Response { ... } }
- * forwardToWeb(LazyThing.prototype, Response.prototype);
- * new LazyThing() instanceof Response; // true
+ * forwardToWeb(LazyThing.prototype, "Response");
+ * new LazyThing() instanceof Response; // true (reading `Response` linked it)
  * ```
  * @module
  */
 
+/** The web classes a lazy class can stand for. */
+export type WebClassName = "Request" | "Response" | "Headers";
+
+const BODY_METHODS = ["arrayBuffer", "blob", "bytes", "formData", "json", "text"];
+
 /**
- * Gives `lazy` (a prototype whose instances have a `web()` method) every member of `web` that it
- * lacks, each reading the object `web()` makes: getters as getters, methods as methods. Then
- * makes `web` its prototype, so its instances are `instanceof` the web class. `fields` are set on
- * each instance: no getter may be defined for them.
+ * The members each web class has, by kind, as the standard defines them; whatever a runtime adds
+ * is forwarded too once the class is linked.
+ */
+const MEMBERS: Record<WebClassName, { getters: readonly string[]; methods: readonly (string | symbol)[] }> = {
+  Request: {
+    getters: ["method", "url", "headers", "destination", "referrer", "referrerPolicy", "mode", "credentials", "cache", "redirect", "integrity", "keepalive", "isReloadNavigation", "isHistoryNavigation", "signal", "duplex", "body", "bodyUsed"],
+    methods: ["clone", ...BODY_METHODS],
+  },
+  Response: {
+    getters: ["type", "url", "redirected", "status", "ok", "statusText", "headers", "body", "bodyUsed"],
+    methods: ["clone", ...BODY_METHODS],
+  },
+  Headers: {
+    getters: [],
+    methods: ["append", "delete", "get", "getSetCookie", "has", "set", "forEach", "keys", "values", "entries", Symbol.iterator],
+  },
+};
+
+/**
+ * Gives `lazy` (a prototype whose instances have a `web()` method) every member of the web class
+ * `name` that it lacks, each reading the object `web()` makes: getters as getters, methods as
+ * methods. Once the web class is loaded, it also becomes `lazy`'s prototype, so its instances are
+ * `instanceof` it. `fields` are set on each instance: no getter may be defined for them.
  *
  * @example
  * ```ts
- * forwardToWeb(IncomingRequest.prototype, Request.prototype, ["url", "method", "headers"]);
+ * forwardToWeb(IncomingRequest.prototype, "Request", ["url", "method", "headers"]);
  * ```
  */
-export function forwardToWeb(lazy: { web(): object }, web: object, fields: readonly PropertyKey[] = []): void {
-  for (const key of Reflect.ownKeys(web)) {
-    if (key === "constructor" || fields.includes(key) || Object.prototype.hasOwnProperty.call(lazy, key)) continue;
-    const descriptor = Object.getOwnPropertyDescriptor(web, key)!;
-    if (descriptor.get) {
-      Object.defineProperty(lazy, key, {
-        get(this: { web(): object }) {
-          return Reflect.get(this.web(), key);
-        },
-      });
-    } else if (typeof descriptor.value === "function") {
-      Object.defineProperty(lazy, key, {
-        value(this: { web(): object }, ...args: unknown[]) {
-          const target = this.web();
-          return (Reflect.get(target, key) as (...a: unknown[]) => unknown).apply(target, args);
-        },
-      });
+export function forwardToWeb(lazy: { web(): object }, name: WebClassName, fields: readonly PropertyKey[] = []): void {
+  const forward = (key: PropertyKey, getter: boolean) => {
+    if (fields.includes(key) || Object.prototype.hasOwnProperty.call(lazy, key)) return;
+    Object.defineProperty(lazy, key, getter ? { get: forwardedGetter(key) } : { value: forwardedMethod(key) });
+  };
+  for (const key of MEMBERS[name].getters) forward(key, true);
+  for (const key of MEMBERS[name].methods) forward(key, false);
+  whenLoaded(name, (web) => {
+    for (const key of Reflect.ownKeys(web.prototype)) {
+      if (key === "constructor") continue;
+      const descriptor = Object.getOwnPropertyDescriptor(web.prototype, key)!;
+      if (descriptor.get) forward(key, true);
+      else if (typeof descriptor.value === "function") forward(key, false);
     }
-  }
-  Object.setPrototypeOf(lazy, web);
+    Object.setPrototypeOf(lazy, web.prototype);
+  });
+}
+
+/**
+ * Whether the web class `name` is still to be loaded: reading it would load the runtime's fetch
+ * implementation (Node), rather than hand over a class already there (Deno, or Node once it was read).
+ *
+ * @example
+ * ```ts
+ * const headers = webClassPending("Headers") ? new PlainHeaders() : new Headers();
+ * ```
+ */
+export function webClassPending(name: WebClassName): boolean {
+  // Deno defines its globals as getters too, but they hand over classes it has built in.
+  return !onDeno && typeof Object.getOwnPropertyDescriptor(globalThis, name)?.get === "function";
+}
+
+const onDeno = "Deno" in globalThis;
+
+function forwardedGetter(key: PropertyKey) {
+  return function (this: { web(): object }) {
+    return Reflect.get(this.web(), key);
+  };
+}
+
+function forwardedMethod(key: PropertyKey) {
+  return function (this: { web(): object }, ...args: unknown[]) {
+    const target = this.web();
+    return (Reflect.get(target, key) as (...a: unknown[]) => unknown).apply(target, args);
+  };
+}
+
+type WebClass = { prototype: object };
+
+/**
+ * Calls `link` with the web class `name` as soon as it exists: now, if reading it costs nothing,
+ * else when the program first reads the global (Node defines it as a getter that loads undici).
+ * The global stays what it was: the same class, readable and replaceable.
+ */
+function whenLoaded(name: WebClassName, link: (web: WebClass) => void): void {
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, name);
+  if (!webClassPending(name) || !descriptor?.configurable) return link((globalThis as unknown as Record<string, WebClass>)[name]!);
+  const settle = (value: unknown) => Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: descriptor.enumerable });
+  Object.defineProperty(globalThis, name, {
+    configurable: true,
+    enumerable: descriptor.enumerable,
+    get() {
+      const web = descriptor.get!.call(globalThis) as WebClass;
+      settle(web);
+      link(web);
+      return web;
+    },
+    set: settle,
+  });
 }
