@@ -25,7 +25,7 @@ import { IncomingRequest } from "./incoming-request.ts";
 import { newHeaders } from "../api/plain-headers.ts";
 import { requestBody } from "./request-body.ts";
 import { sendResponse } from "./send-response.ts";
-import { bufferedParts } from "../api/buffered-response.ts";
+import { cancelBody } from "../api/lazy-response.ts";
 
 type Handler = (req: Request) => Promise<Response>;
 
@@ -78,7 +78,7 @@ function exchange(handler: Handler, limits: ServeLimits, scheme: string, req: In
     (response) => {
       if (timedOut || res.writableEnded) {
         // A stream nobody will read is cancelled, so that its source stops (a buffered body has none).
-        if (!bufferedParts(response)) response.body?.cancel().catch(() => {});
+        cancelBody(response);
         return;
       }
       // An unread or partly sent body would otherwise be drained to keep the connection alive.

@@ -19,7 +19,7 @@ import { routes } from "./routes.ts";
 import { BYTES_REQUEST_HEADER } from "./client.ts";
 import type { RouteContext } from "./routes.ts";
 import { uiResponse } from "./ui.ts";
-import { bufferedResponse, isResponse, jsonResponse } from "./buffered-response.ts";
+import { bufferedResponse, isResponse, jsonResponse } from "./lazy-response.ts";
 import { allowOrigin, nodeOrigins, preflight } from "./cors.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../metrics/prometheus.ts";
 

@@ -1,6 +1,6 @@
 /**
  * The shared trick of the lazily made web objects (`adapters/incoming-request.ts`,
- * `buffered-response.ts`, `plain-headers.ts`): a class that holds plain values for the members a
+ * `lazy-response.ts`, `plain-headers.ts`): a class that holds plain values for the members a
  * hot path reads, and makes the real web object only when anything else is asked of it.
  *
  * On Node, `Request`, `Response` and `Headers` are its fetch implementation (undici), loaded the
@@ -86,7 +86,8 @@ export function webClassPending(name: WebClassName): boolean {
   return !onDeno && typeof Object.getOwnPropertyDescriptor(globalThis, name)?.get === "function";
 }
 
-const onDeno = "Deno" in globalThis;
+/** Deno, whose web classes are built in (and whose `Request` and `Response` read a `Headers`' hidden list). */
+export const onDeno = "Deno" in globalThis;
 
 function forwardedGetter(key: PropertyKey) {
   return function (this: { web(): object }) {

@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-import { forwardToWeb, webClassPending } from "./lazy-web.ts";
+import { forwardToWeb, onDeno } from "./lazy-web.ts";
 
 /** What `new Headers()` takes: pairs or a record. */
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
@@ -114,12 +114,12 @@ export class PlainHeaders {
 
 // Deno's Request and Response read an object that is a Headers by its prototype as one of their
 // own (its hidden list): there it stays a plain iterable, and newHeaders() gives Deno's Headers.
-if (webClassPending("Headers")) forwardToWeb(PlainHeaders.prototype, "Headers");
+if (!onDeno) forwardToWeb(PlainHeaders.prototype, "Headers");
 
 /**
- * Headers to hand to a handler or keep on a lazily made answer: a {@link PlainHeaders} where the
- * web class would first have to be loaded (Node), the web `Headers` where it is built in (Deno,
- * whose `Request` and `Response` take only their own `Headers` as such).
+ * Headers to hand to a handler or keep on a lazily made answer: a {@link PlainHeaders} on Node,
+ * where the web class would first have to be loaded and, once it is, costs more to fill than a
+ * map (every request's headers are one), and the web `Headers` on Deno, where it is built in.
  *
  * @example
  * ```ts
@@ -128,5 +128,5 @@ if (webClassPending("Headers")) forwardToWeb(PlainHeaders.prototype, "Headers");
  * ```
  */
 export function newHeaders(init?: HeadersInit): Headers {
-  return webClassPending("Headers") ? (new PlainHeaders(init) as unknown as Headers) : new Headers(init);
+  return onDeno ? new Headers(init) : (new PlainHeaders(init) as unknown as Headers);
 }

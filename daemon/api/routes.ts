@@ -16,7 +16,7 @@ import { snapshotChunks } from "../node/snapshot-stream.ts";
 import type { ModuleRegistry } from "../modules/registry.ts";
 import { type ConfigEditor, configMigrate } from "./config-migrate.ts";
 import type { LogQuery, ProcessLogs } from "../logs/mod.ts";
-import { bufferedResponse, jsonResponse } from "./buffered-response.ts";
+import { bufferedResponse, jsonResponse, streamResponse } from "./lazy-response.ts";
 
 /** A snapshot up to this size answers a `begin` in one write rather than as a stream. */
 const BUFFERED_SNAPSHOT_BYTES = 64 * 1024;
@@ -163,7 +163,7 @@ const messages: MessageRoutes = {
         handoffs.streamBroken(body.name, body.handoffId);
       },
     });
-    return new Response(stream, { headers: { ...headers, "content-length": String(snapshot.byteLength) } });
+    return streamResponse(stream, { headers: { ...headers, "content-length": String(snapshot.byteLength) } });
   },
 
   async "handoff.commit"({ handoffs }, body) {
@@ -202,7 +202,7 @@ const messages: MessageRoutes = {
         controller.close();
       },
     });
-    return new Response(stream, { headers });
+    return streamResponse(stream, { headers });
   },
 
   async "handoff.precopy.end"({ node }, body) {
@@ -285,13 +285,13 @@ function ndjson(items: (signal: AbortSignal) => AsyncGenerator<unknown>, signal:
       void iterator.return(undefined);
     },
   });
-  return new Response(stream, { headers: { "content-type": "application/x-ndjson" } });
+  return streamResponse(stream, { headers: { "content-type": "application/x-ndjson" } });
 }
 
 function events({ node }: RouteContext, follow: boolean, signal: AbortSignal): Response {
   if (!follow) {
     const text = node.events.recent().map((e) => JSON.stringify(e) + "\n").join("");
-    return new Response(text, { headers: { "content-type": "application/x-ndjson" } });
+    return bufferedResponse(text, { headers: { "content-type": "application/x-ndjson" } });
   }
   return ndjson((stop) => node.events.follow(stop), signal);
 }

@@ -19,6 +19,7 @@ import type { HandoffBatchFrame, RequestOf } from "../../schemas/api.schema.ts";
 import { validators } from "../../schemas/validators.ts";
 import type { SourceHandoffs } from "./serve.ts";
 import type { StreamedSnapshot } from "../node/snapshot-stream.ts";
+import { streamResponse } from "../api/lazy-response.ts";
 
 /** One item of a `handoff.batch` request. */
 export type BatchItem = RequestOf<"handoff.batch">["items"][number];
@@ -114,7 +115,7 @@ export function serveBatch(handoffs: BatchHolder, items: readonly BatchItem[], m
       for (const begin of begun) handoffs.streamBroken(begin.name, begin.handoffId);
     },
   });
-  return new Response(body, { headers: { "content-type": "application/octet-stream" } });
+  return streamResponse(body, { headers: { "content-type": "application/octet-stream" } });
 }
 
 /** Up to {@link PIECE} bytes from the front of `ready`: small frames joined, a large payload sliced. */

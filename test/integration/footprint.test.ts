@@ -9,7 +9,7 @@ import { TestCluster, until } from "../helpers/cluster.ts";
 
 const UNDICI = "NativeModule internal/deps/undici/undici";
 
-test("a Node daemon serving ps, health, reconcile and the CLI never loads undici", async () => {
+test("a Node daemon serving ps, health, reconcile, the CLI and an events follower never loads undici", async () => {
   const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Idle"], runtimes: { alpha: "node" } });
   try {
     // Preloaded into the daemon: on SIGUSR2 its main thread writes the built-in modules it loaded.
@@ -22,6 +22,14 @@ test("a Node daemon serving ps, health, reconcile and the CLI never loads undici
     c.writeConfig({ idle: "module: Idle, node: alpha" });
     await c.start("alpha", { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${preload}`.trim() });
     await c.waitRunningOn("idle", "alpha");
+    // An events follower, as `ferry events -f` or the web page holds: a streamed answer, held
+    // open through the requests below.
+    const stop = new AbortController();
+    const seen: string[] = [];
+    const following = (async () => {
+      for await (const event of c.client("alpha").events(true, stop.signal)) seen.push(`${event.type} ${event.process ?? ""}`);
+    })().catch(() => {});
+    await until(() => seen.includes("started idle"), "the follower to read the process's start");
     const health = await fetch(`${c.url("alpha")}/healthz`);
     assert.is(health.status, 200);
     await c.post("alpha", "reconcile", { names: ["idle"], reload: true });
@@ -34,6 +42,8 @@ test("a Node daemon serving ps, health, reconcile and the CLI never loads undici
     const loaded = JSON.parse(readFileSync(report, "utf8")) as string[];
     assert.ok(loaded.includes("NativeModule http"), "the list is the daemon's own (it serves HTTP)");
     assert.not.ok(loaded.includes(UNDICI), "undici was loaded");
+    stop.abort();
+    await following;
   } finally {
     await c.close();
   }

@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { currentPlatform } from "../../../daemon/adapters/mod.ts";
 import type { Server, ServeOptions } from "../../../daemon/adapters/mod.ts";
 import { openRaw, within } from "./raw-socket.ts";
-import { jsonResponse } from "../../../daemon/api/buffered-response.ts";
+import { jsonResponse } from "../../../daemon/api/lazy-response.ts";
 import type { RawClient } from "./raw-socket.ts";
 
 const SECRET = "adapter-secret";

@@ -85,7 +85,7 @@ test("on Node the lazy web classes answer before the fetch implementation is loa
   // A fresh process: this one may have loaded undici already.
   const script = `
     const { PlainHeaders } = await import("./daemon/api/plain-headers.ts");
-    const { jsonResponse, isResponse, bufferedParts } = await import("./daemon/api/buffered-response.ts");
+    const { jsonResponse, isResponse, bufferedParts } = await import("./daemon/api/lazy-response.ts");
     const loaded = () => process.moduleLoadList.includes("NativeModule internal/deps/undici/undici");
     const h = new PlainHeaders({ "x-a": "1" });
     const res = jsonResponse({ ok: true });

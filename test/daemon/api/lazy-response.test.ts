@@ -1,8 +1,23 @@
-// A buffered answer is an ordinary Response to everyone but the server adapter, which writes its
-// parts as they are: status, headers (including any set after it was made) and body.
+// A lazy answer is an ordinary Response to everyone but the server adapter, which writes its
+// parts as they are: status, headers (including any set after it was made) and body, whole or
+// as its stream gives it.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { bufferedParts, bufferedResponse, jsonResponse } from "../../../daemon/api/buffered-response.ts";
+import { bufferedParts, bufferedResponse, cancelBody, isResponse, jsonResponse, streamedParts, streamResponse } from "../../../daemon/api/lazy-response.ts";
+
+function streamOf(...chunks: string[]): { stream: ReadableStream<Uint8Array>; cancelled: () => boolean } {
+  let cancelled = false;
+  const stream = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const chunk of chunks) controller.enqueue(new TextEncoder().encode(chunk));
+      controller.close();
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  return { stream, cancelled: () => cancelled };
+}
 
 test("jsonResponse() reads as Response.json() would: instanceof, status, ok, content type and body", async () => {
   const res = jsonResponse({ ok: true, n: 3 }, { status: 201 });
@@ -56,6 +71,38 @@ test("a text body defaults to text/plain, and a given content type is kept", asy
   const res = bufferedResponse("# metrics\n", { headers: { "Content-Type": "text/plain; version=0.0.4" } });
   assert.is(res.headers.get("content-type"), "text/plain; version=0.0.4");
   assert.is(await res.clone().text(), "# metrics\n");
+});
+
+test("streamResponse() hands the adapter its stream and headers as given, Content-Length included", () => {
+  const { stream } = streamOf("a", "b");
+  const res = streamResponse(stream, { status: 206, headers: { "content-length": "2", "x-meta": "{}" } });
+  assert.is(bufferedParts(res), undefined, "not a buffered answer");
+  const parts = streamedParts(res);
+  assert.ok(parts);
+  assert.is(parts.body, stream, "the stream itself");
+  assert.is(parts.status, 206);
+  assert.equal(parts.headers, { "content-length": "2", "x-meta": "{}", "content-type": "application/octet-stream" });
+  assert.is(streamedParts(jsonResponse({})), undefined);
+});
+
+test("a streamed answer read as a Response gives its stream's bytes, once", async () => {
+  const { stream } = streamOf('{"a":', "1}");
+  const res = streamResponse(stream, { headers: { "content-type": "application/json" } });
+  assert.ok(isResponse(res));
+  assert.ok(res instanceof Response);
+  assert.equal(await res.json(), { a: 1 });
+  assert.is(res.bodyUsed, true);
+  assert.is(streamedParts(res), undefined, "once its web object exists, the adapter reads that");
+});
+
+test("cancelBody() stops a streamed answer's source, and leaves a buffered one alone", async () => {
+  const { stream, cancelled } = streamOf("x");
+  cancelBody(streamResponse(stream));
+  await Promise.resolve();
+  assert.is(cancelled(), true);
+  const buffered = jsonResponse({ a: 1 });
+  cancelBody(buffered);
+  assert.equal(await buffered.json(), { a: 1 });
 });
 
 test.run();
