@@ -194,6 +194,26 @@ export class ApiClient {
    * ```
    */
   async *postForChunks<T extends "handoff.batch">(type: T, body: RequestBody<T>, options: RequestOptions = {}): AsyncIterable<Uint8Array> {
+    if (isFast(this.#transport)) {
+      const answer = await this.#open(this.#transport, `/v1/${type}`, "POST", JSON.stringify(body), options, type);
+      const iterator = answer.body[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          let chunk: IteratorResult<Uint8Array>;
+          try {
+            chunk = await iterator.next();
+          } catch (error) {
+            const failure = this.#failure(error, options, type);
+            if (failure.code !== "unreachable") throw failure;
+            throw new FerryError("unreachable", `Answer of node "${this.name}" broke off: ${describe(error)}`, { cause: error });
+          }
+          if (chunk.done) return;
+          yield chunk.value;
+        }
+      } finally {
+        await iterator.return?.();
+      }
+    }
     const response = await this.#send(`/v1/${type}`, "POST", JSON.stringify(body), options);
     if (!response.body) return;
     const reader = response.body.getReader();
@@ -252,12 +272,7 @@ export class ApiClient {
         throw this.#failure(error, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }, type);
       }
       if (answer.status === 200 && answer.bytes) return { headers: answer.headers, length: answer.length, chunks: answer.body, bytes: answer.bytes };
-      if (answer.status !== 200) {
-        let text = "";
-        const decoder = new TextDecoder();
-        for await (const chunk of answer.body) text += decoder.decode(chunk, { stream: true });
-        throw await this.#errorOf(new Response(text + decoder.decode(), { status: answer.status, headers: answer.headers.record }));
-      }
+      if (answer.status !== 200) throw this.#errorFrom(answer.status, await textOf(answer.body));
       ({ length, headers, body: source } = answer);
     } else {
       const response = await this.#send(`/v1/${type}`, "POST", JSON.stringify(body), options);
@@ -329,29 +344,30 @@ export class ApiClient {
   async *#ndjson(path: string, method: string, body: string | undefined, what: string, signal?: AbortSignal): AsyncIterable<unknown> {
     const connect = new AbortController();
     const timer = setTimeout(() => connect.abort(new DOMException("The connection timed out", "TimeoutError")), 2000);
-    let response: Response;
+    const options = { signal: signal ? AbortSignal.any([signal, connect.signal]) : connect.signal, timeoutMs: 0 };
+    let chunks: AsyncIterator<Uint8Array>;
     try {
-      response = await this.#send(path, method, body, { signal: signal ? AbortSignal.any([signal, connect.signal]) : connect.signal, timeoutMs: 0 });
+      if (isFast(this.#transport)) chunks = (await this.#open(this.#transport, path, method, body, options, what)).body[Symbol.asyncIterator]();
+      else chunks = ((await this.#send(path, method, body, options)).body ?? emptyStream())[Symbol.asyncIterator]();
     } catch (error) {
       if (signal?.aborted) return;
       throw error;
     } finally {
       clearTimeout(timer);
     }
-    if (!response.body) return;
-    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    const decoder = new TextDecoder();
     let buffered = "";
     try {
       for (;;) {
-        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        let chunk: IteratorResult<Uint8Array>;
         try {
-          chunk = await reader.read();
+          chunk = await chunks.next();
         } catch (error) {
           if (signal?.aborted) return;
           throw this.#failure(error, {}, what);
         }
         if (chunk.done) break;
-        buffered += chunk.value;
+        buffered += decoder.decode(chunk.value, { stream: true });
         const lines = buffered.split("\n");
         buffered = lines.pop() ?? "";
         for (const line of lines) {
@@ -359,10 +375,10 @@ export class ApiClient {
           if (value !== undefined) yield value;
         }
       }
-      const last = parseLine(buffered);
+      const last = parseLine(buffered + decoder.decode());
       if (last !== undefined) yield last;
     } finally {
-      await reader.cancel().catch(() => {});
+      await chunks.return?.().catch(() => {});
     }
   }
 
@@ -419,7 +435,31 @@ export class ApiClient {
       throw failure;
     }
     if (answer.status === 200) return answer;
-    throw await this.#errorOf(new Response(answer.body, { status: answer.status, headers: answer.headers.record }));
+    throw this.#errorFrom(answer.status, new TextDecoder().decode(answer.body));
+  }
+
+  /**
+   * The answer of the fast path read as it arrives (no web Request/Response objects: on Node
+   * their first use loads undici into a daemon); a refusal is thrown as its FerryError.
+   */
+  async #open(transport: FastTransport, path: string, method: string, body: string | undefined, options: RequestOptions, what: string): Promise<OpenAnswer> {
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    let answer: OpenAnswer;
+    try {
+      answer = await transport.open({
+        method,
+        url: this.url + path,
+        headers: { authorization: `Bearer ${this.#secret}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        ...(body !== undefined ? { body } : {}),
+        timeoutMs,
+        maxBytes: Number.MAX_SAFE_INTEGER,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      throw this.#failure(error, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) }, what);
+    }
+    if (answer.status !== 200) throw this.#errorFrom(answer.status, await textOf(answer.body).catch(() => ""));
+    return answer;
   }
 
   async #send(path: string, method: string, body: string | Uint8Array | undefined, options: RequestOptions, extraHeaders: Record<string, string> = {}): Promise<Response> {
@@ -446,14 +486,19 @@ export class ApiClient {
   }
 
   async #errorOf(response: Response): Promise<FerryError> {
+    return this.#errorFrom(response.status, await response.text().catch(() => ""));
+  }
+
+  /** The FerryError an answer with this status and body stands for. */
+  #errorFrom(status: number, text: string): FerryError {
     let body: unknown;
     try {
-      body = await response.json();
+      body = JSON.parse(text);
     } catch {
       body = undefined;
     }
     const error = errorFields(body);
-    if (response.status === 401) {
+    if (status === 401) {
       return new FerryError("unauthorized", `Node "${this.name}" at ${this.url} refused the cluster secret${error ? `: ${error.message}` : ""}`, {
         hint: "check cluster.secret or FERRY_SECRET",
       });
@@ -464,7 +509,7 @@ export class ApiClient {
         ...(error.retryable !== undefined ? { retryable: error.retryable } : {}),
       });
     }
-    return new FerryError("internal", `Node "${this.name}" at ${this.url} answered HTTP ${response.status}`, {
+    return new FerryError("internal", `Node "${this.name}" at ${this.url} answered HTTP ${status}`, {
       hint: "is another program listening on that port?",
     });
   }
@@ -538,3 +583,13 @@ async function readBody(response: Response, maxBytes: number, onProgress?: (rece
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A body's bytes as text. */
+async function textOf(chunks: AsyncIterable<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of chunks) text += decoder.decode(chunk, { stream: true });
+  return text + decoder.decode();
+}
+
+async function* emptyStream(): AsyncGenerator<Uint8Array> {}

@@ -1,6 +1,6 @@
-// What an idle Node daemon holds: answering the CLI and its peers' JSON requests must not load
-// Node's fetch implementation (undici, some 5 MiB of a daemon's memory), which the web Request,
-// Response and Headers the API is written with would otherwise pull in.
+// What an idle Node daemon holds: answering the CLI, event followers and its peers, and handing
+// processes over, must not load Node's fetch implementation (undici, some 5 MiB of a daemon's
+// memory), which the web Request, Response and Headers the API is written with would pull in.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -9,18 +9,32 @@ import { TestCluster, until } from "../helpers/cluster.ts";
 
 const UNDICI = "NativeModule internal/deps/undici/undici";
 
+/**
+ * Starts `node` with a preload that, on SIGUSR2, writes the built-in modules its main thread
+ * loaded; returns the function that asks for them.
+ */
+async function startWatched(c: TestCluster, node: string): Promise<() => Promise<string[]>> {
+  const preload = join(c.dir, `loaded-modules-${node}.cjs`);
+  const report = join(c.dir, `loaded-modules-${node}.json`);
+  writeFileSync(
+    preload,
+    `if (require("node:worker_threads").isMainThread) process.on("SIGUSR2", () => require("node:fs").writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList)));\n`,
+  );
+  await c.start(node, { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${preload}`.trim() });
+  return async () => {
+    c.children.get(node)!.kill("SIGUSR2");
+    await until(() => existsSync(report), `the list of modules ${node} loaded`, 10_000, 20);
+    const loaded = JSON.parse(readFileSync(report, "utf8")) as string[];
+    assert.ok(loaded.includes("NativeModule http"), "the list is the daemon's own (it serves HTTP)");
+    return loaded;
+  };
+}
+
 test("a Node daemon serving ps, health, reconcile, the CLI and an events follower never loads undici", async () => {
   const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Idle"], runtimes: { alpha: "node" } });
   try {
-    // Preloaded into the daemon: on SIGUSR2 its main thread writes the built-in modules it loaded.
-    const preload = join(c.dir, "loaded-modules.cjs");
-    const report = join(c.dir, "loaded-modules.json");
-    writeFileSync(
-      preload,
-      `if (require("node:worker_threads").isMainThread) process.on("SIGUSR2", () => require("node:fs").writeFileSync(${JSON.stringify(report)}, JSON.stringify(process.moduleLoadList)));\n`,
-    );
     c.writeConfig({ idle: "module: Idle, node: alpha" });
-    await c.start("alpha", { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${preload}`.trim() });
+    const loadedBy = await startWatched(c, "alpha");
     await c.waitRunningOn("idle", "alpha");
     // An events follower, as `ferry events -f` or the web page holds: a streamed answer, held
     // open through the requests below.
@@ -37,13 +51,30 @@ test("a Node daemon serving ps, health, reconcile, the CLI and an events followe
     assert.is(ps.code, 0, ps.stderr);
     assert.match(ps.stdout, /idle/);
 
-    c.children.get("alpha")!.kill("SIGUSR2");
-    await until(() => existsSync(report), "the daemon's list of loaded modules", 10_000, 20);
-    const loaded = JSON.parse(readFileSync(report, "utf8")) as string[];
-    assert.ok(loaded.includes("NativeModule http"), "the list is the daemon's own (it serves HTTP)");
-    assert.not.ok(loaded.includes(UNDICI), "undici was loaded");
+    assert.not.ok((await loadedBy()).includes(UNDICI), "undici was loaded");
     stop.abort();
     await following;
+  } finally {
+    await c.close();
+  }
+});
+
+test("two Node daemons handing processes over (single and batched pulls) never load undici", async () => {
+  const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Idle", "Heavy"], runtimes: { alpha: "node", beta: "node" } });
+  try {
+    const on = (node: string) => ({ idle: `module: Idle, node: ${node}`, small: `module: Heavy, node: ${node}, args: ["0.001"]` });
+    c.writeConfig(on("alpha"));
+    const loaded = { alpha: await startWatched(c, "alpha"), beta: await startWatched(c, "beta") };
+    await c.waitRunningOn("idle", "alpha");
+    await c.waitRunningOn("small", "alpha");
+    for (const to of ["beta", "alpha"]) {
+      c.writeConfig(on(to));
+      await c.post(to, "reconcile", { names: ["idle", "small"], reload: true });
+      await c.waitRunningOn("idle", to);
+      await c.waitRunningOn("small", to);
+    }
+    assert.is((await c.cli(["ps", "--config", c.file])).code, 0);
+    for (const node of ["alpha", "beta"] as const) assert.not.ok((await loaded[node]()).includes(UNDICI), `undici was loaded by ${node}`);
   } finally {
     await c.close();
   }
