@@ -194,34 +194,15 @@ export class ApiClient {
    * ```
    */
   async *postForChunks<T extends "handoff.batch">(type: T, body: RequestBody<T>, options: RequestOptions = {}): AsyncIterable<Uint8Array> {
-    if (isFast(this.#transport)) {
-      const answer = await this.#open(this.#transport, `/v1/${type}`, "POST", JSON.stringify(body), options, type);
-      const iterator = answer.body[Symbol.asyncIterator]();
-      try {
-        for (;;) {
-          let chunk: IteratorResult<Uint8Array>;
-          try {
-            chunk = await iterator.next();
-          } catch (error) {
-            const failure = this.#failure(error, options, type);
-            if (failure.code !== "unreachable") throw failure;
-            throw new FerryError("unreachable", `Answer of node "${this.name}" broke off: ${describe(error)}`, { cause: error });
-          }
-          if (chunk.done) return;
-          yield chunk.value;
-        }
-      } finally {
-        await iterator.return?.();
-      }
-    }
-    const response = await this.#send(`/v1/${type}`, "POST", JSON.stringify(body), options);
-    if (!response.body) return;
-    const reader = response.body.getReader();
+    const json = JSON.stringify(body);
+    const chunks = isFast(this.#transport)
+      ? (await this.#open(this.#transport, `/v1/${type}`, "POST", json, options, type)).body[Symbol.asyncIterator]()
+      : ((await this.#send(`/v1/${type}`, "POST", json, options)).body ?? emptyStream())[Symbol.asyncIterator]();
     try {
       for (;;) {
-        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        let chunk: IteratorResult<Uint8Array>;
         try {
-          chunk = await reader.read();
+          chunk = await chunks.next();
         } catch (error) {
           const failure = this.#failure(error, options, type);
           if (failure.code !== "unreachable") throw failure;
@@ -231,7 +212,7 @@ export class ApiClient {
         yield chunk.value;
       }
     } finally {
-      await reader.cancel().catch(() => {});
+      await chunks.return?.()?.catch(() => {});
     }
   }
 
