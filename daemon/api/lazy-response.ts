@@ -45,16 +45,17 @@ export interface StreamedParts {
 type Parts = BufferedParts | StreamedParts;
 
 const parts = Symbol("lazy parts");
+const streamed = Symbol("streamed");
 
 class LazyResponse {
   readonly [parts]: Parts;
-  readonly streamed: boolean;
+  readonly [streamed]: boolean;
   #headers: Headers | undefined;
   #web: Response | undefined;
 
   constructor(body: Body | ReadableStream<Uint8Array>, status: number, headers: Record<string, string>) {
     this[parts] = { status, headers, body } as Parts;
-    this.streamed = typeof body !== "string" && !(body instanceof Uint8Array);
+    this[streamed] = typeof body !== "string" && !(body instanceof Uint8Array);
   }
 
   get status(): number {
@@ -149,7 +150,7 @@ export function jsonResponse(value: unknown, init: { status?: number; headers?: 
  * ```
  */
 export function bufferedParts(response: Response): BufferedParts | undefined {
-  return response instanceof LazyResponse && !response.streamed ? (response.current() as BufferedParts | undefined) : undefined;
+  return response instanceof LazyResponse && !response[streamed] ? (response.current() as BufferedParts | undefined) : undefined;
 }
 
 /**
@@ -163,7 +164,7 @@ export function bufferedParts(response: Response): BufferedParts | undefined {
  * ```
  */
 export function streamedParts(response: Response): StreamedParts | undefined {
-  return response instanceof LazyResponse && response.streamed ? (response.current() as StreamedParts | undefined) : undefined;
+  return response instanceof LazyResponse && response[streamed] ? (response.current() as StreamedParts | undefined) : undefined;
 }
 
 /**
@@ -176,7 +177,7 @@ export function streamedParts(response: Response): StreamedParts | undefined {
  * ```
  */
 export function cancelBody(response: Response): void {
-  if (response instanceof LazyResponse && !response.streamed) return;
+  if (response instanceof LazyResponse && !response[streamed]) return;
   const stream = streamedParts(response)?.body ?? response.body;
   stream?.cancel().catch(() => {});
 }

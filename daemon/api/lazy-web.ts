@@ -4,8 +4,8 @@
  * hot path reads, and makes the real web object only when anything else is asked of it.
  *
  * On Node, `Request`, `Response` and `Headers` are its fetch implementation (undici), loaded the
- * first time one of these globals is read: some 5 MiB of an idle daemon, which answers every JSON
- * request without them. So the lazy classes do not read the web class when they are defined:
+ * first time one of these globals is read: some 3–5 MiB of an idle daemon, which answers its
+ * requests without them. So the lazy classes do not read the web class when they are defined:
  * their forwarding members are known by name, and they become subclasses of the web class (for
  * `instanceof`) the moment the program first reads that global. On Deno, where the web classes
  * are built in, they are linked at once.
@@ -75,13 +75,8 @@ export function forwardToWeb(lazy: { web(): object }, name: WebClassName, fields
 /**
  * Whether the web class `name` is still to be loaded: reading it would load the runtime's fetch
  * implementation (Node), rather than hand over a class already there (Deno, or Node once it was read).
- *
- * @example
- * ```ts
- * const headers = webClassPending("Headers") ? new PlainHeaders() : new Headers();
- * ```
  */
-export function webClassPending(name: WebClassName): boolean {
+function webClassPending(name: WebClassName): boolean {
   // Deno defines its globals as getters too, but they hand over classes it has built in.
   return !onDeno && typeof Object.getOwnPropertyDescriptor(globalThis, name)?.get === "function";
 }
