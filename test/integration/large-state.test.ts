@@ -76,6 +76,8 @@ large("destination killed -9 mid-stream: the source resumes at once with its sta
   await c.call("alpha", "big", "note", ["kept"]);
   place("beta");
   await midStream(c, "beta");
+  // Bytes are counted as they arrive; the file they go to is opened on the thread pool.
+  await until(() => partialFiles(c, "beta").length > 0, "beta writing the snapshot's partial file", 30000, 5);
   await c.stop("beta", "SIGKILL");
   const resumed = await until(async () => {
     const p = await on(c, "alpha");
