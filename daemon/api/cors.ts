@@ -12,6 +12,7 @@
  * ```
  * @module
  */
+import { emptyResponse } from "./lazy-response.ts";
 
 /**
  * The origins (`scheme://host:port`) of the nodes' URLs.
@@ -49,8 +50,8 @@ function allowed(req: Request, origins: readonly string[]): string | undefined {
  */
 export function preflight(req: Request, origins: readonly string[]): Response {
   const origin = allowed(req, origins);
-  if (!origin) return new Response(null, { status: 204, headers: { vary: "Origin" } });
-  return new Response(null, {
+  if (!origin) return emptyResponse({ status: 204, headers: { vary: "Origin" } });
+  return emptyResponse({
     status: 204,
     headers: {
       "access-control-allow-origin": origin,

@@ -46,15 +46,19 @@ type Parts = BufferedParts | StreamedParts;
 
 const parts = Symbol("lazy parts");
 const streamed = Symbol("streamed");
+const noBody = Symbol("no body");
 
 class LazyResponse {
   readonly [parts]: Parts;
   readonly [streamed]: boolean;
+  /** A body-less answer (a 204 or a redirect): the adapter reads an empty stream, the web object gets null. */
+  readonly [noBody]: boolean;
   #headers: Headers | undefined;
   #web: Response | undefined;
 
-  constructor(body: Body | ReadableStream<Uint8Array>, status: number, headers: Record<string, string>) {
-    this[parts] = { status, headers, body } as Parts;
+  constructor(body: Body | ReadableStream<Uint8Array> | null, status: number, headers: Record<string, string>) {
+    this[noBody] = body === null;
+    this[parts] = { status, headers, body: body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() }) } as Parts;
     this[streamed] = typeof body !== "string" && !(body instanceof Uint8Array);
   }
 
@@ -76,7 +80,7 @@ class LazyResponse {
   web(): Response {
     if (!this.#web) {
       const { body, status } = this[parts];
-      this.#web = new Response(body, { status, headers: this.#headers ? [...this.#headers] : this[parts].headers });
+      this.#web = new Response(this[noBody] ? null : body, { status, headers: this.#headers ? [...this.#headers] : this[parts].headers });
     }
     return this.#web;
   }
@@ -137,6 +141,19 @@ export function streamResponse(stream: ReadableStream<Uint8Array>, init: { statu
  */
 export function jsonResponse(value: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
   return bufferedResponse(JSON.stringify(value), { status: init.status, headers: { "content-type": "application/json", ...init.headers } });
+}
+
+/**
+ * An answer without a body (`new Response(null, init)`), made lazily: no Content-Length is
+ * added, as a 204 must not have one.
+ *
+ * @example
+ * ```ts
+ * emptyResponse({ status: 204, headers: { vary: "Origin" } });
+ * ```
+ */
+export function emptyResponse(init: { status?: number; headers?: Record<string, string> } = {}): Response {
+  return new LazyResponse(null, init.status ?? 200, { ...init.headers }) as unknown as Response;
 }
 
 /**

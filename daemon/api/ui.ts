@@ -13,6 +13,7 @@
  * @module
  */
 import { readFile } from "node:fs/promises";
+import { bufferedResponse, emptyResponse } from "./lazy-response.ts";
 
 /** The page's files, by name under `/ui/`, with their content types. */
 const files: Readonly<Record<string, string>> = {
@@ -85,12 +86,14 @@ async function answer(method: string, pathname: string, origins: readonly string
     "cache-control": "no-cache",
   };
   if (method !== "GET" && method !== "HEAD") {
-    return new Response("Method not allowed\n", { status: 405, headers: { ...headers, allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" } });
+    return bufferedResponse("Method not allowed\n", { status: 405, headers: { ...headers, allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" } });
   }
-  if (pathname === "/ui") return new Response(null, { status: 308, headers: { ...headers, location: "/ui/" } });
+  if (pathname === "/ui") return emptyResponse({ status: 308, headers: { ...headers, location: "/ui/" } });
   const name = pathname === "/ui/" ? "index.html" : pathname.slice(4);
   const type = Object.hasOwn(files, name) ? files[name] : undefined;
-  if (!type) return new Response("Not found\n", { status: 404, headers: { ...headers, "content-type": "text/plain; charset=utf-8" } });
+  if (!type) return bufferedResponse("Not found\n", { status: 404, headers: { ...headers, "content-type": "text/plain; charset=utf-8" } });
   const bytes = await read(name);
-  return new Response(method === "HEAD" ? null : bytes, { headers: { ...headers, "content-type": type, "content-length": String(bytes.byteLength) } });
+  // HEAD tells the length of what GET would send, with no body.
+  if (method === "HEAD") return emptyResponse({ headers: { ...headers, "content-type": type, "content-length": String(bytes.byteLength) } });
+  return bufferedResponse(bytes, { headers: { ...headers, "content-type": type } });
 }

@@ -30,7 +30,7 @@ async function startWatched(c: TestCluster, node: string): Promise<() => Promise
   };
 }
 
-test("a Node daemon serving ps, health, reconcile, the CLI and an events follower never loads undici", async () => {
+test("a Node daemon serving ps, health, reconcile, the CLI, the web page and an events follower never loads undici", async () => {
   const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Idle"], runtimes: { alpha: "node" } });
   try {
     c.writeConfig({ idle: "module: Idle, node: alpha" });
@@ -46,6 +46,14 @@ test("a Node daemon serving ps, health, reconcile, the CLI and an events followe
     await until(() => seen.includes("started idle"), "the follower to read the process's start");
     const health = await fetch(`${c.url("alpha")}/healthz`);
     assert.is(health.status, 200);
+    // The web page: its files, a HEAD, and a browser's preflight from a node's origin.
+    const page = await fetch(`${c.url("alpha")}/ui/`);
+    assert.is(page.status, 200);
+    assert.match(await page.text(), /<html/i);
+    assert.is((await fetch(`${c.url("alpha")}/ui/app.js`, { method: "HEAD" })).status, 200);
+    const preflight = await fetch(`${c.url("alpha")}/v1/ps`, { method: "OPTIONS", headers: { origin: c.url("alpha"), "access-control-request-method": "POST" } });
+    assert.is(preflight.status, 204);
+    assert.is(preflight.headers.get("access-control-allow-origin"), c.url("alpha"));
     await c.post("alpha", "reconcile", { names: ["idle"], reload: true });
     const ps = await c.cli(["ps", "--config", c.file]);
     assert.is(ps.code, 0, ps.stderr);

@@ -3,7 +3,7 @@
 // as its stream gives it.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { bufferedParts, bufferedResponse, cancelBody, isResponse, jsonResponse, streamedParts, streamResponse } from "../../../daemon/api/lazy-response.ts";
+import { bufferedParts, bufferedResponse, cancelBody, emptyResponse, isResponse, jsonResponse, streamedParts, streamResponse } from "../../../daemon/api/lazy-response.ts";
 
 function streamOf(...chunks: string[]): { stream: ReadableStream<Uint8Array>; cancelled: () => boolean } {
   let cancelled = false;
@@ -103,6 +103,15 @@ test("cancelBody() stops a streamed answer's source, and leaves a buffered one a
   const buffered = jsonResponse({ a: 1 });
   cancelBody(buffered);
   assert.equal(await buffered.json(), { a: 1 });
+});
+
+test("emptyResponse() has no body and no Content-Length of its own (a 204 must not carry one)", async () => {
+  const res = emptyResponse({ status: 204, headers: { vary: "Origin" } });
+  assert.is(res.status, 204);
+  const parts = streamedParts(res);
+  assert.equal(parts?.headers, { vary: "Origin" });
+  assert.is(res.body, null, "as a web object, it has a null body");
+  assert.is(await res.text(), "");
 });
 
 test.run();
