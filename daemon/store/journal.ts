@@ -414,7 +414,8 @@ function writeCompacted(storage: StorageFs, dir: string, file: string, records: 
   const { fd, durable } = openForAppend(storage, tmp);
   try {
     writeAllSync(storage, fd, data);
-    storage.fsyncSync(fd);
+    // Opened with O_DSYNC, each write was durable as it returned: an fsync would only repeat it.
+    if (!durable) storage.fsyncSync(fd);
     storage.renameSync(tmp, file);
   } catch (error) {
     closeQuietly(storage, fd);
