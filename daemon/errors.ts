@@ -34,6 +34,8 @@ const failures = {
   process_not_found: { http: 404, exit: 4, retryable: false },
   method_not_found: { http: 404, exit: 4, retryable: false },
   method_failed: { http: 422, exit: 1, retryable: false },
+  /** A retried call had already run, and its answer was not kept: it is not run twice. */
+  answer_not_kept: { http: 410, exit: 1, retryable: false },
   process_failed: { http: 422, exit: 1, retryable: false },
   module_not_found: { http: 422, exit: 1, retryable: false },
   module_invalid: { http: 422, exit: 1, retryable: false },

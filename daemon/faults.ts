@@ -27,6 +27,8 @@ export interface Faults {
   delayPrecopyRoundMs?: number;
   /** Destination: pause this long after staging a pre-copied base on disk. */
   delayAfterStagingMs?: number;
+  /** Any node: break the connection instead of answering the first this many calls (each has run). */
+  dropCallAnswers?: number;
 }
 
 function read(): Faults {

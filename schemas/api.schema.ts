@@ -212,6 +212,11 @@ export const requests = {
       method: { type: "string", minLength: 1, maxLength: 200 },
       args: { type: "array", items: { type: "string" }, default: [] },
       timeoutMs: { type: "integer", minimum: 1, maximum: 3600000 },
+      /**
+       * The caller's id for this call, the same in each of its retries: a call that already ran
+       * is answered again (or fails with `answer_not_kept`), never run twice.
+       */
+      callId: { type: "string", minLength: 8, maxLength: 100, pattern: "^[A-Za-z0-9._:-]+$" },
     },
   },
   reconcile: {

@@ -2,8 +2,10 @@
  * `ferry call <process> <method> [args...]`: invokes a method on a running process, wherever it
  * runs. While the process is between nodes (its holder answers with an error that says retrying
  * may help, or it has just left the node it was found on) it is located again and the call
- * retried until the timeout: a hand-off is brief, and the caller should not have to care. Works
- * while cluster.yaml has errors: the daemons run the last good config.
+ * retried until the timeout: a hand-off is brief, and the caller should not have to care. Every
+ * attempt carries the same call id, so a retry of a call that ran but whose answer was lost is
+ * answered again, not run twice. Works while cluster.yaml has errors: the daemons run the last
+ * good config.
  *
  * @example
  * ```sh
@@ -12,6 +14,7 @@
  * ```
  * @module
  */
+import { randomUUID } from "node:crypto";
 import type { Argv } from "../argv.ts";
 import { FerryError, isFerryError, isRetryable } from "../../daemon/errors.ts";
 import { clusterSettingsSchema } from "../../schemas/cluster.schema.ts";
@@ -63,7 +66,9 @@ export const callCommand: Command<CallArgs> = {
  * again and retrying while the answer says that retrying may help (`error.retryable`: the
  * process is moving, its node is restarting...) or the process has just left the node it was
  * found on. Any other answer is final. `known` are the processes cluster.yaml declares (null
- * when unknown): a name it does not declare fails at once when no node holds it.
+ * when unknown): a name it does not declare fails at once when no node holds it. Every attempt
+ * sends the same call id (`callId`, a fresh one by default), by which a node that already ran the
+ * call answers it again instead of running it twice.
  *
  * A cluster where no node answers at all fails at once too: nothing suggests that waiting helps.
  * Once a node has answered, a node that stops answering is waited for (it may be restarting).
@@ -80,6 +85,7 @@ export async function callAnywhere(
   args: string[],
   timeoutMs: number,
   known: readonly string[] | null,
+  callId: string = randomUUID(),
 ): Promise<CallResponse> {
   const declared = known === null || known.includes(name);
   const deadline = Date.now() + timeoutMs;
@@ -105,7 +111,7 @@ export async function callAnywhere(
       try {
         const left = Math.max(1, deadline - Date.now());
         // The node bounds the method itself; the HTTP deadline leaves room for its answer.
-        return await cluster.node(where.node).post("call", { name, method, args, timeoutMs: left }, { timeoutMs: left + 1_000 });
+        return await cluster.node(where.node).post("call", { name, method, args, timeoutMs: left, callId }, { timeoutMs: left + 1_000 });
       } catch (error) {
         // "Not here" from the node that held it a moment ago means it moved on: look again.
         const movedOn = isFerryError(error) && error.code === "process_not_found";

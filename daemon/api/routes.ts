@@ -21,6 +21,15 @@ import { bufferedResponse, jsonResponse, streamResponse } from "./lazy-response.
 /** A snapshot up to this size answers a `begin` in one write rather than as a stream. */
 const BUFFERED_SNAPSHOT_BYTES = 64 * 1024;
 
+/** Call answers dropped so far by the injected fault `dropCallAnswers`. */
+let droppedCallAnswers = 0;
+
+/** An answer whose body breaks before its first byte: the client sees the connection drop. */
+function brokenAnswer(reason: string): Response {
+  const stream = new ReadableStream<Uint8Array>({ start: (controller) => controller.error(new Error(reason)) });
+  return streamResponse(stream, { headers: { "content-type": "application/json", "content-length": "64" } });
+}
+
 /** A fault that acts on a snapshot's transfer chunk by chunk is injected. */
 function transferFaults(): boolean {
   return Boolean(faults.delayPerChunkMs) || faults.breakTransferAfterBytes !== undefined || faults.flipByteAt !== undefined;
@@ -93,7 +102,12 @@ const messages: MessageRoutes = {
   },
 
   async call({ node }, body) {
-    return node.call(body.name, body.method, body.args, body.timeoutMs ?? node.settings.callTimeoutMs);
+    const answer = await node.call(body.name, body.method, body.args, body.timeoutMs ?? node.settings.callTimeoutMs, body.callId);
+    if (faults.dropCallAnswers && droppedCallAnswers < faults.dropCallAnswers) {
+      droppedCallAnswers++;
+      return brokenAnswer("injected fault: call answer dropped");
+    }
+    return answer;
   },
 
   async reconcile({ node, reconcile }, body) {

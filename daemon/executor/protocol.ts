@@ -81,7 +81,11 @@ export type Request =
   /** `expectBytes`: the size of its last snapshot the daemon knows of, so a large one's buffer is made ready. */
   | { type: "capture"; name: string; expectBytes?: number }
   | { type: "discard"; name: string }
-  | { type: "call"; name: string; method: string; args: string[] }
+  /**
+   * `callId`: the caller's id for the call, the same in each of its retries: a call that already
+   * ran is answered again, not run twice. Its answer is kept `keepMs` (the caller's time left).
+   */
+  | { type: "call"; name: string; method: string; args: string[]; callId?: string; keepMs?: number }
   | { type: "inspect"; modulePath: string; moduleVersion: string }
   /**
    * Swap a suspended (or completed) process's code: restore its fields into the class of

@@ -36,6 +36,7 @@ import type { ExecutorData, FromWorker, ToWorker, WireError } from "./protocol.t
 import { Fence } from "./fence.ts";
 import { DeltaTracker } from "../snapshot/delta.ts";
 import { LeaseCell } from "./lease.ts";
+import { CALLS_FIELD, type CallOutcome, RecentCalls } from "./recent-calls.ts";
 import { LogBucket } from "./log-limit.ts";
 import { sharedClockMs } from "./clock.ts";
 
@@ -59,6 +60,8 @@ interface Hosted {
   outgoing?: { send: SnapshotCursor; save: SnapshotCursor };
   /** The pre-copy round being hashed, a slice at a time: the next round and a suspend wait for it. */
   round?: Promise<unknown>;
+  /** Answers of recent calls by call id, captured with the fields: a retried call is not run twice. */
+  calls: RecentCalls;
 }
 
 /** Whose code a callback runs, and doing what: the async context every process callback carries. */
@@ -320,6 +323,8 @@ async function callUpgrade(who: { name: string; slot: number }, instance: Instan
 function stateOf(h: Hosted): ProcessState {
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(h.instance)) fields[key] = h.instance[key];
+  const calls = h.calls.toField(Date.now());
+  if (calls) fields[CALLS_FIELD] = calls;
   return { className: h.cls.name, fields, moduleVersion: h.version };
 }
 
@@ -451,12 +456,24 @@ async function captureDeltaRound(h: Hosted, session: string, after: number, budg
   }
 }
 
-/** A new instance of `cls` holding the fields of `snapshot` (bytes, or already decoded), its constructor not run. */
-function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array | ProcessState, verified = false): { instance: Instance; fromVersion?: string } {
+/**
+ * A new instance of `cls` holding the fields of `snapshot` (bytes, or already decoded), its
+ * constructor not run, and the answers of recent calls the snapshot kept beside them.
+ */
+function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array | ProcessState, verified = false): { instance: Instance; calls: RecentCalls; fromVersion?: string } {
   return runTurn(turnOf(who, Activity.decode), () => {
     const state = snapshot instanceof Uint8Array ? serializing(() => decodeState(snapshot, { verified })) : snapshot;
-    const instance = Object.assign(Object.create(cls.prototype) as object, state.fields) as Instance;
-    return state.moduleVersion === undefined ? { instance } : { instance, fromVersion: state.moduleVersion };
+    let fields = state.fields;
+    let calls: RecentCalls;
+    if (Object.hasOwn(fields, CALLS_FIELD)) {
+      const { [CALLS_FIELD]: kept, ...own } = fields;
+      calls = RecentCalls.from(kept);
+      fields = own;
+    } else {
+      calls = new RecentCalls();
+    }
+    const instance = Object.assign(Object.create(cls.prototype) as object, fields) as Instance;
+    return state.moduleVersion === undefined ? { instance, calls } : { instance, calls, fromVersion: state.moduleVersion };
   });
 }
 
@@ -522,12 +539,14 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       const cls = await classOf(req.modulePath, req.moduleVersion);
       stillWanted();
       let instance: Instance;
+      let calls = new RecentCalls();
       let upgradedFrom: string | undefined;
       const snapshot = inflow ? await inflow.state : req.snapshot;
       stillWanted();
       if (snapshot) {
         const restored = restoreInto(req, cls, snapshot, req.verified === true);
         instance = restored.instance;
+        calls = restored.calls;
         // State written by another version (a peer's, or this node's before its file changed):
         // the new code adapts it now, so a hand-off or restore that cannot fails instead.
         if (restored.fromVersion !== undefined && restored.fromVersion !== req.moduleVersion) upgradedFrom = restored.fromVersion;
@@ -559,6 +578,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
         generation: req.generation,
         phase: "held",
         stopping: false,
+        calls,
       };
       hosted.set(req.name, h);
       if (!req.hold && snapshot) await callHook(h, "resume");
@@ -702,22 +722,31 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       });
     }
     const method = h.instance[req.method] as (args: string[]) => unknown;
-    let value: unknown;
-    const turn = turnOf(h, Activity.call);
-    try {
-      value = await owner.run(turn, async () => {
-        step(turn);
-        try {
-          return await method.call(h.instance, req.args);
-        } finally {
-          leave();
-        }
-      });
-    } catch (error) {
-      throw new FerryError("method_failed", `${h.cls.name}.${req.method}() threw: ${describeError(error)}`);
-    }
-    assertPortable({ result: value }, `${h.cls.name}.${req.method}()`);
-    return { value: encodeValue(value) };
+    const value = await h.calls.once(req.callId, req.keepMs ?? 0, async (): Promise<CallOutcome> => {
+      let value: unknown;
+      const turn = turnOf(h, Activity.call);
+      try {
+        value = await owner.run(turn, async () => {
+          step(turn);
+          try {
+            return await method.call(h.instance, req.args);
+          } finally {
+            leave();
+          }
+        });
+      } catch (error) {
+        return { failed: new FerryError("method_failed", `${h.cls.name}.${req.method}() threw: ${describeError(error)}`) };
+      }
+      try {
+        assertPortable({ result: value }, `${h.cls.name}.${req.method}()`);
+        return { answer: encodeValue(value) };
+      } catch (error) {
+        // It ran: a retry gets this failure again rather than a second run.
+        const failed = isFerryError(error) ? error : new FerryError("not_serializable", `${h.cls.name}.${req.method}() returned a value that cannot be encoded: ${describeError(error)}`);
+        return { failed };
+      }
+    });
+    return { value };
   },
 
   async inspect(req) {

@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * await callProcess(node, "counter", "get", [], 10000);
+ * await callProcess(node, "counter", "get", [], 10000, "5b0c…");
  * ```
  * @module
  */
@@ -26,14 +26,16 @@ export interface CallTarget {
 }
 
 /**
- * Invokes `method` with `args` on `name`, waiting through a hand-off.
+ * Invokes `method` with `args` on `name`, waiting through a hand-off. `callId`, the caller's id
+ * for the call, goes with it wherever it is delivered: the process answers a call it already ran again
+ * instead of running it twice (executor/recent-calls.ts).
  *
  * @example
  * ```ts
- * const { text } = await callProcess(target, "counter", "get", [], 5000);
+ * const { text } = await callProcess(target, "counter", "get", [], 5000, undefined);
  * ```
  */
-export async function callProcess(target: CallTarget, name: string, method: string, args: string[], timeoutMs: number): Promise<CallResponse> {
+export async function callProcess(target: CallTarget, name: string, method: string, args: string[], timeoutMs: number, callId: string | undefined): Promise<CallResponse> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const p = target.get(name);
@@ -47,7 +49,7 @@ export async function callProcess(target: CallTarget, name: string, method: stri
         const peer = target.peer(outcome.movedTo);
         if (!peer) continue;
         const left = Math.max(1, deadline - Date.now());
-        return peer.post("call", { name, method, args, timeoutMs: left }, { timeoutMs: left + 1000 });
+        return peer.post("call", { name, method, args, timeoutMs: left, ...(callId !== undefined ? { callId } : {}) }, { timeoutMs: left + 1000 });
       }
       continue;
     }
@@ -57,7 +59,8 @@ export async function callProcess(target: CallTarget, name: string, method: stri
     if (!p.hosted || p.state === "failed") {
       throw new FerryError("process_failed", `Process "${name}" has failed: ${p.error ?? "its instance was lost"}`, { hint: "see `ferry ps` and `ferry events`" });
     }
-    const request = target.request({ type: "call", name, method, args }, { timeoutMs: Math.max(1, deadline - Date.now()) });
+    const left = Math.max(1, deadline - Date.now());
+    const request = target.request({ type: "call", name, method, args, ...(callId !== undefined ? { callId, keepMs: left } : {}) }, { timeoutMs: left });
     p.inflight.add(request);
     try {
       const { value } = await beforeDeadline(request, deadline, () => new FerryError("timeout", `Call to ${name}.${method}() did not return within ${timeoutMs} ms`));

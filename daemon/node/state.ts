@@ -892,15 +892,16 @@ export class NodeState {
 
   /**
    * Invokes `method` on a process held here. During a hand-off the call waits and is delivered
-   * where the process resumes; it fails only when the hand-off outlasts `timeoutMs`.
+   * where the process resumes; it fails only when the hand-off outlasts `timeoutMs`. A call with
+   * the `callId` of one that already ran is answered again, not run twice.
    */
-  call(name: string, method: string, args: string[], timeoutMs: number) {
+  call(name: string, method: string, args: string[], timeoutMs: number, callId?: string) {
     return callProcess({
       node: this.node,
       get: (n) => this.#table.get(n),
       peer: (n) => this.#peers.get(n),
       request: (req, options) => this.#pool.request(req, options),
-    }, name, method, args, timeoutMs);
+    }, name, method, args, timeoutMs, callId);
   }
 
   // ------------------------------------------------------------------ shutdown
