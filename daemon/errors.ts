@@ -159,6 +159,33 @@ export function isRetryable(value: unknown): boolean {
   return isFerryError(value) && value.retryable;
 }
 
+/**
+ * How a request refused for a field its schema does not have names it: the API's validator
+ * writes it, and a client that sends a field older daemons lack ({@link refusedUnknownField})
+ * reads it.
+ *
+ * @example
+ * ```ts
+ * unknownField("callId"); // 'unknown field "callId"'
+ * ```
+ */
+export function unknownField(field: string): string {
+  return `unknown field "${field}"`;
+}
+
+/**
+ * Whether `error` is a daemon's refusal of a request for carrying `field`, which its release does
+ * not know: the request did nothing there, and may be sent again without the field.
+ *
+ * @example
+ * ```ts
+ * if (refusedUnknownField(error, "callId")) sendWithoutCallId();
+ * ```
+ */
+export function refusedUnknownField(error: unknown, field: string): boolean {
+  return isFerryError(error) && error.code === "bad_request" && error.message.endsWith(unknownField(field));
+}
+
 /** A one-line description of any thrown value, for logs and `ps`. */
 export function describeError(value: unknown): string {
   if (isFerryError(value)) return value.userMessage;

@@ -6,7 +6,7 @@ import type { ValidateFunction } from "ajv";
 import { requests } from "../../schemas/api.schema.ts";
 import type { MessageType, RequestOf } from "../../schemas/api.schema.ts";
 import { requestKey, validators as compiled } from "../../schemas/validators.ts";
-import { FerryError } from "../errors.ts";
+import { FerryError, unknownField } from "../errors.ts";
 
 const api = await compiled("api");
 const validators = new Map<string, ValidateFunction>(Object.keys(requests).map((type) => [type, api[requestKey(type)]!]));
@@ -29,7 +29,7 @@ export function validateRequest<T extends MessageType>(type: T, body: unknown): 
     const e = validate.errors?.[0];
     const where = e?.instancePath ? ` at ${e.instancePath}` : "";
     const extra = (e?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
-    const what = extra ? `unknown field "${extra}"` : (e?.message ?? "malformed");
+    const what = extra ? unknownField(extra) : (e?.message ?? "malformed");
     throw new FerryError("bad_request", `Invalid "${type}" request${where}: ${what}`);
   }
   return body as RequestOf<T>;

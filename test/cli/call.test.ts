@@ -8,10 +8,10 @@ import { ClusterClient } from "../../cli/client.ts";
 import { parseClusterConfig } from "../../daemon/config/parse.ts";
 import { rejection } from "../helpers/assert.ts";
 
-/** One fake node: `holds()` answers locate, `call()` answers call with a status and a body. */
+/** One fake node: `holds()` answers locate, `call()` answers call (given its body) with a status and a body. */
 interface FakeNode {
   holds: () => boolean;
-  call: () => { status: number; body: unknown };
+  call: (request: Record<string, unknown>) => { status: number; body: unknown };
   calls: number;
 }
 
@@ -24,14 +24,15 @@ test.after.each(async () => {
 
 async function serve(node: FakeNode): Promise<string> {
   const server = createServer((req, res) => {
-    req.resume();
+    let text = "";
+    req.on("data", (chunk) => (text += chunk));
     req.on("end", () => {
       let answer: { status: number; body: unknown };
       if (req.url === "/v1/locate") {
         answer = { status: 200, body: node.holds() ? { holds: true, generation: 1, state: "running" } : { holds: false } };
       } else if (req.url === "/v1/call") {
         node.calls++;
-        answer = node.call();
+        answer = node.call(JSON.parse(text) as Record<string, unknown>);
       } else {
         answer = { status: 404, body: { error: { code: "not_found", message: `No route ${req.url}` } } };
       }
@@ -61,6 +62,30 @@ test("callAnywhere() retries while the holder answers a retryable error, then re
   const response = await callAnywhere(cluster, "x", "get", [], 10_000, ["x"]);
   assert.equal(response, { value: 7, text: "7", node: "alpha" });
   assert.is(alpha.calls, 4);
+});
+
+test("callAnywhere() sends one call id with every retry, wherever the process is", async () => {
+  let moved = false;
+  const ids: unknown[] = [];
+  const alpha: FakeNode = { holds: () => !moved, call: (request) => (ids.push(request.callId), alpha.calls === 2 && (moved = true), moving), calls: 0 };
+  const beta: FakeNode = { holds: () => moved, call: (request) => (ids.push(request.callId), ok("beta")), calls: 0 };
+  await callAnywhere(await clusterOf({ alpha, beta }), "x", "get", [], 10_000, ["x"]);
+  assert.is(ids.length, 3);
+  assert.type(ids[0], "string");
+  assert.ok((ids[0] as string).length >= 8, "the call id is too short to be unique");
+  assert.equal(new Set(ids).size, 1, `the retries carried different ids: ${ids.join(", ")}`);
+  const next: unknown[] = [];
+  const gamma: FakeNode = { holds: () => true, call: (request) => (next.push(request.callId), ok("gamma")), calls: 0 };
+  await callAnywhere(await clusterOf({ gamma }), "x", "get", [], 10_000, ["x"]);
+  assert.is.not(next[0], ids[0], "two calls shared an id");
+});
+
+test("callAnywhere() calls a node of an older release, which refuses call ids, once without the id", async () => {
+  const refused = { status: 400, body: { error: { code: "bad_request", message: 'Invalid "call" request: unknown field "callId"' } } };
+  const alpha: FakeNode = { holds: () => true, call: (request) => ("callId" in request ? refused : ok("alpha")), calls: 0 };
+  const response = await callAnywhere(await clusterOf({ alpha }), "x", "get", [], 10_000, ["x"]);
+  assert.is(response.node, "alpha");
+  assert.is(alpha.calls, 2);
 });
 
 test("callAnywhere() follows the process to the node that holds it next", async () => {

@@ -1,0 +1,65 @@
+// callProcess() for a call that waited at a hand-off's gate: it is forwarded to the node the
+// process moved to, with the caller's call id, and once without it to a peer of an older release.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { callProcess, type CallTarget } from "../../../daemon/node/calls.ts";
+import { ManagedProcess } from "../../../daemon/node/process.ts";
+import { FerryError } from "../../../daemon/errors.ts";
+import type { ApiClient } from "../../../daemon/api/client.ts";
+
+/** A process on "alpha" whose gate is closed, and a peer "beta" that answers forwarded calls with `answer`. */
+function movingTarget(answer: (body: Record<string, unknown>) => unknown): { target: CallTarget; process: ManagedProcess; forwarded: Record<string, unknown>[] } {
+  const process = new ManagedProcess({ name: "x", module: "X", args: [], generation: 1, migrations: 0, lastDowntimeMs: null });
+  process.closeGate();
+  const forwarded: Record<string, unknown>[] = [];
+  const peer = {
+    post: async (type: string, body: Record<string, unknown>) => {
+      assert.is(type, "call");
+      forwarded.push(body);
+      return answer(body);
+    },
+  } as unknown as ApiClient;
+  const target: CallTarget = {
+    node: "alpha",
+    get: (name) => (name === "x" ? process : undefined),
+    peer: (node) => (node === "beta" ? peer : undefined),
+    request: () => Promise.reject(new Error("the call ran on the node it left")),
+  };
+  return { target, process, forwarded };
+}
+
+test("a call waiting at the gate is forwarded with its call id to the node the process moved to", async () => {
+  const { target, process, forwarded } = movingTarget(() => ({ value: 1, text: "1", node: "beta" }));
+  const answer = callProcess(target, "x", "note", ["a"], 5_000, "call-0001");
+  process.openGate({ movedTo: "beta" });
+  assert.equal(await answer, { value: 1, text: "1", node: "beta" });
+  assert.is(forwarded.length, 1);
+  assert.is(forwarded[0]!.callId, "call-0001");
+  assert.equal(forwarded[0]!.args, ["a"]);
+});
+
+test("a peer of an older release that refuses call ids gets the forwarded call once more without the id", async () => {
+  const { target, process, forwarded } = movingTarget((body) => {
+    if ("callId" in body) throw new FerryError("bad_request", 'Invalid "call" request: unknown field "callId"');
+    return { value: 2, text: "2", node: "beta" };
+  });
+  const answer = callProcess(target, "x", "note", [], 5_000, "call-0002");
+  process.openGate({ movedTo: "beta" });
+  assert.is((await answer).value, 2);
+  assert.is(forwarded.length, 2);
+  assert.not.ok("callId" in forwarded[1]!);
+});
+
+test("any other refusal of a forwarded call is the caller's answer, not retried", async () => {
+  const { target, process, forwarded } = movingTarget(() => {
+    throw new FerryError("method_not_found", 'Process "x" has no method "nope"');
+  });
+  const answer = callProcess(target, "x", "nope", [], 5_000, "call-0003").then(() => undefined, (error: unknown) => error);
+  process.openGate({ movedTo: "beta" });
+  const error = await answer;
+  assert.instance(error, FerryError);
+  assert.is((error as FerryError).code, "method_not_found");
+  assert.is(forwarded.length, 1);
+});
+
+test.run();
