@@ -11,11 +11,11 @@
  *
  * With `tls`, the same server is a `node:https` one (Deno 2.9 implements it too, with the same
  * limits): the handshake gets `headersTimeoutMs` as well, since the header deadline only starts
- * once it is done.
+ * once it is done. `node:https` is loaded only then: a plain-HTTP daemon never loads it, nor TLS.
  * @module
  */
 import { createServer } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import process from "node:process";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { FerryError } from "../errors.ts";
 import { resolveServeOptions } from "./limits.ts";
@@ -112,7 +112,7 @@ export function serveNodeHttp(handler: Handler, options: ServeOptions): Promise<
   };
   const tls = options.tls;
   const server = tls
-    ? createHttpsServer({ ...common, cert: tls.cert, key: tls.key, handshakeTimeout: limits.headersTimeoutMs }, (req, res) => exchange(handler, limits, "https", req, res))
+    ? process.getBuiltinModule("node:https").createServer({ ...common, cert: tls.cert, key: tls.key, handshakeTimeout: limits.headersTimeoutMs }, (req, res) => exchange(handler, limits, "https", req, res))
     : createServer(common, (req, res) => exchange(handler, limits, "http", req, res));
   // A failed handshake (a plain-HTTP client, a client refusing the certificate) is the client's
   // business; without a listener it would only be logged as a warning on some runtimes.

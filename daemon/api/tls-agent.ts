@@ -10,18 +10,21 @@
  * `authorizationError`, `getPeerCertificate()` with `fingerprint256`, `tls.checkServerIdentity`,
  * and an agent whose `createConnection` answers through its callback (Deno 2.9 as Node 20).
  *
+ * `node:https` and `node:tls` are loaded when the first agent is made: a cluster on plain HTTP,
+ * and every command that reaches one, never loads them (some 2 ms of a command's start-up, and
+ * their share of a daemon's memory).
+ *
  * @example
  * ```ts
- * const agent = new VerifyingAgent(await clientTlsOf(config, dir));
+ * const agent = verifyingAgent(await clientTlsOf(config, dir));
  * https.request({ host: "127.0.0.1", port: 7102, path: "/v1/ps", method: "POST", agent });
  * ```
  * @module
  */
 import { isIP } from "node:net";
+import process from "node:process";
 import type { Duplex } from "node:stream";
-import { Agent } from "node:https";
-import type { RequestOptions } from "node:https";
-import { checkServerIdentity, connect } from "node:tls";
+import type { Agent, RequestOptions } from "node:https";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { FerryError } from "../errors.ts";
 import type { ClientTls } from "./client-tls.ts";
@@ -29,55 +32,69 @@ import type { ClientTls } from "./client-tls.ts";
 /** A handshake that has not completed by then is given up (the request's own timeout may be longer). */
 const handshakeTimeoutMs = 30_000;
 
+/** A keep-alive https agent whose connections are checked against its TLS settings before use. */
+export type VerifyingAgent = Agent;
+
+let agentClass: (new (tls: ClientTls | undefined) => Agent) | undefined;
+
 /**
  * A keep-alive https agent whose connections are checked against `tls` before use.
  *
  * @example
  * ```ts
- * const agent = new VerifyingAgent({ ca: { pem, file: "ca.pem" }, peers });
+ * const agent = verifyingAgent({ ca: { pem, file: "ca.pem" }, peers });
  * ```
  */
-export class VerifyingAgent extends Agent {
-  readonly #tls: ClientTls | undefined;
+export function verifyingAgent(tls: ClientTls | undefined): VerifyingAgent {
+  agentClass ??= defineVerifyingAgent();
+  return new agentClass(tls);
+}
 
-  constructor(tls: ClientTls | undefined) {
-    super({ keepAlive: true, maxSockets: 256 });
-    this.#tls = tls;
-  }
+function defineVerifyingAgent(): new (tls: ClientTls | undefined) => Agent {
+  const { Agent } = process.getBuiltinModule("node:https");
+  const { connect } = process.getBuiltinModule("node:tls");
+  return class VerifyingAgent extends Agent {
+    readonly #tls: ClientTls | undefined;
 
-  override createConnection(options: RequestOptions, done?: (error: Error | null, socket: Duplex) => void): undefined {
-    const host = String(options.host ?? options.hostname ?? "localhost").replace(/^\[|\]$/g, "");
-    const port = Number(options.port ?? 443);
-    const origin = new URL(`https://${isIP(host) === 6 ? `[${host}]` : host}:${port}`).origin;
-    const pinned = this.#tls?.peers.get(origin)?.fingerprint;
-    const socket = connect({
-      host,
-      port,
-      // SNI carries host names only.
-      ...(isIP(host) === 0 ? { servername: host } : {}),
-      // A pinned certificate is checked by its fingerprint alone; otherwise against the CA below.
-      ...(this.#tls?.ca && pinned === undefined ? { ca: this.#tls.ca.pem } : {}),
-      // Checked in `verify` instead, before the socket carries anything.
-      rejectUnauthorized: false,
-    });
-    let settled = false;
-    const settle = (error: Error | null) => {
-      if (settled) return;
-      settled = true;
-      socket.setTimeout(0);
-      socket.off("error", onError);
-      if (error) socket.destroy();
-      done?.(error, socket);
-    };
-    const onError = (error: Error) => settle(tlsFailure(error, this.#tls, origin));
-    socket.once("error", onError);
-    socket.setTimeout(handshakeTimeoutMs, () => settle(new Error(`no TLS handshake within ${handshakeTimeoutMs} ms`)));
-    socket.once("secureConnect", () => {
-      socket.setNoDelay(true);
-      settle(verify(socket, host, origin, this.#tls) ?? null);
-    });
-    return undefined;
-  }
+    constructor(tls: ClientTls | undefined) {
+      super({ keepAlive: true, maxSockets: 256 });
+      this.#tls = tls;
+    }
+
+    override createConnection(options: RequestOptions, done?: (error: Error | null, socket: Duplex) => void): undefined {
+      const host = String(options.host ?? options.hostname ?? "localhost").replace(/^\[|\]$/g, "");
+      const port = Number(options.port ?? 443);
+      const origin = new URL(`https://${isIP(host) === 6 ? `[${host}]` : host}:${port}`).origin;
+      const pinned = this.#tls?.peers.get(origin)?.fingerprint;
+      const socket = connect({
+        host,
+        port,
+        // SNI carries host names only.
+        ...(isIP(host) === 0 ? { servername: host } : {}),
+        // A pinned certificate is checked by its fingerprint alone; otherwise against the CA below.
+        ...(this.#tls?.ca && pinned === undefined ? { ca: this.#tls.ca.pem } : {}),
+        // Checked in `verify` instead, before the socket carries anything.
+        rejectUnauthorized: false,
+      });
+      let settled = false;
+      const settle = (error: Error | null) => {
+        if (settled) return;
+        settled = true;
+        socket.setTimeout(0);
+        socket.off("error", onError);
+        if (error) socket.destroy();
+        done?.(error, socket);
+      };
+      const onError = (error: Error) => settle(tlsFailure(error, this.#tls, origin));
+      socket.once("error", onError);
+      socket.setTimeout(handshakeTimeoutMs, () => settle(new Error(`no TLS handshake within ${handshakeTimeoutMs} ms`)));
+      socket.once("secureConnect", () => {
+        socket.setNoDelay(true);
+        settle(verify(socket, host, origin, this.#tls) ?? null);
+      });
+      return undefined;
+    }
+  };
 }
 
 /** Why `socket`'s certificate is not acceptable for `origin`, or undefined when it is. */
@@ -111,7 +128,7 @@ function verify(socket: TLSSocket, host: string, origin: string, tls: ClientTls 
       });
   }
   // Checked here too, not only through `authorized`: the name must match whatever the runtime did.
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || checkServerIdentity(host, cert) !== undefined) {
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || process.getBuiltinModule("node:tls").checkServerIdentity(host, cert) !== undefined) {
     return new FerryError("tls_failed", `${who} presented a certificate for ${namesOf(cert)}, not for "${host}"`, {
       hint: `issue its certificate for the host of its url, or ${pinHint}`,
     });

@@ -19,10 +19,10 @@
 import { Agent, request as httpRequest } from "node:http";
 import type { IncomingMessage } from "node:http";
 import { BodyCollector } from "./body.ts";
-import { request as httpsRequest } from "node:https";
+import process from "node:process";
 import { Buffer } from "node:buffer";
 import { type ClientTls, tlsKey } from "./client-tls.ts";
-import { VerifyingAgent } from "./tls-agent.ts";
+import { type VerifyingAgent, verifyingAgent } from "./tls-agent.ts";
 
 export type Transport = (request: Request) => Promise<Response>;
 
@@ -131,7 +131,7 @@ export function httpTransport(options: HttpTransportOptions = {}): FastTransport
     const settings = typeof tls === "function" ? tls() : tls;
     if (current && current.settings === settings) return current.agent;
     const key = tlsKey(settings);
-    current = { settings, key, agent: current?.key === key ? current.agent : new VerifyingAgent(settings) };
+    current = { settings, key, agent: current?.key === key ? current.agent : verifyingAgent(settings) };
     return current.agent;
   };
   const transport: Transport = async (req) => {
@@ -152,7 +152,7 @@ export function httpTransport(options: HttpTransportOptions = {}): FastTransport
         headers,
       };
       const onResponse = (res: IncomingMessage) => resolve(toResponse(res, signal));
-      const outgoing = secure ? httpsRequest({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
+      const outgoing = secure ? httpsRequest()({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
       const onAbort = () => outgoing.destroy(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));
       signal.addEventListener("abort", onAbort, { once: true });
       outgoing.once("close", () => signal.removeEventListener("abort", onAbort));
@@ -213,7 +213,7 @@ function open(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<OpenAnswer
       }
       resolve({ status: res.statusCode ?? 500, headers: answerHeaders, length, body: body() });
     };
-    const outgoing = secure ? httpsRequest({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
+    const outgoing = secure ? httpsRequest()({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
     const onAbort = () => outgoing.destroy(x.signal!.reason instanceof Error ? x.signal!.reason : new Error(String(x.signal!.reason)));
     x.signal?.addEventListener("abort", onAbort, { once: true });
     /** Set when the timeout ended the exchange: a body being collected then fails with it. */
@@ -256,7 +256,7 @@ function exchange(x: Exchange, httpsAgent: () => VerifyingAgent): Promise<Answer
         x.signal?.removeEventListener("abort", onAbort);
         resolve({ status: res.statusCode ?? 500, headers: answerHeadersOf(res), body: out });
       });
-    const outgoing = secure ? httpsRequest({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
+    const outgoing = secure ? httpsRequest()({ ...target, agent: httpsAgent() }, onResponse) : httpRequest({ ...target, agent }, onResponse);
     const onAbort = () => outgoing.destroy(x.signal!.reason instanceof Error ? x.signal!.reason : new Error(String(x.signal!.reason)));
     x.signal?.addEventListener("abort", onAbort, { once: true });
     const timer = x.timeoutMs > 0 ? setTimeout(() => outgoing.destroy(new ExchangeTimeout(`no answer within ${x.timeoutMs} ms`)), x.timeoutMs) : undefined;
@@ -376,4 +376,9 @@ export function handlerTransport(handlers: ReadonlyMap<string, (req: Request) =>
     if (req.signal.aborted) throw req.signal.reason;
     return await handler(req);
   };
+}
+
+/** `https.request`, loaded on first use: a cluster on plain HTTP never loads `node:https`. */
+function httpsRequest(): typeof import("node:https").request {
+  return process.getBuiltinModule("node:https").request;
 }

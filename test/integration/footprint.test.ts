@@ -1,6 +1,7 @@
 // What an idle Node daemon holds: answering the CLI, event followers and its peers, and handing
 // processes over, must not load Node's fetch implementation (undici, some 5 MiB of a daemon's
-// memory), which the web Request, Response and Headers the API is written with would pull in.
+// memory), which the web Request, Response and Headers the API is written with would pull in;
+// nor, in a cluster on plain HTTP, `node:https` and `node:tls` (nor does the CLI reaching it).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -8,6 +9,13 @@ import * as assert from "uvu/assert";
 import { TestCluster, until } from "../helpers/cluster.ts";
 
 const UNDICI = "NativeModule internal/deps/undici/undici";
+/** Loaded only to serve or reach a node over https. */
+const TLS = ["NativeModule https", "NativeModule tls"];
+
+function assertLean(loaded: string[], who: string): void {
+  assert.not.ok(loaded.includes(UNDICI), `undici was loaded by ${who}`);
+  for (const module of TLS) assert.not.ok(loaded.includes(module), `${module.slice(13)} was loaded by ${who}, in a cluster on plain HTTP`);
+}
 
 /**
  * Starts `node` with a preload that, on SIGUSR2, writes the built-in modules its main thread
@@ -30,7 +38,7 @@ async function startWatched(c: TestCluster, node: string): Promise<() => Promise
   };
 }
 
-test("a Node daemon serving ps, health, reconcile, the CLI, the web page and an events follower never loads undici", async () => {
+test("a Node daemon serving ps, health, reconcile, the CLI, the web page and an events follower never loads undici, nor TLS on plain HTTP; nor does the CLI", async () => {
   const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Idle"], runtimes: { alpha: "node" } });
   try {
     c.writeConfig({ idle: "module: Idle, node: alpha" });
@@ -55,11 +63,17 @@ test("a Node daemon serving ps, health, reconcile, the CLI, the web page and an 
     assert.is(preflight.status, 204);
     assert.is(preflight.headers.get("access-control-allow-origin"), c.url("alpha"));
     await c.post("alpha", "reconcile", { names: ["idle"], reload: true });
-    const ps = await c.cli(["ps", "--config", c.file]);
+    const cliReport = join(c.dir, "loaded-modules-cli.json");
+    const cliPreload = join(c.dir, "loaded-modules-cli.cjs");
+    writeFileSync(cliPreload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(cliReport)}, JSON.stringify(process.moduleLoadList)));\n`);
+    const ps = await c.cli(["ps", "--config", c.file], { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${cliPreload}`.trim() });
     assert.is(ps.code, 0, ps.stderr);
     assert.match(ps.stdout, /idle/);
+    const cliLoaded = JSON.parse(readFileSync(cliReport, "utf8")) as string[];
+    assert.ok(cliLoaded.includes("NativeModule http"), "the list is the CLI's own (it asked the node over HTTP)");
+    assertLean(cliLoaded, "ferry ps");
 
-    assert.not.ok((await loadedBy()).includes(UNDICI), "undici was loaded");
+    assertLean(await loadedBy(), "the daemon");
     stop.abort();
     await following;
   } finally {
@@ -67,7 +81,7 @@ test("a Node daemon serving ps, health, reconcile, the CLI, the web page and an 
   }
 });
 
-test("two Node daemons handing processes over (single and batched pulls) never load undici", async () => {
+test("two Node daemons handing processes over (single and batched pulls) never load undici, nor TLS on plain HTTP", async () => {
   const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Idle", "Heavy"], runtimes: { alpha: "node", beta: "node" } });
   try {
     const on = (node: string) => ({ idle: `module: Idle, node: ${node}`, small: `module: Heavy, node: ${node}, args: ["0.001"]` });
@@ -82,7 +96,7 @@ test("two Node daemons handing processes over (single and batched pulls) never l
       await c.waitRunningOn("small", to);
     }
     assert.is((await c.cli(["ps", "--config", c.file])).code, 0);
-    for (const node of ["alpha", "beta"] as const) assert.not.ok((await loaded[node]()).includes(UNDICI), `undici was loaded by ${node}`);
+    for (const node of ["alpha", "beta"] as const) assertLean(await loaded[node](), node);
   } finally {
     await c.close();
   }
