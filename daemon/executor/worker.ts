@@ -60,9 +60,15 @@ interface Hosted {
   outgoing?: { send: SnapshotCursor; save: SnapshotCursor };
   /** The pre-copy round being hashed, a slice at a time: the next round and a suspend wait for it. */
   round?: Promise<unknown>;
-  /** Answers of recent calls by call id, captured with the fields: a retried call is not run twice. */
-  calls: RecentCalls;
+  /**
+   * Answers of recent calls by call id, captured with the fields: a retried call is not run twice.
+   * Made by the first call that has an id (or restored), so 10,000 idle processes hold none.
+   */
+  calls: RecentCalls | undefined;
 }
+
+/** Runs the calls that carry no id (older clients): each one runs, nothing is kept. */
+const unidentifiedCalls = new RecentCalls();
 
 /** Whose code a callback runs, and doing what: the async context every process callback carries. */
 interface Turn {
@@ -323,7 +329,7 @@ async function callUpgrade(who: { name: string; slot: number }, instance: Instan
 function stateOf(h: Hosted): ProcessState {
   const fields: Record<string, unknown> = {};
   for (const key of Object.keys(h.instance)) fields[key] = h.instance[key];
-  const calls = h.calls.toField(Date.now());
+  const calls = h.calls?.toField(Date.now());
   if (calls) fields[CALLS_FIELD] = calls;
   return { className: h.cls.name, fields, moduleVersion: h.version };
 }
@@ -460,20 +466,19 @@ async function captureDeltaRound(h: Hosted, session: string, after: number, budg
  * A new instance of `cls` holding the fields of `snapshot` (bytes, or already decoded), its
  * constructor not run, and the answers of recent calls the snapshot kept beside them.
  */
-function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array | ProcessState, verified = false): { instance: Instance; calls: RecentCalls; fromVersion?: string } {
+function restoreInto(who: { name: string; slot: number }, cls: ProcessClass, snapshot: Uint8Array | ProcessState, verified = false): { instance: Instance; calls?: RecentCalls; fromVersion?: string } {
   return runTurn(turnOf(who, Activity.decode), () => {
     const state = snapshot instanceof Uint8Array ? serializing(() => decodeState(snapshot, { verified })) : snapshot;
     let fields = state.fields;
-    let calls: RecentCalls;
+    let calls: RecentCalls | undefined;
     if (Object.hasOwn(fields, CALLS_FIELD)) {
       const { [CALLS_FIELD]: kept, ...own } = fields;
       calls = RecentCalls.from(kept);
       fields = own;
-    } else {
-      calls = new RecentCalls();
     }
     const instance = Object.assign(Object.create(cls.prototype) as object, fields) as Instance;
-    return state.moduleVersion === undefined ? { instance, calls } : { instance, calls, fromVersion: state.moduleVersion };
+    const restored = { instance, ...(calls ? { calls } : {}) };
+    return state.moduleVersion === undefined ? restored : { ...restored, fromVersion: state.moduleVersion };
   });
 }
 
@@ -539,7 +544,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       const cls = await classOf(req.modulePath, req.moduleVersion);
       stillWanted();
       let instance: Instance;
-      let calls = new RecentCalls();
+      let calls: RecentCalls | undefined;
       let upgradedFrom: string | undefined;
       const snapshot = inflow ? await inflow.state : req.snapshot;
       stillWanted();
@@ -722,7 +727,8 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
       });
     }
     const method = h.instance[req.method] as (args: string[]) => unknown;
-    const value = await h.calls.once(req.callId, req.keepMs ?? 0, async (): Promise<CallOutcome> => {
+    const calls = req.callId === undefined ? unidentifiedCalls : (h.calls ??= new RecentCalls());
+    const value = await calls.once(req.callId, req.keepMs ?? 0, async (): Promise<CallOutcome> => {
       let value: unknown;
       const turn = turnOf(h, Activity.call);
       try {
