@@ -14,8 +14,16 @@
  */
 import { emptyResponse } from "./lazy-response.ts";
 
+/** The names of this machine's loopback interface a browser may use for a node on loopback. */
+const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
+
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
 /**
- * The origins (`scheme://host:port`) of the nodes' URLs.
+ * The origins (`scheme://host:port`) of the nodes' URLs, as cluster.yaml spells them: where the
+ * page connects (its Content-Security-Policy lists them).
  *
  * @example
  * ```ts
@@ -30,6 +38,30 @@ export function nodeOrigins(nodes: Readonly<Record<string, { url: string }>>): s
     } catch {
       // The config parser rejects such a URL; nothing to allow.
     }
+  }
+  return [...out];
+}
+
+/**
+ * The origins a page may be served from to ask the nodes cross-origin: each node's origin, and
+ * for a node on loopback the same scheme and port under each loopback name (`localhost`,
+ * `127.0.0.1`, `[::1]`). A page opened at `http://localhost:7101/ui/` for a node configured as
+ * `http://127.0.0.1:7101` is that node's own page, and would otherwise find every other node
+ * refusing it. Any other host must be spelt as cluster.yaml spells it.
+ *
+ * @example
+ * ```ts
+ * pageOrigins(["http://127.0.0.1:7101"]); // also http://localhost:7101 and http://[::1]:7101
+ * ```
+ */
+export function pageOrigins(origins: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const origin of origins) {
+    out.add(origin);
+    const parsed = new URL(origin);
+    if (!isLoopback(parsed.hostname)) continue;
+    const port = parsed.port ? `:${parsed.port}` : "";
+    for (const host of LOOPBACK_HOSTS) out.add(`${parsed.protocol}//${host}${port}`);
   }
   return [...out];
 }

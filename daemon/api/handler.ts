@@ -20,7 +20,7 @@ import { BYTES_REQUEST_HEADER } from "./client.ts";
 import type { RouteContext } from "./routes.ts";
 import { uiResponse } from "./ui.ts";
 import { bufferedResponse, isResponse, jsonResponse } from "./lazy-response.ts";
-import { allowOrigin, nodeOrigins, preflight } from "./cors.ts";
+import { allowOrigin, nodeOrigins, pageOrigins, preflight } from "./cors.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "../metrics/prometheus.ts";
 
 export type Handler = (req: Request) => Promise<Response>;
@@ -77,12 +77,26 @@ export function createHandler(ctx: RouteContext): Handler {
   const api = apiHandler(ctx);
   return async (req) => {
     // The web page's files and the browser's preflights come before the secret: neither reveals anything.
-    const origins = nodeOrigins(ctx.node.loaded.config.nodes);
-    const page = uiResponse(req, origins);
+    const origins = originsOf(ctx.node.loaded.config.nodes);
+    const page = uiResponse(req, origins.nodes);
     if (page) return await page.catch(errorResponse);
-    if (req.method === "OPTIONS") return preflight(req, origins);
-    return allowOrigin(req, await api(req), origins);
+    if (req.method === "OPTIONS") return preflight(req, origins.pages);
+    return allowOrigin(req, await api(req), origins.pages);
   };
+}
+
+/** Origins by config: worked out once per config read, not for every request. */
+const originsByConfig = new WeakMap<object, { nodes: string[]; pages: string[] }>();
+
+/** Where the page connects (the nodes' origins) and where it may be served from (`pageOrigins`). */
+function originsOf(nodes: Readonly<Record<string, { url: string }>>): { nodes: string[]; pages: string[] } {
+  let origins = originsByConfig.get(nodes);
+  if (!origins) {
+    const own = nodeOrigins(nodes);
+    origins = { nodes: own, pages: pageOrigins(own) };
+    originsByConfig.set(nodes, origins);
+  }
+  return origins;
 }
 
 function apiHandler(ctx: RouteContext): Handler {

@@ -35,13 +35,13 @@ ui.after(async () => {
 });
 
 /** A fresh page (its own sessionStorage) that fails the test on any script error. */
-async function open(path: string): Promise<{ page: Page; errors: string[] }> {
+async function open(path: string, base = c.url("alpha")): Promise<{ page: Page; errors: string[] }> {
   const context = await browser.newContext();
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => void (m.type() === "error" && !/status of 4\d\d/.test(m.text()) && errors.push(m.text())));
-  await page.goto(`${c.url("alpha")}${path}`);
+  await page.goto(`${base}${path}`);
   return { page, errors };
 }
 
@@ -93,6 +93,17 @@ ui("the page's move control edits cluster.yaml like ferry migrate and the proces
   assert.match(await page.locator("#action").textContent() ?? "", /places idle on alpha/);
   assert.equal(errors, []);
   await page.context().close();
+});
+
+ui("the page opened at localhost, for nodes cluster.yaml spells 127.0.0.1, reaches every node", async () => {
+  const local = c.url("alpha").replace("://127.0.0.1:", "://localhost:");
+  assert.is.not(local, c.url("alpha"), "the test needs nodes configured on 127.0.0.1");
+  const { page, errors } = await open(`/ui/#secret=${SECRET}`, local);
+  // Beta is asked cross-origin: its row is up, with its own count of processes, only if it answered.
+  await until(async () => (await page.locator('tr[data-node="beta"] [data-field="state"]').textContent()) === "up", "beta shown up", 15_000, 50);
+  const onBeta = (await c.ps()).filter((p) => p.node === "beta").length;
+  await until(async () => (await page.locator('tr[data-node="beta"] [data-field="processes"]').textContent()) === String(onBeta), `beta shown with ${onBeta} processes`, 15_000, 50);
+  assert.equal(errors, []);
 });
 
 ui("a wrong secret shows a clear message and the secret form", async () => {

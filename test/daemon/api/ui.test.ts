@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { contentSecurityPolicy, uiResponse } from "../../../daemon/api/ui.ts";
-import { allowOrigin, nodeOrigins, preflight } from "../../../daemon/api/cors.ts";
+import { allowOrigin, nodeOrigins, pageOrigins, preflight } from "../../../daemon/api/cors.ts";
 
 const origins = ["http://127.0.0.1:7101", "http://127.0.0.1:7102"];
 const get = (path: string, method = "GET") => uiResponse(new Request(`http://127.0.0.1:7101${path}`, { method }), origins);
@@ -48,7 +48,17 @@ test("contentSecurityPolicy() allows nothing inline or foreign, and requests to 
 });
 
 test("nodeOrigins() reduces node URLs to their origins", () => {
-  assert.equal(nodeOrigins({ a: { url: "http://127.0.0.1:7101/" }, b: { url: "https://b.example:8443/x" }, c: { url: "http://127.0.0.1:7101" } }), ["http://127.0.0.1:7101", "https://b.example:8443"]);
+  assert.equal(nodeOrigins({ a: { url: "http://10.0.0.5:7101/" }, b: { url: "https://b.example:8443/x" }, c: { url: "http://10.0.0.5:7101" } }), ["http://10.0.0.5:7101", "https://b.example:8443"]);
+});
+
+test("pageOrigins() counts a node on loopback under each loopback name, with its scheme and port", () => {
+  const expected = ["http://127.0.0.1:7101", "http://localhost:7101", "http://[::1]:7101"];
+  assert.equal(pageOrigins(nodeOrigins({ a: { url: "http://127.0.0.1:7101/" } })), expected);
+  assert.equal(new Set(pageOrigins(["http://localhost:7101"])), new Set(expected));
+  assert.equal(new Set(pageOrigins(["https://[::1]:8443"])), new Set(["https://[::1]:8443", "https://localhost:8443", "https://127.0.0.1:8443"]));
+  assert.equal(pageOrigins(["http://127.0.0.2"]), ["http://127.0.0.2", "http://localhost", "http://127.0.0.1", "http://[::1]"]);
+  assert.equal(pageOrigins(["http://10.0.0.5:7101", "https://b.example:8443"]), ["http://10.0.0.5:7101", "https://b.example:8443"]);
+  assert.not.ok(pageOrigins(["http://127.0.0.1:7101"]).includes("http://localhost:7102"), "another port is another server");
 });
 
 test("preflight() and allowOrigin() admit the cluster's node origins only", () => {
