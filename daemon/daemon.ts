@@ -15,12 +15,13 @@ import { join } from "node:path";
 import process from "node:process";
 import { ConfigWatcher, type LoadedConfig } from "./config/mod.ts";
 import { ConfigSync } from "./config/sync.ts";
-import { currentPlatform } from "./adapters/mod.ts";
+import { currentPlatform, type Server } from "./adapters/mod.ts";
 import { type ClientTls, clientTlsOf } from "./api/client-tls.ts";
 import { httpTransport } from "./api/transport.ts";
 import { describeError, FerryError } from "./errors.ts";
 import { planListen, readServeTls } from "./listen.ts";
 import { every } from "./manager.ts";
+import { certificateRenewal } from "./tls-renewal.ts";
 import { assembleNode, type AssembledNode, peerReplicas } from "./assemble.ts";
 import { openStore } from "./store/open.ts";
 import type { ClusterStore } from "./store/cluster-store.ts";
@@ -55,7 +56,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       (error) => log("error", `ferry: node ${options.node} keeps its previous TLS settings: ${describeError(error)}`),
     );
   };
+  // The config in force, for the loops that read it as they go (certificate renewal).
+  let latest: LoadedConfig | undefined;
   const apply = (next: LoadedConfig, revision?: string, modules?: Record<string, string>) => {
+    latest = next;
     followTls(next);
     assembled?.updateConfig(next, revision, modules);
   };
@@ -90,6 +94,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       loaded = await sync.start(loaded);
     }
     const running = loaded;
+    latest ??= running;
     // Queued before any reload can be; a CA that cannot be read stops the start (awaited below).
     const firstTls = (tlsRead = tlsRead.then(async () => void (clientTls = await clientTlsOf(running.config, running.dir))));
     firstTls.catch(() => {}); // reported by the await below, unless an earlier refusal ends the start
@@ -98,6 +103,15 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     const serveTls = await readServeTls(plan, loaded.dir);
     await firstTls;
     const platform = await currentPlatform();
+    let server: Server | undefined;
+    const renewal = certificateRenewal({
+      node: options.node,
+      loaded: () => latest ?? running,
+      server: () => server,
+      presented: serveTls,
+      log,
+      refreshCa: () => followTls(latest ?? running),
+    });
     const node = await assembleNode({
       node: options.node,
       loaded,
@@ -112,12 +126,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       ...(options.configEditor ? { configEditor: options.configEditor } : {}),
       ...(store ? { store } : {}),
       ...(sync?.revision ? { revision: sync.revision, moduleHashes: sync.modules } : {}),
-      ...(sync ? { runnables: [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => log("error", `ferry: ${source}: ${describeError(error)}`))] } : {}),
+      runnables: [
+        renewal,
+        ...(sync ? [every("publish pending edits", 1000, () => sync!.retryUnpublished(), (source, error) => log("error", `ferry: ${source}: ${describeError(error)}`))] : []),
+      ],
     });
     assembled = node;
     if (sync?.startError) node.rejectConfig(sync.startError);
     sync?.watch(stop.signal);
-    let server;
     try {
       server = await platform.serve(node.handler, { hostname: plan.hostname, port: plan.port, ...(serveTls ? { tls: serveTls } : {}) });
     } catch (error) {

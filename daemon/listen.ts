@@ -130,6 +130,20 @@ export async function readServeTls(plan: ListenPlan, dir: string): Promise<Serve
   return { cert, key };
 }
 
+/**
+ * A certificate as a log line names it: until when it is valid, and the start of its SHA-256
+ * fingerprint (as `ferry` and `openssl x509 -fingerprint -sha256` print it).
+ *
+ * @example
+ * ```ts
+ * certificateSummary(pem); // "valid until Nov 29 12:00:00 2026 GMT, SHA-256 4F:9A:01:C2…"
+ * ```
+ */
+export function certificateSummary(pem: string): string {
+  const cert = new X509Certificate(pem);
+  return `valid until ${cert.validTo}, SHA-256 ${cert.fingerprint256.slice(0, 11)}…`;
+}
+
 async function readPem(plan: ListenPlan, field: "cert" | "key", dir: string): Promise<string> {
   const file = plan.tls![field];
   const path = resolve(dir, file);

@@ -226,6 +226,13 @@ export const clusterSettingsSchema = {
       description: "An executor that does not yield for this long is restarted",
     },
     maxTransferMb: { type: "integer", minimum: 1, maximum: 65536, default: 1024 },
+    tlsCheckIntervalMs: {
+      type: "integer",
+      minimum: 100,
+      maximum: 86400000,
+      default: 60000,
+      description: "How often an https node reads its certificate, key and CA files again, to present a renewed certificate without a restart",
+    },
     balancer: balancerSchema,
     logs: logsSchema,
     store: storeSchema,

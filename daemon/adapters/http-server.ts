@@ -125,7 +125,7 @@ export function serveNodeHttp(handler: Handler, options: ServeOptions): Promise<
     server.listen(limits.port, limits.hostname, () => {
       server.off("error", reject);
       const address = server.address();
-      resolve({
+      const served: Server = {
         port: typeof address === "object" && address ? address.port : limits.port,
         close() {
           closing ??= new Promise<void>((done) => {
@@ -134,7 +134,13 @@ export function serveNodeHttp(handler: Handler, options: ServeOptions): Promise<
           });
           return closing;
         },
-      });
+      };
+      if (tls) {
+        const secure = server as ReturnType<typeof import("node:https").createServer>;
+        resolve({ ...served, setTls: (next) => secure.setSecureContext({ cert: next.cert, key: next.key }) });
+      } else {
+        resolve(served);
+      }
     });
   });
 }

@@ -10,6 +10,11 @@ export interface Server {
   readonly port: number;
   /** Stops accepting, ends open connections (including event streams). Idempotent. */
   close(): Promise<void>;
+  /**
+   * An https server presents `tls` to the connections it accepts from now on (open ones keep
+   * theirs): a renewed certificate without a restart. Absent on a plain-HTTP server.
+   */
+  readonly setTls?: (tls: ServeTls) => void;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface TlsClusterOptions {
   /** Fixture modules to copy into processes/. */
   modules: string[];
   runtimes?: Record<string, "node" | "deno">;
+  /** More `cluster:` settings, e.g. { tlsCheckIntervalMs: 100 }. */
+  settings?: Record<string, string | number>;
 }
 
 export class TlsCluster {
@@ -90,6 +92,7 @@ export class TlsCluster {
       `  secret: ${TLS_SECRET}`,
       "  checkpointIntervalMs: 500",
       "  handoffTimeoutMs: 5000",
+      ...Object.entries(this.#options.settings ?? {}).map(([key, value]) => `  ${key}: ${value}`),
       ...(ca === null ? [] : [`  tls: { ca: ${ca} }`]),
       "nodes:",
       ...this.#options.nodes.map((n) => {

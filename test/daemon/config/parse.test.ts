@@ -51,6 +51,7 @@ test("parseClusterConfig() fills the defaults of a good config", () => {
     executorMemoryMb: 1024,
     stallMs: 5000,
     maxTransferMb: 1024,
+    tlsCheckIntervalMs: 60000,
     balancer: { policy: "receiver-initiated", intervalMs: 1000, minStayMs: 5000, minDifference: 2, goneAfterMs: 5000 },
     insecure: false,
     logs: { maxFileBytes: 1048576, files: 3 },
