@@ -50,10 +50,19 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   // How peers' certificates are checked follows the config; reading the CA file is the only wait.
   let clientTls: ClientTls | undefined;
   let tlsRead: Promise<void> = Promise.resolve();
+  // Read again at every config change and every certificate check: a lasting problem is said once.
+  let tlsProblem: string | undefined;
   const followTls = (next: LoadedConfig) => {
     tlsRead = tlsRead.then(() => clientTlsOf(next.config, next.dir)).then(
-      (tls) => void (clientTls = tls),
-      (error) => log("error", `ferry: node ${options.node} keeps its previous TLS settings: ${describeError(error)}`),
+      (tls) => {
+        clientTls = tls;
+        tlsProblem = undefined;
+      },
+      (error) => {
+        const problem = describeError(error);
+        if (problem !== tlsProblem) log("error", `ferry: node ${options.node} keeps its previous TLS settings: ${problem}`);
+        tlsProblem = problem;
+      },
     );
   };
   // The config in force, for the loops that read it as they go (certificate renewal).

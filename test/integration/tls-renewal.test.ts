@@ -40,7 +40,7 @@ function renew(files: TestCert, next: { cert: string; key: string }): void {
   replace(files.key, next.key);
 }
 
-test("a Node and a Deno daemon present a renewed certificate without a restart; a pair that does not fit is not used", async () => {
+test("a Node and a Deno daemon present a renewed certificate without a restart; a pair that does not fit is not used; an unusable CA file is reported once and the CA in use kept", async () => {
   m = await TlsCluster.create({
     nodes: ["alpha", "beta"],
     modules: ["Tally"],
@@ -75,6 +75,20 @@ test("a Node and a Deno daemon present a renewed certificate without a restart; 
   const ps = await c.cli(["ps", "--json"]);
   assert.is(ps.code, 0, ps.stderr);
   assert.match(ps.stdout, /"tally"/);
+
+  // A CA file that cannot be used is reported, once however many checks find it so; the node
+  // keeps checking peers against the CA it has, and renews its own certificate meanwhile.
+  replace(c.pki.ca, "not a certificate\n");
+  const refused = /alpha keeps its previous TLS settings/g;
+  await until(() => refused.test(c.logs.alpha ?? ""), "alpha to report the unusable CA file");
+  renew(c.pki.server, first);
+  await until(async () => (await presented(c.ports.alpha!)) === c.pki.server.fingerprint, "alpha to present the first certificate again");
+  renew(c.pki.server, second);
+  await until(async () => (await presented(c.ports.alpha!)) === c.pki.server2.fingerprint, "alpha to present the second certificate again");
+  assert.is((c.logs.alpha ?? "").match(refused)?.length, 1, "the same problem was reported at every check");
+  // Alpha pulls the process from beta, checking beta's certificate against the CA it kept.
+  c.writeConfig({ tally: "module: Tally, node: alpha" });
+  assert.is((await c.waitRunningOn("tally", "alpha")).generation, 2);
 });
 
 test.run();
