@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ExecutorPool, type PoolOptions } from "../../../daemon/executor/pool.ts";
 import type { WireError } from "../../../daemon/executor/protocol.ts";
 import { decodeValue } from "../../../daemon/snapshot/mod.ts";
+import type { Test } from "uvu";
 import { rejection } from "../../helpers/assert.ts";
 export { rejection };
 
@@ -32,6 +33,24 @@ export function recordingPool(options: Partial<PoolOptions> = {}): { pool: Execu
     lost: (names, reason, culprit) => seen.lost.push(culprit === undefined ? { names, reason } : { names, reason, culprit }),
   });
   return { pool, seen };
+}
+
+/**
+ * Pools for the tests of `suite`, one per test: the function returned makes a recording pool
+ * ({@link recordingPool}), closed after its test; `modules` are removed after the suite.
+ */
+export function poolPerTest(suite: Test, modules: { remove(): void }): (options?: Partial<PoolOptions>) => { pool: ExecutorPool; seen: Recorded } {
+  let current: ExecutorPool | undefined;
+  suite.after.each(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  suite.after(() => modules.remove());
+  return (options = {}) => {
+    const made = recordingPool(options);
+    current = made.pool;
+    return made;
+  };
 }
 
 export function startReq(modulePath: string, name: string, extra: { args?: string[]; snapshot?: Uint8Array; hold?: boolean } = {}) {

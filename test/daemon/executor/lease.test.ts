@@ -3,7 +3,7 @@ import * as assert from "uvu/assert";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { ExecutorPool } from "../../../daemon/executor/pool.ts";
-import { moduleDir, recordingPool, rejection, sleep, startReq, until } from "./harness.ts";
+import { moduleDir, poolPerTest, rejection, sleep, startReq, until } from "./harness.ts";
 
 // Self-fencing on real worker threads: processes append one byte per step to a file of their own,
 // so a file's size is the number of steps taken. Once the lease lapses no step may run until it is
@@ -32,14 +32,8 @@ export default class Stepper {
   steps() { return 0; }
 }`,
 });
-let pool: ExecutorPool | undefined;
 let n = 0;
-
-test.after.each(async () => {
-  await pool?.close();
-  pool = undefined;
-});
-test.after(() => modules.remove());
+const openPool = poolPerTest(test, modules);
 
 const HOUR = 3_600_000;
 const stepsOf = (file: string) => (existsSync(file) ? statSync(file).size : 0);
@@ -56,8 +50,8 @@ async function stepsMoreThan(file: string, count: number, what: string): Promise
 }
 
 test("a lapsed lease stops every step until it is renewed, and a worker blocked on it is not taken for a stall", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   pool.setLease(Date.now() + HOUR);
   const sleeper = await stepper(pool, "sleeper", "sleep");
   const timer = await stepper(pool, "timer", "timer");
@@ -66,7 +60,7 @@ test("a lapsed lease stops every step until it is renewed, and a worker blocked 
   assert.not.ok(pool.leaseWaiting("sleeper"));
 
   pool.setLease(Date.now() - 1);
-  await until(() => pool!.leaseWaiting("sleeper") && pool!.leaseWaiting("timer"), "the executor to block on the lease");
+  await until(() => pool.leaseWaiting("sleeper") && pool.leaseWaiting("timer"), "the executor to block on the lease");
   const frozen = [stepsOf(sleeper), stepsOf(timer)];
   const called = await rejection(pool.request({ type: "call", name: "sleeper", method: "steps", args: [] }, { timeoutMs: 300 }));
   assert.is(called.code, "timeout", "a call ran while the lease had lapsed");
@@ -83,12 +77,12 @@ test("a lapsed lease stops every step until it is renewed, and a worker blocked 
 });
 
 test("a process started while the lease has lapsed takes no step until it is renewed, on a new executor too", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   pool.setLease(Date.now() - 1);
   const file = join(modules.dir, `late-${n++}.steps`);
   const started = pool.start(startReq(modules.path("Stepper"), "late", { args: [file, "sleep"] }), 128);
-  await until(() => pool!.leaseWaiting("late"), "the new executor to block on the lease");
+  await until(() => pool.leaseWaiting("late"), "the new executor to block on the lease");
   await sleep(500); // observation window: not even the constructor runs
   assert.is(stepsOf(file), 0);
   pool.setLease(Date.now() + HOUR);
@@ -98,15 +92,15 @@ test("a process started while the lease has lapsed takes no step until it is ren
 });
 
 test("evict() ends a lease-blocked executor: the evicted process never steps again, its neighbour is reported lost", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   pool.setLease(Date.now() + HOUR);
   const victim = await stepper(pool, "victim", "timer");
   const neighbour = await stepper(pool, "neighbour", "sleep");
   await stepsMoreThan(victim, 3, "the victim to step");
   await stepsMoreThan(neighbour, 3, "the neighbour to step");
   pool.setLease(Date.now() - 1);
-  await until(() => pool!.leaseWaiting("victim"), "the executor to block on the lease");
+  await until(() => pool.leaseWaiting("victim"), "the executor to block on the lease");
   const frozen = stepsOf(victim);
 
   pool.evict(["victim"], "adopted by another node while the lease had lapsed");
@@ -126,8 +120,8 @@ test("evict() ends a lease-blocked executor: the evicted process never steps aga
 });
 
 test("stopAdopted() once the lease has lapsed evicts at once, even while the executor is mid-turn: no stale turn runs after renewal", async () => {
-  const made = recordingPool({ stallMs: 10_000, timeouts: { discard: 500 } });
-  pool = made.pool;
+  const made = openPool({ stallMs: 10_000, timeouts: { discard: 500 } });
+  const pool = made.pool;
   pool.setLease(Date.now() + HOUR);
   const file = join(modules.dir, `spin-${n++}.steps`);
   // Each turn spins 300 ms and then awaits: the lease lapses mid-turn, and the continuation
@@ -144,8 +138,8 @@ test("stopAdopted() once the lease has lapsed evicts at once, even while the exe
 });
 
 test("stopAdopted() while the lease holds discards the process and keeps its executor", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   pool.setLease(Date.now() + HOUR);
   const file = await stepper(pool, "held", "sleep");
   const neighbour = await stepper(pool, "neighbour", "sleep");
@@ -161,8 +155,8 @@ test("stopAdopted() while the lease holds discards the process and keeps its exe
 });
 
 test("discard() that the executor does not confirm in time ends the executor: the process takes no further step", async () => {
-  const made = recordingPool({ stallMs: 10_000, timeouts: { discard: 300 } });
-  pool = made.pool;
+  const made = openPool({ stallMs: 10_000, timeouts: { discard: 300 } });
+  const pool = made.pool;
   const file = join(modules.dir, `busy-${n++}.steps`);
   // Each turn spins 1.5 s, so the worker reads the discard only after its timeout.
   await pool.start(startReq(modules.path("Stepper"), "busy", { args: [file, "spin", "1500"] }));
@@ -171,14 +165,14 @@ test("discard() that the executor does not confirm in time ends the executor: th
   await pool.discard("busy", "handed over");
   assert.not.ok(pool.has("busy"));
   const steps = stepsOf(file);
-  await until(() => pool!.workers === workers, "the executor to be replaced");
+  await until(() => pool.workers === workers, "the executor to be replaced");
   await sleep(2000); // observation window past the next turn
   assert.is(stepsOf(file), steps, "the discarded process stepped on");
 });
 
 test("evict() of the only process of a dedicated executor forgets it without any report", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   const file = await stepper(pool, "alone", "sleep", 128);
   await stepsMoreThan(file, 3, "the process to step");
   const workers = pool.workers;
@@ -196,9 +190,9 @@ test("evict() of the only process of a dedicated executor forgets it without any
 });
 
 test("setLease() refuses a deadline that is not a number", () => {
-  const made = recordingPool();
-  pool = made.pool;
-  assert.throws(() => pool!.setLease(Number.NaN), /Lease deadline must be a number/);
+  const made = openPool();
+  const pool = made.pool;
+  assert.throws(() => pool.setLease(Number.NaN), /Lease deadline must be a number/);
 });
 
 test.run();

@@ -1,8 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { defaultLogLimits, formatBytes, LogBucket } from "../../../daemon/executor/log-limit.ts";
-import type { ExecutorPool } from "../../../daemon/executor/pool.ts";
-import { moduleDir, recordingPool, startReq, until } from "./harness.ts";
+import { moduleDir, poolPerTest, startReq, until } from "./harness.ts";
 
 // Console rate limits: token buckets per process, applied inside the worker. The bucket is tested
 // with an injected clock; the pool tests flood real workers.
@@ -70,13 +69,7 @@ export default class Flood {
   }
 }`,
 });
-let pool: ExecutorPool | undefined;
-
-test.after.each(async () => {
-  await pool?.close();
-  pool = undefined;
-});
-test.after(() => modules.remove());
+const openPool = poolPerTest(test, modules);
 
 /** How many lines the drop reports of `name` account for. */
 function droppedOf(logs: Array<{ name: string; text: string }>, name: string, limit: string): number {
@@ -92,8 +85,8 @@ function droppedOf(logs: Array<{ name: string; text: string }>, name: string, li
 }
 
 test("a console flood is cut to the line limit inside the worker, and every dropped line is accounted for", async () => {
-  const made = recordingPool({ logLinesPerSecond: 50, logLineBurst: 100 });
-  pool = made.pool;
+  const made = openPool({ logLinesPerSecond: 50, logLineBurst: 100 });
+  const pool = made.pool;
   await pool.start(startReq(modules.path("Flood"), "flood", { args: ["20000", "10"] }));
   const printed = () => made.seen.logs.filter((l) => l.name === "flood" && l.text === "z".repeat(10)).length;
   await until(() => printed() + droppedOf(made.seen.logs, "flood", "50 lines/s") === 20_000, "every line printed or reported dropped");
@@ -105,8 +98,8 @@ test("a console flood is cut to the line limit inside the worker, and every drop
 });
 
 test("a flood of long lines is cut to the byte limit, each line truncated with a marker", async () => {
-  const made = recordingPool({ logBytesPerSecond: 1024, logByteBurst: 8192, logMaxLineBytes: 1024 });
-  pool = made.pool;
+  const made = openPool({ logBytesPerSecond: 1024, logByteBurst: 8192, logMaxLineBytes: 1024 });
+  const pool = made.pool;
   await pool.start(startReq(modules.path("Flood"), "wide", { args: ["500", "100000"] }));
   const printed = () => made.seen.logs.filter((l) => l.name === "wide" && !l.text.startsWith("… ")).length;
   await until(() => printed() + droppedOf(made.seen.logs, "wide", "1 KiB/s") === 500, "every line printed or reported dropped");

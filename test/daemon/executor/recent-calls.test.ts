@@ -11,7 +11,7 @@ import {
 } from "../../../daemon/executor/recent-calls.ts";
 import { FerryError } from "../../../daemon/errors.ts";
 import { decodeState, decodeValue, encodeValue } from "../../../daemon/snapshot/mod.ts";
-import { call, moduleDir, recordingPool, rejection, startReq, until } from "./harness.ts";
+import { call, moduleDir, poolPerTest, rejection, startReq, until } from "./harness.ts";
 
 // A call carries its caller's id in every retry: the process answers a call it already ran again
 // instead of running it twice, and those answers travel with its state.
@@ -37,17 +37,10 @@ export default class Account {
   fieldNames() { return Object.keys(this); }
 }`,
 });
-let pool: ExecutorPool | undefined;
-
-test.after.each(async () => {
-  await pool?.close();
-  pool = undefined;
-});
-test.after(() => modules.remove());
+const openPool = poolPerTest(test, modules);
 
 function open(): ExecutorPool {
-  pool = recordingPool().pool;
-  return pool;
+  return openPool().pool;
 }
 
 async function callWithId<T = unknown>(p: ExecutorPool, id: string, method: string, args: string[] = [], name = "acct"): Promise<T> {

@@ -1,8 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { ExecutorPool } from "../../../daemon/executor/pool.ts";
 import { encodeState } from "../../../daemon/snapshot/mod.ts";
-import { call, moduleDir, recordingPool, rejection, settlesWithin, startReq, until } from "./harness.ts";
+import { call, moduleDir, poolPerTest, rejection, settlesWithin, startReq, until } from "./harness.ts";
 
 // Stall detection on real worker threads: whatever process code never yields — from the first
 // line of run(), in a constructor, in resume() — is caught after stallMs and blamed by name.
@@ -33,17 +32,11 @@ export default class Counter {
   get() { return this.count; }
 }`,
 });
-let pool: ExecutorPool | undefined;
-
-test.after.each(async () => {
-  await pool?.close();
-  pool = undefined;
-});
-test.after(() => modules.remove());
+const openPool = poolPerTest(test, modules);
 
 test("a run() that spins from its first line on a fresh worker is caught after stallMs and blamed, its neighbour lost with it", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   // Both queued before the worker has booted: it spins before its first timer-driven heartbeat.
   const counter = pool.start(startReq(modules.path("Counter"), "counter"));
   const busy = pool.start(startReq(modules.path("Busy"), "busy"));
@@ -59,13 +52,13 @@ test("a run() that spins from its first line on a fresh worker is caught after s
   assert.not.ok(pool.has("busy"));
   // The replacement worker runs processes again.
   await pool.start(startReq(modules.path("Counter"), "counter"));
-  await until(async () => (await call<number>(pool!, "counter", "get")) >= 2, "the counter to count on the replacement worker");
+  await until(async () => (await call<number>(pool, "counter", "get")) >= 2, "the counter to count on the replacement worker");
   assert.is(made.seen.lost.length, 1, "reported lost more than once");
 });
 
 test("encoding and decoding a large state takes longer than stallMs without counting as a stall", async () => {
-  const made = recordingPool({ stallMs: 100 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 100 });
+  const pool = made.pool;
   // Built here, so the only heavy work in the worker is Ferry's codec: decode, then encode.
   const rows = Array.from({ length: 400000 }, (_, i) => [i, i * 2, i * 3]);
   await pool.start(startReq(modules.path("Big"), "big", { snapshot: encodeState({ className: "Big", fields: { rows } }) }));
@@ -82,10 +75,10 @@ test("encoding and decoding a large state takes longer than stallMs without coun
 });
 
 test("a constructor that never returns fails its own start with the reason and is not reported lost; its neighbour is", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   await pool.start(startReq(modules.path("Counter"), "counter"));
-  await until(async () => (await call<number>(pool!, "counter", "get")) >= 1, "the counter to count");
+  await until(async () => (await call<number>(pool, "counter", "get")) >= 1, "the counter to count");
   const error = await rejection(pool.start(startReq(modules.path("BusyCtor"), "stuck")));
   assert.is(error.code, "process_failed");
   assert.match(error.message, /Process "stuck" was stopped: its executor did not yield for 300 ms: process "stuck" never returned from its constructor/);
@@ -94,14 +87,14 @@ test("a constructor that never returns fails its own start with the reason and i
   assert.equal(made.seen.lost, [{ names: ["counter"], reason: made.seen.lost[0]!.reason, culprit: "stuck" }]);
   // Nothing restarts it: the replacement worker hosts the neighbour again, and no second loss follows.
   await pool.start(startReq(modules.path("Counter"), "counter"));
-  await until(async () => (await call<number>(pool!, "counter", "get")) >= 2, "the counter to count on the replacement worker");
+  await until(async () => (await call<number>(pool, "counter", "get")) >= 2, "the counter to count on the replacement worker");
   assert.is(made.seen.lost.length, 1);
   assert.equal(made.seen.exits, []);
 });
 
 test("a resume() that never returns while starting from a snapshot fails that start, blamed on resume()", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   const snapshot = encodeState({ className: "BusyResume", fields: {} });
   const error = await rejection(pool.start(startReq(modules.path("BusyResume"), "resumer", { snapshot })));
   assert.is(error.code, "process_failed");
@@ -110,8 +103,8 @@ test("a resume() that never returns while starting from a snapshot fails that st
 });
 
 test("a resume() that never returns on activate is blamed on resume(), and the process is reported lost", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   await pool.start(startReq(modules.path("BusyResume"), "resumer", { hold: true }));
   const activated = rejection(pool.request({ type: "activate", name: "resumer", generation: 0, run: true }));
   assert.is((await activated).code, "executor_failed");
@@ -122,8 +115,8 @@ test("a resume() that never returns on activate is blamed on resume(), and the p
 });
 
 test("inspect() answers for its module even when the worker it asked is lost to another process's stall", async () => {
-  const made = recordingPool({ stallMs: 300 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 300 });
+  const pool = made.pool;
   const stuck = rejection(pool.start(startReq(modules.path("BusyCtor"), "stuck")));
   const inspected = pool.inspect(modules.path("Counter"), "v1");
   assert.is((await stuck).code, "process_failed");
@@ -131,8 +124,8 @@ test("inspect() answers for its module even when the worker it asked is lost to 
 });
 
 test("close() returns within its bound while a worker spins", async () => {
-  const made = recordingPool({ stallMs: 60_000 });
-  pool = made.pool;
+  const made = openPool({ stallMs: 60_000 });
+  const pool = made.pool;
   await pool.start(startReq(modules.path("Busy"), "busy"));
   const waiting = rejection(pool.request({ type: "capture", name: "busy" }));
   const closed = pool.close();

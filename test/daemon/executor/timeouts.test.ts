@@ -2,9 +2,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { ExecutorPool } from "../../../daemon/executor/pool.ts";
 import { encodeState } from "../../../daemon/snapshot/mod.ts";
-import { call, moduleDir, recordingPool, rejection, sleep, startReq, until } from "./harness.ts";
+import { call, moduleDir, poolPerTest, recordingPool, rejection, sleep, startReq, until } from "./harness.ts";
 
 // Every request has a timeout: a process awaiting something that never settles costs its caller
 // a clear `timeout` error, never a hang, while its executor (alive and beating) is left alone.
@@ -36,29 +35,23 @@ export default class SlowResume {
   async run() { writeFileSync(this.dir + "/ran", ""); }
 }`,
 });
-let pool: ExecutorPool | undefined;
-
-test.after.each(async () => {
-  await pool?.close();
-  pool = undefined;
-});
-test.after(() => modules.remove());
+const openPool = poolPerTest(test, modules);
 
 test("a call that never settles rejects with timeout naming the process and the method; the process keeps answering", async () => {
-  const made = recordingPool();
-  pool = made.pool;
+  const made = openPool();
+  const pool = made.pool;
   await pool.start(startReq(modules.path("Hanger"), "hanger"));
   const error = await rejection(pool.request({ type: "call", name: "hanger", method: "hang", args: [] }, { timeoutMs: 200 }));
   assert.is(error.code, "timeout");
   assert.match(error.message, /hanger\.hang\(\) got no answer within 200 ms/);
   const before = await call<number>(pool, "hanger", "get");
-  await until(async () => (await call<number>(pool!, "hanger", "get")) > before, "the process to keep running");
+  await until(async () => (await call<number>(pool, "hanger", "get")) > before, "the process to keep running");
   assert.equal(made.seen.lost, []);
 });
 
 test("a request without its own timeout gets the pool's timeout for its type", async () => {
-  const made = recordingPool({ timeouts: { activate: 200 } });
-  pool = made.pool;
+  const made = openPool({ timeouts: { activate: 200 } });
+  const pool = made.pool;
   await pool.start(startReq(modules.path("Hanger"), "hanger", { hold: true }));
   const error = await rejection(pool.request({ type: "activate", name: "hanger", generation: 0, run: true }));
   assert.is(error.code, "timeout");
@@ -66,8 +59,8 @@ test("a request without its own timeout gets the pool's timeout for its type", a
 });
 
 test("a start that times out is dropped by its worker: run() never starts, and the name can be started again", async () => {
-  const made = recordingPool();
-  pool = made.pool;
+  const made = openPool();
+  const pool = made.pool;
   const snapshot = encodeState({ className: "SlowResume", fields: { dir: modules.dir } });
   // Long enough for an idle worker to reach resume() first, which the test awaits.
   const started = rejection(pool.start(startReq(modules.path("SlowResume"), "slow", { snapshot }), undefined, { timeoutMs: 4000 }));
@@ -87,8 +80,8 @@ test("a start that times out is dropped by its worker: run() never starts, and t
 });
 
 test("a suspend's timeout comes on top of its own deadline", async () => {
-  const made = recordingPool({ timeouts: { suspend: 100 } });
-  pool = made.pool;
+  const made = openPool({ timeouts: { suspend: 100 } });
+  const pool = made.pool;
   await pool.start(startReq(modules.path("Hanger"), "hanger"));
   // run() returns at once, then suspend() has no hook; the capture answers well within 1.1 s.
   const { snapshot } = await pool.request({ type: "suspend", name: "hanger", deadlineMs: 1000 });
@@ -96,8 +89,8 @@ test("a suspend's timeout comes on top of its own deadline", async () => {
 });
 
 test("close() fails the requests still waiting instead of leaving them pending", async () => {
-  const made = recordingPool();
-  pool = made.pool;
+  const made = openPool();
+  const pool = made.pool;
   await pool.start(startReq(modules.path("Hanger"), "hanger"));
   const waiting = rejection(pool.request({ type: "call", name: "hanger", method: "hang", args: [] }));
   await pool.close();
