@@ -1,17 +1,21 @@
 /**
  * `ferry up`: runs, in the foreground, the daemon of every node of cluster.yaml whose URL is on
  * this machine, each under its declared runtime, supervised (crashed daemons are restarted).
- * Ctrl-C (or SIGTERM) stops them all gracefully; a second Ctrl-C kills them.
+ * Ctrl-C (or SIGTERM) stops them all gracefully; a second Ctrl-C kills them. `--node` names the
+ * nodes to run instead, for a machine that a node's URL does not name the way this machine knows
+ * itself (a DNS name other than its host name, an address in front of it).
  *
  * @example
  * ```sh
  * ferry up
+ * ferry up --node alpha,gamma
  * ```
  * @module
  */
 import process from "node:process";
 import { FerryError } from "../../daemon/errors.ts";
 import { planListen, readServeTls } from "../../daemon/listen.ts";
+import type { Argv } from "../argv.ts";
 import { type Command, configPath, type GlobalArgs, openCluster } from "../command.ts";
 import { daemonCommandLine, isLocalUrl } from "../daemon-command.ts";
 import { table } from "../format.ts";
@@ -26,21 +30,25 @@ import { type ChildSpec, Supervisor } from "../supervisor.ts";
  * yargs(argv).command(upCommand);
  * ```
  */
-export const upCommand: Command<GlobalArgs> = {
+interface UpArgs extends GlobalArgs {
+  node: string | undefined;
+}
+
+export const upCommand: Command<UpArgs> = {
   command: "up",
   describe: "Run the daemons of all local nodes in the foreground, supervised (Ctrl-C stops them)",
-  builder: (y) => y.example("$0 up", "Run every node of ./cluster.yaml that lives on this machine; Ctrl-C stops them").example("$0 up --config /srv/ferry/cluster.yaml", "Another cluster"),
+  builder: (y: Argv<GlobalArgs>) =>
+    y
+      .option("node", { type: "string", describe: "Run these nodes (comma-separated) instead of those whose URL is on this machine" })
+      .example("$0 up", "Run every node of ./cluster.yaml that lives on this machine; Ctrl-C stops them")
+      .example("$0 up --node alpha", "Run node alpha only, whatever host its URL names")
+      .example("$0 up --config /srv/ferry/cluster.yaml", "Another cluster") as unknown as Argv<UpArgs>,
   handler: async (args) => {
     keepRunningWhenOutputCloses();
     const { loaded, cluster } = await openCluster(args);
     const file = configPath(args);
     const nodes = Object.entries(loaded.config.nodes);
-    const local = nodes.filter(([, spec]) => isLocalUrl(spec.url));
-    if (local.length === 0) {
-      throw new FerryError("not_found", "No node of cluster.yaml has an address on this machine", {
-        hint: "node URLs must point at 127.0.0.1, localhost or one of this machine's addresses",
-      });
-    }
+    const local = nodesToRun(nodes, args.node?.split(",").map((n) => n.trim()).filter(Boolean));
 
     // A node that already answers is run by someone else; a second daemon could not listen anyway.
     const running = new Set(
@@ -50,7 +58,7 @@ export const upCommand: Command<GlobalArgs> = {
     const rows: string[][] = [];
     for (const [name, spec] of nodes) {
       const runtime = spec.runtime ?? "node";
-      if (!local.some(([n]) => n === name)) rows.push([name, spec.url, runtime, "remote: start it on its own machine"]);
+      if (!local.some(([n]) => n === name)) rows.push([name, spec.url, runtime, args.node ? "not named by --node" : "remote: start it on its own machine"]);
       else if (running.has(name)) rows.push([name, spec.url, runtime, "already running: left alone"]);
       else {
         specs.push({ name, ...daemonCommandLine(runtime, name, file) });
@@ -86,3 +94,31 @@ export const upCommand: Command<GlobalArgs> = {
     }
   },
 };
+
+/**
+ * The nodes `ferry up` runs: those `named` (each must exist), else those whose URL is on this
+ * machine (none is an error that says how to choose).
+ *
+ * @example
+ * ```ts
+ * nodesToRun(Object.entries(config.nodes), ["alpha"]); // [["alpha", { url: ... }]]
+ * ```
+ */
+export function nodesToRun<T extends { url: string }>(nodes: Array<[string, T]>, named: readonly string[] | undefined): Array<[string, T]> {
+  if (named && named.length > 0) {
+    const unknown = named.filter((name) => !nodes.some(([n]) => n === name));
+    if (unknown.length > 0) {
+      throw new FerryError("not_found", `No node named ${unknown.map((n) => `"${n}"`).join(", ")} in cluster.yaml`, {
+        hint: `nodes: ${nodes.map(([n]) => n).join(", ")}`,
+      });
+    }
+    return nodes.filter(([name]) => named.includes(name));
+  }
+  const local = nodes.filter(([, spec]) => isLocalUrl(spec.url));
+  if (local.length === 0) {
+    throw new FerryError("not_found", "No node of cluster.yaml has an address on this machine", {
+      hint: "node URLs must point at 127.0.0.1, localhost or one of this machine's addresses; or name the nodes to run with --node",
+    });
+  }
+  return local;
+}
