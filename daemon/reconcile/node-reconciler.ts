@@ -20,6 +20,9 @@ import type { ProcessSpec } from "../../schemas/cluster.schema.ts";
 import { Locator } from "./locate.ts";
 import { done, type Reconciler, type ReconcileResult, requeueAfter } from "./reconciler.ts";
 
+/** How long a balancer move waits to learn the size of the state it takes (then it goes ahead without). */
+const LOCATE_TIMEOUT_MS = 3000;
+
 export class NodeReconciler implements Reconciler {
   readonly #node: NodeState;
   readonly #liveness: PeerLiveness;
@@ -113,7 +116,13 @@ export class NodeReconciler implements Reconciler {
   async #acquireUnpinned(name: string, spec: ProcessSpec): Promise<ReconcileResult> {
     const node = this.#node;
     const wanted = node.grants.takeWanted(name);
-    if (wanted && node.peer(wanted.from)) return outcomeOf(await pull(node, { name, from: wanted.from, generation: wanted.generation }));
+    const granter = wanted && node.peer(wanted.from);
+    if (wanted && granter) {
+      // How large its state is, as for a move by an edit: a large one is pre-copied while it runs.
+      const held = await granter.post("locate", { name }, { timeoutMs: LOCATE_TIMEOUT_MS }).catch(() => undefined);
+      const stateBytes = held?.holds && held.generation === wanted.generation ? held.stateBytes : undefined;
+      return outcomeOf(await pull(node, { name, from: wanted.from, generation: wanted.generation, ...(stateBytes !== undefined ? { stateBytes } : {}) }));
+    }
     const found = await this.#locator.find(name);
     if (node.get(name)) return done();
     if (found.holder) {
