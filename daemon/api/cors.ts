@@ -12,14 +12,11 @@
  * ```
  * @module
  */
+import { isLoopbackHost } from "../listen.ts";
 import { emptyResponse } from "./lazy-response.ts";
 
 /** The names of this machine's loopback interface a browser may use for a node on loopback. */
 const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "[::1]"];
-
-function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(hostname);
-}
 
 /**
  * The origins (`scheme://host:port`) of the nodes' URLs, as cluster.yaml spells them: where the
@@ -59,7 +56,7 @@ export function pageOrigins(origins: readonly string[]): string[] {
   for (const origin of origins) {
     out.add(origin);
     const parsed = new URL(origin);
-    if (!isLoopback(parsed.hostname)) continue;
+    if (!isLoopbackHost(parsed.hostname)) continue;
     const port = parsed.port ? `:${parsed.port}` : "";
     for (const host of LOOPBACK_HOSTS) out.add(`${parsed.protocol}//${host}${port}`);
   }
