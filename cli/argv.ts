@@ -33,6 +33,13 @@ export interface CommandModule<T = unknown, U = T> {
 }
 
 
+/**
+ * Candidates for the value of the positional or option `name` of the command `command` (its
+ * path: `["migrate"]`, `["service", "install"]`), given the option values typed so far (by
+ * option name). An empty list leaves the word to the shell (file names).
+ */
+export type ValueCompleter = (name: string, typed: { command: readonly string[]; given: ReadonlyMap<string, string> }) => readonly string[] | Promise<readonly string[]>;
+
 interface Positional extends PositionalSpec {
   name: string;
   required: boolean;
@@ -52,6 +59,7 @@ export class Argv<T = unknown> {
   epilogueText = "";
   versionText: string | undefined;
   completionCommand: { name: string; describe: string } | undefined;
+  valueCompleter: ValueCompleter | undefined;
   demanded: string | undefined;
   failHandler: FailHandler | undefined;
   width = 80;
@@ -121,6 +129,16 @@ export class Argv<T = unknown> {
     return this;
   }
 
+  /**
+   * Where completion finds the values of positionals and options that have no `choices`: called
+   * with the positional's or option's name (`process`, `node`…), the command and the option values
+   * typed so far.
+   */
+  completeValues(completer: ValueCompleter): Argv<T> {
+    this.valueCompleter = completer;
+    return this;
+  }
+
   wrap(columns: number): Argv<T> {
     this.width = columns;
     return this;
@@ -155,7 +173,7 @@ async function run(parser: Argv<unknown>, tokens: string[], path: string[], inhe
   const options = new Map([...inherited, ...parser.options]);
   const known = knownFlags(options);
   if (path.length === 0 && tokens[0] === "--get-completions") {
-    print(completions(parser, tokens.slice(2)).map((w) => `${w}\n`).join(""));
+    print((await completions(parser, tokens.slice(2))).map((w) => `${w}\n`).join(""));
     return;
   }
   const wantsHelp = asksHelp(tokens);
@@ -186,14 +204,7 @@ async function runCommand(
   print: Print,
   fail: (message: string) => never,
 ): Promise<void> {
-  const child = new Argv<unknown>(tokens, parent.scriptName);
-  child.failHandler = parent.failHandler;
-  child.width = parent.width;
-  for (const part of module.command.split(/\s+/).slice(1)) {
-    const match = /^([<[])([^\]>.]+)(\.\.\.)?[\]>]$/.exec(part);
-    if (match) child.positionals.push({ name: match[2]!, required: match[1] === "<", array: match[3] !== undefined });
-  }
-  module.builder?.(child);
+  const child = commandParser(parent, module, tokens);
   const options = new Map([...inherited, ...child.options]);
   if (child.commands.length > 0) {
     const word = firstWord(tokens, knownFlags(options), options);
@@ -216,6 +227,19 @@ async function runCommand(
     if (typeof verdict === "string") return fail(verdict);
   }
   await module.handler(args);
+}
+
+/** The parser of `module`'s own positionals, options and subcommands, as its builder declares them. */
+function commandParser(parent: Argv<unknown>, module: CommandModule<unknown, unknown>, tokens: string[]): Argv<unknown> {
+  const child = new Argv<unknown>(tokens, parent.scriptName);
+  child.failHandler = parent.failHandler;
+  child.width = parent.width;
+  for (const part of module.command.split(/\s+/).slice(1)) {
+    const match = /^([<[])([^\]>.]+)(\.\.\.)?[\]>]$/.exec(part);
+    if (match) child.positionals.push({ name: match[2]!, required: match[1] === "<", array: match[3] !== undefined });
+  }
+  module.builder?.(child);
+  return child;
 }
 
 /** Option values and positionals out of `tokens`, checked against their declarations. */
@@ -326,15 +350,61 @@ export function commandName(module: Pick<CommandModule, "command">): string {
   return module.command.split(/\s+/)[0] ?? "";
 }
 
-/** Words completing the last of `words` (the words typed after the script name). */
-function completions(root: Argv<unknown>, typed: string[]): string[] {
-  // Options that take a value (`--config <file>`) are no words to complete.
-  const words = typed.filter((w, i) => !(root.options.get(typed[i - 1]?.replace(/^--/, "") ?? "")?.type === "string") && !(w.startsWith("--") && root.options.get(w.slice(2))?.type === "string"));
-  const current = words.at(-1) ?? "";
-  const before = words.slice(0, -1).filter((w) => !w.startsWith("-"));
-  const names = [...root.commands.map(commandName), ...(root.completionCommand ? [root.completionCommand.name] : [])];
-  if (before.length === 0 && !current.startsWith("-")) return names.filter((n) => n.startsWith(current));
-  return [...knownFlags(root.options).keys()].filter((f) => f.startsWith("--") && f.startsWith(current));
+/**
+ * Words completing the last of `typed` (the words after the script name, the last one being the
+ * word under the cursor, maybe empty): a command or subcommand name, a flag of the command typed
+ * so far, an option's choices, or the values the root's completer knows for a positional or an
+ * option (a process name after `migrate`, a node after `--node`…).
+ */
+async function completions(root: Argv<unknown>, typed: string[]): Promise<string[]> {
+  const current = typed.at(-1) ?? "";
+  let parser = root;
+  let options = new Map(root.options);
+  let positional = 0;
+  const command: string[] = [];
+  const given = new Map<string, string>();
+  let valueOf: string | undefined; // the option whose value the cursor is on
+  for (let i = 0; i < typed.length - 1; i++) {
+    const word = typed[i]!;
+    if (word === "--") return [];
+    const flag = knownFlags(options).get(word);
+    if (flag !== undefined) {
+      if (typeOf(options.get(flag) ?? {}) === "boolean") continue;
+      if (i + 1 === typed.length - 1) valueOf = flag;
+      else given.set(flag, typed[++i]!);
+      continue;
+    }
+    if (word.startsWith("-")) {
+      const eq = word.indexOf("=");
+      const name = eq > 0 ? knownFlags(options).get(word.slice(0, eq)) : undefined;
+      if (name !== undefined) given.set(name, word.slice(eq + 1));
+      continue;
+    }
+    if (parser === root && word === root.completionCommand?.name) return [];
+    const module = parser.commands.find((c) => commandName(c) === word);
+    if (module) {
+      command.push(word);
+      parser = commandParser(parser, module, []);
+      options = new Map([...options, ...parser.options]);
+      positional = 0;
+    } else {
+      positional++;
+    }
+  }
+  const matching = (words: readonly string[]) => [...new Set(words)].filter((w) => w.startsWith(current));
+  const values = async (name: string, spec: { choices?: readonly string[] }) =>
+    matching(spec.choices ?? (await root.valueCompleter?.(name, { command, given })) ?? []);
+  if (valueOf !== undefined) return values(valueOf, options.get(valueOf) ?? {});
+  if (current.startsWith("-")) {
+    // A boolean that is on by default is turned off by its `--no-` form (`migrate --no-wait`).
+    const negations = [...options].filter(([, spec]) => typeOf(spec) === "boolean" && spec.default === true).map(([name]) => `--no-${name}`);
+    return matching([...knownFlags(options).keys(), ...negations].filter((f) => f.startsWith("--")));
+  }
+  if (parser.commands.length > 0 || (parser === root && root.completionCommand)) {
+    return matching([...parser.commands.map(commandName), ...(parser === root && root.completionCommand ? [root.completionCommand.name] : [])]);
+  }
+  const spec = parser.positionals[positional] ?? parser.positionals.find((p) => p.array);
+  return spec ? values(spec.name, {}) : [];
 }
 
 function completionScript(name: string): string {

@@ -15,7 +15,7 @@
  * @module
  */
 import { join } from "node:path";
-import { installRoot } from "../daemon/install.ts";
+import { importBeside, installRoot } from "../daemon/install.ts";
 import { readTextFileSync } from "../daemon/files.ts";
 import process from "node:process";
 import { Argv } from "./argv.ts";
@@ -59,6 +59,10 @@ async function parser(args: string[]) {
     .option("verbose", { type: "boolean", default: false, describe: "Show stack traces with errors", global: true });
   return (await withCommands(base as Argv<GlobalArgs>, args))
     .completion("completion", "Print a shell completion script (bash, zsh): ferry completion >> ~/.bashrc")
+    .completeValues(async (name, { command, given }) => {
+      const { completionValues } = await importBeside<typeof import("./completion-values.ts")>(import.meta.url, "./completion-values");
+      return completionValues(name, { command, configFile: given.get("config") ?? (process.env.FERRY_CONFIG || "./cluster.yaml") });
+    })
     .example("$0 up", "Run every node of ./cluster.yaml on this machine")
     .example("$0 migrate counter beta", "Move counter to node beta and wait until it runs there")
     .example("$0 ps -o wide --config /srv/ferry/cluster.yaml", "Every process, with more columns")

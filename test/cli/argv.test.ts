@@ -1,3 +1,4 @@
+import process from "node:process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Argv, type ParsedArgs } from "../../cli/argv.ts";
@@ -69,6 +70,57 @@ test("help lists positionals and options with their types, defaults and choices,
   assert.match(text, /-o, --output +Format \[string\] \[choices: "json", "yaml"\]/);
   assert.match(text, /--json +JSON \[boolean\] \[default: false\]/);
   assert.match(text, /Examples:\n {2}ferry cmd x +Do it to x/);
+});
+
+/** What `ferry --get-completions ferry <typed…>` prints, one word a line, for a small command tree. */
+async function complete(...typed: string[]): Promise<{ words: string[]; asked: string[] }> {
+  const asked: string[] = [];
+  const out: string[] = [];
+  const write = process.stdout.write;
+  process.stdout.write = ((text: string) => (out.push(text), true)) as typeof process.stdout.write;
+  try {
+    await new Argv(["--get-completions", "ferry", ...typed], "ferry")
+      .option("config", { type: "string", default: "./cluster.yaml", global: true })
+      .option("json", { type: "boolean", default: false, global: true })
+      .command({
+        command: "move <process> <node>",
+        describe: "Move",
+        builder: (y: Argv) => y.option("wait", { type: "boolean", default: true }).option("output", { alias: "o", choices: ["json", "wide"] }).option("via", { type: "string" }),
+        handler: () => {},
+      })
+      .command({ command: "service <action>", describe: "Service", builder: (y: Argv) => y.command({ command: "install", describe: "Install", builder: (z: Argv) => z.option("node", { type: "string" }), handler: () => {} }), handler: () => {} })
+      .completion("completion", "Completion")
+      .completeValues((name, { command, given }) => {
+        asked.push(`${command.join(" ")}:${name}:${given.get("config") ?? "-"}`);
+        return name === "process" ? ["counter", "sorter"] : name === "node" ? ["alpha", "beta"] : [];
+      })
+      .parseAsync();
+  } finally {
+    process.stdout.write = write;
+  }
+  return { words: out.join("").split("\n").filter(Boolean), asked };
+}
+
+test("completion offers commands, then a command's own flags, choices and the values its completer knows", async () => {
+  assert.equal((await complete("")).words, ["move", "service", "completion"]);
+  assert.equal((await complete("se")).words, ["service"]);
+  assert.equal((await complete("move", "")).words, ["counter", "sorter"]);
+  assert.equal((await complete("move", "counter", "")).words, ["alpha", "beta"]);
+  assert.equal((await complete("move", "counter", "b")).words, ["beta"]);
+  assert.equal((await complete("move", "counter", "beta", "")).words, [], "no third positional");
+  assert.equal((await complete("move", "--")).words.sort(), ["--config", "--help", "--json", "--no-wait", "--output", "--via", "--wait"]);
+  assert.equal((await complete("move", "-o", "")).words, ["json", "wide"]);
+  assert.equal((await complete("move", "--via", "")).words, [], "a value the completer does not know is left to the shell");
+  assert.equal((await complete("service", "")).words, ["install"]);
+  assert.equal((await complete("service", "install", "--node", "")).words, ["alpha", "beta"]);
+  assert.equal((await complete("completion", "")).words, []);
+});
+
+test("completion skips option values and tells the completer the command and the options typed", async () => {
+  const { words, asked } = await complete("--config", "x.yaml", "move", "--wait", "counter", "--via", "here", "");
+  assert.equal(words, ["alpha", "beta"]);
+  assert.equal(asked, ["move:node:x.yaml"]);
+  assert.equal((await complete("move", "counter", "--", "")).words, [], "nothing after --");
 });
 
 test.run();

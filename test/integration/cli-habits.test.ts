@@ -5,7 +5,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -134,8 +134,29 @@ cli("completion prints a shell completion script for ferry", async () => {
   const script = await c.cli(["completion"]);
   assert.is(script.code, 0, script.stderr);
   assert.match(script.stdout, /ferry --get-completions/);
-  const words = await c.cli(["--get-completions", "ferry", "des"]);
-  assert.match(words.stdout, /^describe$/m);
+  // As the script calls it: every word of the line, the one under the cursor last (maybe empty).
+  const complete = (...typed: string[]) => {
+    const run = spawnSync(process.execPath, [join(repo, "cli/bin.mjs"), "--get-completions", "ferry", ...typed], { cwd: c.dir, encoding: "utf8", env: { ...process.env, FERRY_CONFIG: "" } });
+    assert.is(run.status, 0, run.stderr);
+    return run.stdout.split("\n").filter(Boolean);
+  };
+  assert.equal(complete("des"), ["describe"]);
+  assert.equal(complete("migrate", ""), ["other", "tally"], "the processes of ./cluster.yaml");
+  assert.equal(complete("migrate", "tally", ""), ["alpha", "beta"], "its nodes");
+  assert.equal(complete("logs", "t"), ["tally"]);
+  assert.equal(complete("create", "new", ""), ["Tally"], "the modules of the processes folder");
+  assert.equal(complete("create", ""), [], "a new process's name is not one of the existing");
+  assert.equal(complete("ps", "--node", ""), ["alpha", "beta"]);
+  assert.equal(complete("ps", "-o", ""), ["json", "yaml", "wide"]);
+  assert.equal(complete("service", "i"), ["install"]);
+  assert.ok(complete("migrate", "--").includes("--no-wait"));
+  assert.ok(!complete("ps", "--").includes("--no-wait"), "only the command's own flags");
+  // --config names another file: its names, not those of ./cluster.yaml.
+  const other = join(c.dir, "other.yaml");
+  writeFileSync(other, readFileSync(c.file, "utf8").replace(/^processes:[\s\S]*$/m, "processes:\n  solo: { module: Tally, node: beta }\n"));
+  assert.equal(complete("--config", other, "describe", ""), ["solo"]);
+  // A file that cannot be read offers nothing, and the shell completes file names instead.
+  assert.equal(complete("--config", join(c.dir, "missing.yaml"), "describe", ""), []);
 });
 
 cli("service install --print prints the unit and writes nothing; --user writes it to the user's systemd folder", async () => {
