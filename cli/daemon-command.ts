@@ -14,6 +14,7 @@ import { hostname, networkInterfaces } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { installRoot, runsBuilt } from "../daemon/install.ts";
+import { isLoopbackHost } from "../daemon/listen.ts";
 
 /** The package root, built or not. */
 export const repoRoot: string = installRoot;
@@ -116,7 +117,9 @@ export function isLocalUrl(url: string): boolean {
   } catch {
     return false;
   }
-  if (host === "localhost" || host.endsWith(".localhost") || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)) return true;
+  // The daemon's own test of loopback (its off-loopback refusal and the web page agree on it),
+  // plus the *.localhost names that resolve to loopback.
+  if (isLoopbackHost(host) || host.endsWith(".localhost")) return true;
   try {
     if (host === hostname().toLowerCase()) return true;
     return Object.values(networkInterfaces()).some((list) => (list ?? []).some((i) => i.address.toLowerCase() === host));
