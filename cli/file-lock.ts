@@ -18,7 +18,10 @@
  * @module
  */
 import { randomUUID } from "node:crypto";
-import { link, open, readFile, rename, rm, stat } from "node:fs/promises";
+// Synchronous on purpose: each of these calls on a small local file takes microseconds on the
+// calling thread, where a promise-based one is a round trip through libuv's thread pool (which a
+// fresh command first has to start): some 3 ms of every `ferry migrate`.
+import { closeSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import process from "node:process";
@@ -81,7 +84,7 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>, option
   try {
     return await fn();
   } finally {
-    await release(path, token);
+    release(path, token);
   }
 }
 
@@ -92,11 +95,11 @@ async function acquire(file: string, path: string, waitMs: number, staleMs: numb
   let delay = 2;
   while (true) {
     try {
-      const handle = await open(path, "wx");
+      const fd = openSync(path, "wx");
       try {
-        await handle.writeFile(body, "utf8");
+        writeFileSync(fd, body, "utf8");
       } finally {
-        await handle.close();
+        closeSync(fd);
       }
       return token;
     } catch (error) {
@@ -107,10 +110,10 @@ async function acquire(file: string, path: string, waitMs: number, staleMs: numb
         });
       }
     }
-    const found = await inspect(path);
+    const found = inspect(path);
     if (!found) continue; // released between our attempt and the look
     if (isStale(found, staleMs)) {
-      await breakLock(path, found);
+      breakLock(path, found);
       continue;
     }
     if (Date.now() >= deadline) {
@@ -124,15 +127,16 @@ async function acquire(file: string, path: string, waitMs: number, staleMs: numb
   }
 }
 
-async function release(path: string, token: string): Promise<void> {
+function release(path: string, token: string): void {
   // Only our own lock: had it been broken as stale, the file now belongs to someone else.
-  const found = await inspect(path);
-  if (found?.holder?.token === token) await rm(path, { force: true });
+  const found = inspect(path);
+  if (found?.holder?.token === token) rmSync(path, { force: true });
 }
 
-async function inspect(path: string): Promise<Found | undefined> {
+function inspect(path: string): Found | undefined {
   try {
-    const [raw, info] = await Promise.all([readFile(path, "utf8"), stat(path)]);
+    const raw = readFileSync(path, "utf8");
+    const info = statSync(path);
     return { raw, holder: parseHolder(raw), ageMs: Math.max(0, Date.now() - info.mtimeMs) };
   } catch (error) {
     if (codeOf(error) === "ENOENT") return undefined;
@@ -158,19 +162,30 @@ function isStale(found: Found, staleMs: number): boolean {
  * fresh lock, what was moved is that fresh lock, which is put back (unless a third took the
  * place, which `link` refuses to overwrite).
  */
-async function breakLock(path: string, stale: Found): Promise<void> {
+function breakLock(path: string, stale: Found): void {
   const aside = `${path}.${randomUUID().slice(0, 8)}.stale`;
   try {
-    await rename(path, aside);
+    renameSync(path, aside);
   } catch (error) {
     if (codeOf(error) === "ENOENT") return;
     throw error;
   }
   try {
-    const moved = await readFile(aside, "utf8").catch(() => stale.raw);
-    if (moved !== stale.raw) await link(aside, path).catch(() => {});
+    let moved = stale.raw;
+    try {
+      moved = readFileSync(aside, "utf8");
+    } catch {
+      // Gone already: nothing to put back.
+    }
+    if (moved !== stale.raw) {
+      try {
+        linkSync(aside, path);
+      } catch {
+        // Another command took the lock meanwhile: it is theirs.
+      }
+    }
   } finally {
-    await rm(aside, { force: true });
+    rmSync(aside, { force: true });
   }
 }
 
