@@ -17,7 +17,7 @@
  * @module
  */
 import type { Argv } from "../argv.ts";
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { loadClusterConfig } from "../../daemon/config/load.ts";
 import { describeError, FerryError, isFerryError, isRetryable } from "../../daemon/errors.ts";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
@@ -88,7 +88,7 @@ export const migrateCommand: Command<MigrateArgs> = {
     }
 
     const started = performance.now();
-    if (spec?.node !== to) await editConfigFile(args.config, (text) => setProcessNode(text, name, to));
+    const written = spec?.node !== to ? (await editConfigFile(args.config, (text) => setProcessNode(text, name, to))).text : undefined;
     await notifyNodes(cluster, [name]);
     if (!args.wait) {
       if (args.json) printJson({ process: name, from, to, requested: true });
@@ -96,7 +96,7 @@ export const migrateCommand: Command<MigrateArgs> = {
       return;
     }
 
-    const placement = new PlacementWatch(args.config, name, to);
+    const placement = new PlacementWatch(args.config, name, to, written);
     const arrived = await waitUntilRunning(cluster, target, name, before?.generation ?? -1, args.timeout, placement);
     const result: MigrateResult = {
       process: name,
@@ -205,13 +205,21 @@ async function waitUntilRunning(
 class PlacementWatch {
   #text: string | undefined;
   #nextMs = 0;
-  constructor(readonly file: string, readonly name: string, readonly to: string) {}
+  /** `written`: the text this command wrote, valid and placing the process on `to`, so not parsed again. */
+  constructor(readonly file: string, readonly name: string, readonly to: string, written?: string) {
+    this.#text = written;
+  }
 
   /** Throws a conflict when the file no longer asks for `to`; at most every 100 ms unless `now`. */
   async check(now: boolean): Promise<void> {
     if (!now && Date.now() < this.#nextMs) return;
     this.#nextMs = Date.now() + 100;
-    const text = await readFile(this.file, "utf8").catch(() => undefined);
+    let text: string | undefined;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch {
+      // Unreadable for now (being replaced): the next check reads it again.
+    }
     if (text === undefined || text === this.#text) return;
     this.#text = text;
     const config = await loadClusterConfig(this.file).then((l) => l.config, () => undefined);
