@@ -35,10 +35,13 @@ export interface CommandModule<T = unknown, U = T> {
 
 /**
  * Candidates for the value of the positional or option `name` of the command `command` (its
- * path: `["migrate"]`, `["service", "install"]`), given the option values typed so far (by
- * option name). An empty list leaves the word to the shell (file names).
+ * path: `["migrate"]`, `["service", "install"]`), given the option values and the positionals
+ * typed so far (by name). An empty list leaves the word to the shell (file names).
  */
-export type ValueCompleter = (name: string, typed: { command: readonly string[]; given: ReadonlyMap<string, string> }) => readonly string[] | Promise<readonly string[]>;
+export type ValueCompleter = (
+  name: string,
+  typed: { command: readonly string[]; given: ReadonlyMap<string, string>; positionals: ReadonlyMap<string, string> },
+) => readonly string[] | Promise<readonly string[]>;
 
 interface Positional extends PositionalSpec {
   name: string;
@@ -363,6 +366,7 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
   let positional = 0;
   const command: string[] = [];
   const given = new Map<string, string>();
+  const positionals = new Map<string, string>();
   let valueOf: string | undefined; // the option whose value the cursor is on
   for (let i = 0; i < typed.length - 1; i++) {
     const word = typed[i]!;
@@ -387,13 +391,16 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
       parser = commandParser(parser, module, []);
       options = new Map([...options, ...parser.options]);
       positional = 0;
+      positionals.clear();
     } else {
+      const spec = parser.positionals[positional];
+      if (spec && !spec.array) positionals.set(spec.name, word);
       positional++;
     }
   }
   const matching = (words: readonly string[]) => [...new Set(words)].filter((w) => w.startsWith(current));
   const values = async (name: string, spec: { choices?: readonly string[] }) =>
-    matching(spec.choices ?? (await root.valueCompleter?.(name, { command, given })) ?? []);
+    matching(spec.choices ?? (await root.valueCompleter?.(name, { command, given, positionals })) ?? []);
   if (valueOf !== undefined) return values(valueOf, options.get(valueOf) ?? {});
   if (current.startsWith("-")) {
     // A boolean that is on by default is turned off by its `--no-` form (`migrate --no-wait`).

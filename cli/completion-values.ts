@@ -1,9 +1,10 @@
 /**
- * The names shell completion offers for a command's values, read from cluster.yaml alone (no
- * daemon is asked, so a Tab never waits on the network): process names where a command takes an
- * existing process, node names for a node, module names (the files of the processes folder) for
- * a module. A file that cannot be read or parsed offers nothing, and the shell falls back to file
- * names.
+ * The names shell completion offers for a command's values: process names where a command takes
+ * an existing process, node names for a node, module names (the files of the processes folder)
+ * for a module, all read from cluster.yaml alone; and the methods `ferry call` may invoke, which
+ * only the daemons know (the one holding the process lists them), asked with a short timeout so a
+ * Tab never hangs on a node that is down. What cannot be read offers nothing, and the shell falls
+ * back to file names.
  *
  * @example
  * ```ts
@@ -16,9 +17,13 @@ import { clusterSettingsSchema } from "../schemas/cluster.schema.ts";
 import { readTextFile } from "../daemon/files.ts";
 import { isMap, isScalar, parseDocument } from "../daemon/config/yaml.ts";
 import { listModules } from "../daemon/modules/inspect.ts";
+import { importBeside } from "../daemon/install.ts";
 
 /** Commands whose `process` positional names a new process: no existing name fits there. */
 const namesNewProcess = new Set(["create"]);
+
+/** How long a Tab waits for the daemons' answer about a process's methods. */
+const METHODS_TIMEOUT_MS = 700;
 
 /**
  * Candidates for the value named `name` (a positional or an option) of `command`, from the
@@ -29,7 +34,8 @@ const namesNewProcess = new Set(["create"]);
  * await completionValues("process", { command: ["logs"], configFile: "./cluster.yaml" }); // ["counter", "sorter"]
  * ```
  */
-export async function completionValues(name: string, where: { command: readonly string[]; configFile: string }): Promise<string[]> {
+export async function completionValues(name: string, where: { command: readonly string[]; configFile: string; process?: string | undefined }): Promise<string[]> {
+  if (name === "method" && where.command[0] === "call" && where.process !== undefined) return await methodsOf(where.process, where.configFile);
   if (name !== "process" && name !== "node" && name !== "module") return [];
   if (name === "process" && namesNewProcess.has(where.command[0] ?? "")) return [];
   const file = resolve(where.configFile);
@@ -47,4 +53,19 @@ export async function completionValues(name: string, where: { command: readonly 
   const section = doc.get(name === "process" ? "processes" : "nodes");
   if (!isMap(section)) return [];
   return section.items.flatMap((pair) => (isScalar(pair.key) && pair.key.value !== null ? [String(pair.key.value)] : [])).sort();
+}
+
+/** The methods the daemons report for `process` (the holder's `ps` row), or none. */
+async function methodsOf(process: string, configFile: string): Promise<string[]> {
+  try {
+    const { openClusterLenient } = await importBeside<typeof import("./command.ts")>(import.meta.url, "./command");
+    const { cluster } = await openClusterLenient({ config: configFile }, "");
+    for (const result of await cluster.fanOut("ps", {}, { timeoutMs: METHODS_TIMEOUT_MS })) {
+      const row = result.ok ? result.value.find((p) => p.name === process && p.methods.length > 0) : undefined;
+      if (row) return [...row.methods].sort();
+    }
+  } catch {
+    // No cluster to ask: nothing to offer.
+  }
+  return [];
 }

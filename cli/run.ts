@@ -59,9 +59,10 @@ async function parser(args: string[]) {
     .option("verbose", { type: "boolean", default: false, describe: "Show stack traces with errors", global: true });
   return (await withCommands(base as Argv<GlobalArgs>, args))
     .completion("completion", "Print a shell completion script (bash, zsh): ferry completion >> ~/.bashrc")
-    .completeValues(async (name, { command, given }) => {
+    .completeValues(async (name, { command, given, positionals }) => {
       const { completionValues } = await importBeside<typeof import("./completion-values.ts")>(import.meta.url, "./completion-values");
-      return completionValues(name, { command, configFile: given.get("config") ?? (process.env.FERRY_CONFIG || "./cluster.yaml") });
+      const configFile = given.get("config") ?? (process.env.FERRY_CONFIG || "./cluster.yaml");
+      return completionValues(name, { command, configFile, process: positionals.get("process") });
     })
     .example("$0 up", "Run every node of ./cluster.yaml on this machine")
     .example("$0 migrate counter beta", "Move counter to node beta and wait until it runs there")

@@ -90,8 +90,8 @@ async function complete(...typed: string[]): Promise<{ words: string[]; asked: s
       })
       .command({ command: "service <action>", describe: "Service", builder: (y: Argv) => y.command({ command: "install", describe: "Install", builder: (z: Argv) => z.option("node", { type: "string" }), handler: () => {} }), handler: () => {} })
       .completion("completion", "Completion")
-      .completeValues((name, { command, given }) => {
-        asked.push(`${command.join(" ")}:${name}:${given.get("config") ?? "-"}`);
+      .completeValues((name, { command, given, positionals }) => {
+        asked.push(`${command.join(" ")}:${name}:${given.get("config") ?? "-"}:${[...positionals].map(([k, v]) => `${k}=${v}`).join(",")}`);
         return name === "process" ? ["counter", "sorter"] : name === "node" ? ["alpha", "beta"] : [];
       })
       .parseAsync();
@@ -119,7 +119,7 @@ test("completion offers commands, then a command's own flags, choices and the va
 test("completion skips option values and tells the completer the command and the options typed", async () => {
   const { words, asked } = await complete("--config", "x.yaml", "move", "--wait", "counter", "--via", "here", "");
   assert.equal(words, ["alpha", "beta"]);
-  assert.equal(asked, ["move:node:x.yaml"]);
+  assert.equal(asked, ["move:node:x.yaml:process=counter"]);
   assert.equal((await complete("move", "counter", "--", "")).words, [], "nothing after --");
 });
 

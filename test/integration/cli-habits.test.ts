@@ -155,6 +155,10 @@ cli("completion prints a shell completion script for ferry", async () => {
   const other = join(c.dir, "other.yaml");
   writeFileSync(other, readFileSync(c.file, "utf8").replace(/^processes:[\s\S]*$/m, "processes:\n  solo: { module: Tally, node: beta }\n"));
   assert.equal(complete("--config", other, "describe", ""), ["solo"]);
+  // Methods only the daemons know: the holder's answer.
+  assert.equal(complete("call", "tally", ""), ["boom", "get", "history", "note"]);
+  assert.equal(complete("call", "tally", "h"), ["history"]);
+  assert.equal(complete("call", "ghost", ""), [], "no process of that name");
   // A file that cannot be read offers nothing, and the shell completes file names instead.
   assert.equal(complete("--config", join(c.dir, "missing.yaml"), "describe", ""), []);
 });
