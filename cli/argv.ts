@@ -134,8 +134,13 @@ export class Argv<T = unknown> {
 
   /**
    * Where completion finds the values of positionals and options that have no `choices`: called
-   * with the positional's or option's name (`process`, `node`…), the command and the option values
-   * typed so far.
+   * with the positional's or option's name (`process`, `node`…), the command, and the option
+   * values and positionals typed so far.
+   *
+   * @example
+   * ```ts
+   * parser.completeValues((name) => (name === "node" ? ["alpha", "beta"] : []));
+   * ```
    */
   completeValues(completer: ValueCompleter): Argv<T> {
     this.valueCompleter = completer;
