@@ -21,6 +21,8 @@ export interface OptionSpec {
   demandOption?: boolean;
   /** Applies to every command (declared on the root). */
   global?: boolean;
+  /** A comma-separated list (`--node alpha,beta`): completion completes its last item. */
+  list?: boolean;
 }
 
 /** A positional of a command: named in its command string, `<required>` or `[optional]`, `[rest...]`. */

@@ -406,7 +406,16 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
   const matching = (words: readonly string[]) => [...new Set(words)].filter((w) => w.startsWith(current));
   const values = async (name: string, spec: { choices?: readonly string[] }) =>
     matching(spec.choices ?? (await root.valueCompleter?.(name, { command, given, positionals })) ?? []);
-  if (valueOf !== undefined) return values(valueOf, options.get(valueOf) ?? {});
+  if (valueOf !== undefined) {
+    const spec = options.get(valueOf) ?? {};
+    const comma = current.lastIndexOf(",");
+    if (!spec.list || comma < 0) return values(valueOf, spec);
+    // The items typed so far stay; the last one is completed among those not listed yet.
+    const head = current.slice(0, comma + 1);
+    const listed = new Set(head.split(","));
+    const items = spec.choices ?? (await root.valueCompleter?.(valueOf, { command, given, positionals })) ?? [];
+    return matching(items.filter((item) => !listed.has(item)).map((item) => head + item));
+  }
   if (current.startsWith("-")) {
     // A boolean that is on by default is turned off by its `--no-` form (`migrate --no-wait`).
     const negations = [...options].filter(([, spec]) => typeOf(spec) === "boolean" && spec.default === true).map(([name]) => `--no-${name}`);

@@ -39,7 +39,7 @@ export const upCommand: Command<UpArgs> = {
   describe: "Run the daemons of all local nodes in the foreground, supervised (Ctrl-C stops them)",
   builder: (y: Argv<GlobalArgs>) =>
     y
-      .option("node", { type: "string", describe: "Run these nodes (comma-separated) instead of those whose URL is on this machine" })
+      .option("node", { type: "string", list: true, describe: "Run these nodes (comma-separated) instead of those whose URL is on this machine" })
       .example("$0 up", "Run every node of ./cluster.yaml that lives on this machine; Ctrl-C stops them")
       .example("$0 up --node alpha", "Run node alpha only, whatever host its URL names")
       .example("$0 up --config /srv/ferry/cluster.yaml", "Another cluster") as unknown as Argv<UpArgs>,

@@ -88,6 +88,7 @@ async function complete(...typed: string[]): Promise<{ words: string[]; asked: s
         builder: (y: Argv) => y.option("wait", { type: "boolean", default: true }).option("output", { alias: "o", choices: ["json", "wide"] }).option("via", { type: "string" }),
         handler: () => {},
       })
+      .command({ command: "run", describe: "Run", builder: (y: Argv) => y.option("node", { type: "string", list: true }), handler: () => {} })
       .command({ command: "service <action>", describe: "Service", builder: (y: Argv) => y.command({ command: "install", describe: "Install", builder: (z: Argv) => z.option("node", { type: "string" }), handler: () => {} }), handler: () => {} })
       .completion("completion", "Completion")
       .completeValues((name, { command, given, positionals }) => {
@@ -102,7 +103,7 @@ async function complete(...typed: string[]): Promise<{ words: string[]; asked: s
 }
 
 test("completion offers commands, then a command's own flags, choices and the values its completer knows", async () => {
-  assert.equal((await complete("")).words, ["move", "service", "completion"]);
+  assert.equal((await complete("")).words, ["move", "run", "service", "completion"]);
   assert.equal((await complete("se")).words, ["service"]);
   assert.equal((await complete("move", "")).words, ["counter", "sorter"]);
   assert.equal((await complete("move", "counter", "")).words, ["alpha", "beta"]);
@@ -114,6 +115,14 @@ test("completion offers commands, then a command's own flags, choices and the va
   assert.equal((await complete("service", "")).words, ["install"]);
   assert.equal((await complete("service", "install", "--node", "")).words, ["alpha", "beta"]);
   assert.equal((await complete("completion", "")).words, []);
+});
+
+test("completion of a list option completes its last item among those not listed yet", async () => {
+  assert.equal((await complete("run", "--node", "")).words, ["alpha", "beta"]);
+  assert.equal((await complete("run", "--node", "alpha,")).words, ["alpha,beta"]);
+  assert.equal((await complete("run", "--node", "beta,a")).words, ["beta,alpha"]);
+  assert.equal((await complete("run", "--node", "alpha,beta,")).words, []);
+  assert.equal((await complete("service", "install", "--node", "alpha,")).words, [], "an option that is no list takes one value");
 });
 
 test("completion skips option values and tells the completer the command and the options typed", async () => {

@@ -147,6 +147,7 @@ cli("completion prints a shell completion script for ferry", async () => {
   assert.equal(complete("create", "new", ""), ["Tally"], "the modules of the processes folder");
   assert.equal(complete("create", ""), [], "a new process's name is not one of the existing");
   assert.equal(complete("ps", "--node", ""), ["alpha", "beta"]);
+  assert.equal(complete("up", "--node", "alpha,"), ["alpha,beta"], "up takes a list of nodes");
   assert.equal(complete("ps", "-o", ""), ["json", "yaml", "wide"]);
   assert.equal(complete("service", "i"), ["install"]);
   assert.ok(complete("migrate", "--").includes("--no-wait"));
