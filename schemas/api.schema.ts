@@ -244,12 +244,16 @@ export const requests = {
   },
   /** A node's load, for balancer policies. */
   load: empty,
-  /** Receiver-initiated: `to` asks this node for a process to take; answers `{ name, generation }` or `{ name: null }`. */
+  /**
+   * Receiver-initiated: `to` asks this node for a process to take; answers `{ name, generation }`
+   * or `{ name: null }`. `load`: the asker's load when it asked, which this node's policy may
+   * weigh against its own load now (older releases do not send it).
+   */
   "balance.request": {
     type: "object",
     additionalProperties: false,
     required: ["to"],
-    properties: { to: name, process: name },
+    properties: { to: name, process: name, load: { type: "number", minimum: 0 } },
   },
   /** Sender-initiated: `from` granted this node a process; this node pulls it. */
   "balance.offer": {

@@ -4,7 +4,7 @@
  * @module
  */
 import process from "node:process";
-import type { MessageType, NodeLoad, NodeStatus, RequestOf, ResponseOf } from "../../schemas/api.schema.ts";
+import type { BalanceGrant, MessageType, NodeLoad, NodeStatus, RequestOf, ResponseOf } from "../../schemas/api.schema.ts";
 import type { NodeState } from "../node/mod.ts";
 import type { ReplicaStore } from "../store/replicas.ts";
 import { FerryError } from "../errors.ts";
@@ -42,7 +42,14 @@ export type NodeHealth = "starting" | "serving" | "stopping";
 export interface RouteContext {
   node: NodeState;
   handoffs: SourceHandoffs;
-  balancer: { readonly policyName: string; readonly loads: NodeLoad[]; readonly decisions: string[]; readonly rounds: number };
+  balancer: {
+    readonly policyName: string;
+    readonly loads: NodeLoad[];
+    readonly decisions: string[];
+    readonly rounds: number;
+    /** Answers a peer's `balance.request`: a movable process granted to it, if the policy agrees. */
+    grant(request: RequestOf<"balance.request">): BalanceGrant;
+  };
   /** Checkpoints this node keeps for its peers (multi-machine mode). */
   replicas: ReplicaStore;
   /** Asks the reconciler to look at these processes (all when absent) now. */
@@ -128,8 +135,8 @@ const messages: MessageRoutes = {
     return node.grants.load();
   },
 
-  async "balance.request"({ node }, body) {
-    return node.grants.grant(body.process, body.to);
+  async "balance.request"({ balancer }, body) {
+    return balancer.grant(body);
   },
 
   async "balance.offer"({ node }, body) {

@@ -17,8 +17,8 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { statSync } from "node:fs";
-import { describeError, FerryError } from "../errors.ts";
-import type { NodeLoad } from "../../schemas/api.schema.ts";
+import { describeError, FerryError, refusedUnknownField } from "../errors.ts";
+import type { BalanceGrant, NodeLoad, RequestOf } from "../../schemas/api.schema.ts";
 import type { NodeState } from "../node/mod.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
 import type { PeerLiveness } from "../liveness/peers.ts";
@@ -132,12 +132,49 @@ export class Balancer implements Runnable {
     }
   }
 
+  /**
+   * A peer's `balance.request`: grants it one of this node's movable processes, unless the policy
+   * says that, with this node's load as it is now, the move no longer holds.
+   */
+  grant(request: RequestOf<"balance.request">): BalanceGrant {
+    const node = this.#node;
+    const policy = this.#policy;
+    if (request.load !== undefined && policy.grants) {
+      const own = node.grants.load();
+      const view: BalancerView = {
+        self: node.node,
+        nodes: [own, ...this.loads.filter((l) => l.node !== node.node)],
+        candidates: node.grants.movable(),
+        settings: node.settings.balancer,
+      };
+      let agreed: boolean;
+      try {
+        agreed = policy.grants({ to: request.to, load: request.load }, view);
+      } catch (error) {
+        this.#decide(`error: Balancer policy failed: ${describeError(error)}`);
+        return { name: null };
+      }
+      if (!agreed) {
+        this.#decide(`${request.to} asked for a process; not given: load ${own.load.toFixed(2)} here against ${request.load.toFixed(2)} there`);
+        return { name: null };
+      }
+    }
+    return node.grants.grant(request.process, request.to);
+  }
+
   async #carryOut(move: Move): Promise<void> {
     const node = this.#node;
     if (move.to === node.node && move.from !== node.node) {
       const peer = node.peer(move.from);
       if (!peer) return;
-      const grant = await peer.post("balance.request", { to: node.node, ...(move.process ? { process: move.process } : {}) }, { timeoutMs: 2000 });
+      const request = { to: node.node, ...(move.process ? { process: move.process } : {}) };
+      const ask = (body: RequestOf<"balance.request">) => peer.post("balance.request", body, { timeoutMs: 2000 });
+      // Our load as it is now, for the giver's policy to weigh against its own; a giver of an
+      // older release refuses the field unread, and is asked without it.
+      const grant = await ask({ ...request, load: node.grants.load().load }).catch((error: unknown) => {
+        if (refusedUnknownField(error, "load")) return ask(request);
+        throw error;
+      });
       if (!grant.name) return;
       this.#decide(`${grant.name}: ${move.from} → ${move.to} (${move.reason})`);
       node.grants.want(grant.name, move.from, grant.generation ?? 0);

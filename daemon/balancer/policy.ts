@@ -41,8 +41,24 @@ export interface Move {
   reason: string;
 }
 
+/** A peer's `balance.request`, as the node it asks sees it. */
+export interface GrantRequest {
+  /** The node asking for a process. */
+  to: string;
+  /** Its load when it asked. */
+  load: number;
+}
+
 export interface BalancerPolicy {
   propose(view: BalancerView): Move[];
+  /**
+   * Optional, on the node a peer asks for a process: whether to give one now. `view` is this
+   * node's, with its own load as it is at this moment (processes granted away no longer count),
+   * so that requests which were fair when their askers proposed them, but arrive together, do not
+   * hand over more than the policy meant. Without it, every request finds a movable process if
+   * there is one.
+   */
+  grants?(request: GrantRequest, view: BalancerView): boolean;
 }
 
 /** Recognises a policy object, so a module's default export can be a class or an instance. */

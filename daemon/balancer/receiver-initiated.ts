@@ -2,7 +2,10 @@
  * The default policy, receiver-initiated as in the classic design: a node whose load is below the
  * cluster's mean asks the most loaded node for one process, if the difference is at least
  * `minDifference` (hysteresis: a move never makes the receiver the busier one, so nothing
- * ping-pongs). The busy node picks which process goes (its longest-staying movable one).
+ * ping-pongs). The busy node picks which process goes (its longest-staying movable one), and
+ * gives it only if the difference still holds against its load at that moment: two nodes that
+ * asked at once, each seeing the same spare load, do not both get a process when that would leave
+ * the giver the less loaded.
  *
  * @example
  * ```ts
@@ -10,7 +13,7 @@
  * ```
  * @module
  */
-import type { BalancerPolicy, BalancerView, Move } from "./policy.ts";
+import type { BalancerPolicy, BalancerView, GrantRequest, Move } from "./policy.ts";
 
 export class ReceiverInitiated implements BalancerPolicy {
   propose(view: BalancerView): Move[] {
@@ -26,5 +29,10 @@ export class ReceiverInitiated implements BalancerPolicy {
       to: self.node,
       reason: `receiver-initiated: ${self.node} (load ${self.load.toFixed(2)}) is under the mean ${mean.toFixed(2)}; ${busiest.node} has ${busiest.load.toFixed(2)}`,
     }];
+  }
+
+  grants(request: GrantRequest, view: BalancerView): boolean {
+    const self = view.nodes.find((n) => n.node === view.self);
+    return self !== undefined && self.load - request.load >= view.settings.minDifference;
   }
 }
