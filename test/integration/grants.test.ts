@@ -1,17 +1,30 @@
-// What a node tells the balancers of its peers about its load while it has granted a process away:
-// real daemon, real API.
+// What a node tells the balancers of its peers about its load while it has granted a process away,
+// and when it grants one: real daemon, real API.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { TestCluster, until } from "../helpers/cluster.ts";
 import type { BalanceGrant, NodeLoad } from "../../schemas/api.schema.ts";
 
-test("a process granted to a peer no longer counts in the holder's load, until the grant expires unused", async () => {
-  // beta is declared but never started: nobody pulls what alpha grants it.
-  const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Idle"], settings: { handoffTimeoutMs: 1500, balancer: { intervalMs: 60000, minStayMs: 0 } } });
+/**
+ * alpha running three unpinned processes, all movable at once. beta is declared but never
+ * started: nobody pulls what alpha grants it, so a grant stands until `handoffTimeoutMs`.
+ */
+async function alphaWithThreeMovable(handoffTimeoutMs: number): Promise<TestCluster> {
+  const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Idle"], settings: { handoffTimeoutMs, balancer: { intervalMs: 60000, minStayMs: 0 } } });
   try {
     c.writeConfig({ u1: "module: Idle", u2: "module: Idle", u3: "module: Idle" });
     await c.start("alpha");
     await until(async () => (await c.post<NodeLoad>("alpha", "load", {})).movable === 3, "three running, movable, on alpha", 20000);
+    return c;
+  } catch (error) {
+    await c.close();
+    throw error;
+  }
+}
+
+test("a process granted to a peer no longer counts in the holder's load, until the grant expires unused", async () => {
+  const c = await alphaWithThreeMovable(1500);
+  try {
     const grant = await c.post<BalanceGrant>("alpha", "balance.request", { to: "beta" });
     assert.ok(grant.name, "alpha granted one of its processes");
     const during = await c.post<NodeLoad>("alpha", "load", {});
@@ -24,12 +37,9 @@ test("a process granted to a peer no longer counts in the holder's load, until t
 });
 
 test("a node asked for a process gives it only while the askers' difference still holds against its load now", async () => {
-  // beta is declared but never started: the grants stand, unused, for the whole test.
-  const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Idle"], settings: { handoffTimeoutMs: 60000, balancer: { intervalMs: 60000, minStayMs: 0 } } });
+  // The grants stand, unused, for the whole test.
+  const c = await alphaWithThreeMovable(60000);
   try {
-    c.writeConfig({ u1: "module: Idle", u2: "module: Idle", u3: "module: Idle" });
-    await c.start("alpha");
-    await until(async () => (await c.post<NodeLoad>("alpha", "load", {})).movable === 3, "three running, movable, on alpha", 20000);
     const first = await c.post<BalanceGrant>("alpha", "balance.request", { to: "beta", load: 0 });
     assert.ok(first.name, "3 here against 0: given");
     // Asked at the same moment by a node that saw alpha at 3: with one granted away, 2 against 1.
