@@ -55,13 +55,13 @@ export async function completionValues(name: string, where: { command: readonly 
   return section.items.flatMap((pair) => (isScalar(pair.key) && pair.key.value !== null ? [String(pair.key.value)] : [])).sort();
 }
 
-/** The methods the daemons report for `process` (the holder's `ps` row), or none. */
-async function methodsOf(process: string, configFile: string): Promise<string[]> {
+/** The methods the daemons report for the process `name` (its holder's `ps` row), or none. */
+async function methodsOf(name: string, configFile: string): Promise<string[]> {
   try {
     const { openClusterLenient } = await importBeside<typeof import("./command.ts")>(import.meta.url, "./command");
     const { cluster } = await openClusterLenient({ config: configFile }, "");
     for (const result of await cluster.fanOut("ps", {}, { timeoutMs: METHODS_TIMEOUT_MS })) {
-      const row = result.ok ? result.value.find((p) => p.name === process && p.methods.length > 0) : undefined;
+      const row = result.ok ? result.value.find((p) => p.name === name && p.methods.length > 0) : undefined;
       if (row) return [...row.methods].sort();
     }
   } catch {
