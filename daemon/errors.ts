@@ -161,8 +161,7 @@ export function isRetryable(value: unknown): boolean {
 
 /**
  * How a request refused for a field its schema does not have names it: the API's validator
- * writes it, and a client that sends a field older daemons lack ({@link refusedUnknownField})
- * reads it.
+ * writes it, and {@link refusedUnknownField} reads it (the API client's `newFields`).
  *
  * @example
  * ```ts
@@ -179,7 +178,7 @@ export function unknownField(field: string): string {
  *
  * @example
  * ```ts
- * if (refusedUnknownField(error, "callId")) sendWithoutCallId();
+ * refusedUnknownField(error, "callId"); // true: send the message again without `callId`
  * ```
  */
 export function refusedUnknownField(error: unknown, field: string): boolean {

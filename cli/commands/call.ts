@@ -16,7 +16,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Argv } from "../argv.ts";
-import { FerryError, isFerryError, isRetryable, refusedUnknownField } from "../../daemon/errors.ts";
+import { FerryError, isFerryError, isRetryable } from "../../daemon/errors.ts";
 import { clusterSettingsSchema } from "../../schemas/cluster.schema.ts";
 import { type Command, type GlobalArgs, openClusterLenient, sleep } from "../command.ts";
 import type { CallResponse } from "../../schemas/api.schema.ts";
@@ -92,7 +92,6 @@ export async function callAnywhere(
   const seenOn: string[] = [];
   let delay = 5;
   let answered = false;
-  let callIds = true;
   let last: FerryError | undefined;
   while (true) {
     const remaining = deadline - Date.now();
@@ -112,14 +111,9 @@ export async function callAnywhere(
       try {
         const left = Math.max(1, deadline - Date.now());
         // The node bounds the method itself; the HTTP deadline leaves room for its answer.
-        const body = { name, method, args, timeoutMs: left, ...(callIds ? { callId } : {}) };
-        return await cluster.node(where.node).post("call", body, { timeoutMs: left + 1_000 });
+        // A daemon of an older release knows no call ids: it refuses the id unread, and is sent the call without it.
+        return await cluster.node(where.node).post("call", { name, method, args, timeoutMs: left, callId }, { timeoutMs: left + 1_000, newFields: ["callId"] });
       } catch (error) {
-        // A daemon of an older release knows no call ids: it refused the call without running it.
-        if (callIds && refusedUnknownField(error, "callId")) {
-          callIds = false;
-          continue;
-        }
         // "Not here" from the node that held it a moment ago means it moved on: look again.
         const movedOn = isFerryError(error) && error.code === "process_not_found";
         if (!isFerryError(error) || !(error.retryable || movedOn)) throw error;

@@ -12,7 +12,7 @@
  * @module
  */
 import type { FromSchema, JSONSchema } from "json-schema-to-ts";
-import { FerryError, isFerryError, toErrorCode } from "../errors.ts";
+import { FerryError, isFerryError, refusedUnknownField, toErrorCode } from "../errors.ts";
 import type { FerryEvent, LogRecord, MessageType, requests, ResponseOf } from "../../schemas/api.schema.ts";
 import type { Answer, AnswerHeaders, Exchange, FastTransport, OpenAnswer, Transport } from "./transport.ts";
 import { AnswerTooLarge, BodyCollector } from "./body.ts";
@@ -68,6 +68,12 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Cancels the request; its reason is thrown as is. */
   signal?: AbortSignal;
+  /**
+   * Fields of the body that this release added to its message ({@link ApiClient.post} only). A
+   * node of an older release refuses such a field unread, having done nothing; the message is then
+   * sent again without it.
+   */
+  newFields?: readonly string[];
 }
 
 export interface BytesOptions extends RequestOptions {
@@ -140,6 +146,20 @@ export class ApiClient {
    * ```
    */
   async post<T extends JsonMessageType>(type: T, body: RequestBody<T>, options: RequestOptions = {}): Promise<ResponseOf<T>> {
+    const { newFields, ...once } = options;
+    if (!newFields?.some((field) => Object.hasOwn(body, field))) return await this.#post(type, body, once);
+    try {
+      return await this.#post(type, body, once);
+    } catch (error) {
+      const refused = newFields.find((field) => Object.hasOwn(body, field) && refusedUnknownField(error, field));
+      if (refused === undefined) throw error;
+      const without: Record<string, unknown> = { ...body };
+      delete without[refused];
+      return await this.post(type, without as RequestBody<T>, { ...once, newFields: newFields.filter((field) => field !== refused) });
+    }
+  }
+
+  async #post<T extends JsonMessageType>(type: T, body: RequestBody<T>, options: RequestOptions): Promise<ResponseOf<T>> {
     if (isFast(this.#transport)) {
       const answer = await this.#exchange(this.#transport, type, body, { ...options, maxBytes: 256 * 1024 * 1024 });
       try {

@@ -17,7 +17,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { statSync } from "node:fs";
-import { describeError, FerryError, refusedUnknownField } from "../errors.ts";
+import { describeError, FerryError } from "../errors.ts";
 import type { BalanceGrant, NodeLoad, RequestOf } from "../../schemas/api.schema.ts";
 import type { NodeState } from "../node/mod.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
@@ -167,14 +167,10 @@ export class Balancer implements Runnable {
     if (move.to === node.node && move.from !== node.node) {
       const peer = node.peer(move.from);
       if (!peer) return;
-      const request = { to: node.node, ...(move.process ? { process: move.process } : {}) };
-      const ask = (body: RequestOf<"balance.request">) => peer.post("balance.request", body, { timeoutMs: 2000 });
       // Our load as it is now, for the giver's policy to weigh against its own; a giver of an
       // older release refuses the field unread, and is asked without it.
-      const grant = await ask({ ...request, load: node.grants.load().load }).catch((error: unknown) => {
-        if (refusedUnknownField(error, "load")) return ask(request);
-        throw error;
-      });
+      const request = { to: node.node, load: node.grants.load().load, ...(move.process ? { process: move.process } : {}) };
+      const grant = await peer.post("balance.request", request, { timeoutMs: 2000, newFields: ["load"] });
       if (!grant.name) return;
       this.#decide(`${grant.name}: ${move.from} → ${move.to} (${move.reason})`);
       node.grants.want(grant.name, move.from, grant.generation ?? 0);

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import { FerryError, refusedUnknownField } from "../errors.ts";
+import { FerryError } from "../errors.ts";
 import { decodeValue } from "../snapshot/mod.ts";
 import { displayValue, toJsonSafe } from "../api/json.ts";
 import type { ApiClient } from "../api/client.ts";
@@ -49,14 +49,8 @@ export async function callProcess(target: CallTarget, name: string, method: stri
         const peer = target.peer(outcome.movedTo);
         if (!peer) continue;
         const left = Math.max(1, deadline - Date.now());
-        const body = { name, method, args, timeoutMs: left };
-        try {
-          return await peer.post("call", callId !== undefined ? { ...body, callId } : body, { timeoutMs: left + 1000 });
-        } catch (error) {
-          // A peer of an older release knows no call ids: it refused the call without running it.
-          if (callId === undefined || !refusedUnknownField(error, "callId")) throw error;
-          return await peer.post("call", body, { timeoutMs: Math.max(1, deadline - Date.now()) + 1000 });
-        }
+        // A peer of an older release knows no call ids: it refuses the id unread, and is sent the call without it.
+        return peer.post("call", { name, method, args, timeoutMs: left, ...(callId !== undefined ? { callId } : {}) }, { timeoutMs: left + 1000, newFields: ["callId"] });
       }
       continue;
     }
