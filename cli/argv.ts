@@ -404,17 +404,16 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
     }
   }
   const matching = (words: readonly string[]) => [...new Set(words)].filter((w) => w.startsWith(current));
-  const values = async (name: string, spec: { choices?: readonly string[] }) =>
-    matching(spec.choices ?? (await root.valueCompleter?.(name, { command, given, positionals })) ?? []);
+  const values = async (name: string, spec: { choices?: readonly string[] }): Promise<readonly string[]> =>
+    spec.choices ?? (await root.valueCompleter?.(name, { command, given, positionals })) ?? [];
   if (valueOf !== undefined) {
     const spec = options.get(valueOf) ?? {};
     const comma = current.lastIndexOf(",");
-    if (!spec.list || comma < 0) return values(valueOf, spec);
+    if (!spec.list || comma < 0) return matching(await values(valueOf, spec));
     // The items typed so far stay; the last one is completed among those not listed yet.
     const head = current.slice(0, comma + 1);
     const listed = new Set(head.split(","));
-    const items = spec.choices ?? (await root.valueCompleter?.(valueOf, { command, given, positionals })) ?? [];
-    return matching(items.filter((item) => !listed.has(item)).map((item) => head + item));
+    return matching((await values(valueOf, spec)).filter((item) => !listed.has(item)).map((item) => head + item));
   }
   if (current.startsWith("-")) {
     // A boolean that is on by default is turned off by its `--no-` form (`migrate --no-wait`).
@@ -425,7 +424,7 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
     return matching([...parser.commands.map(commandName), ...(parser === root && root.completionCommand ? [root.completionCommand.name] : [])]);
   }
   const spec = parser.positionals[positional] ?? parser.positionals.find((p) => p.array);
-  return spec ? values(spec.name, {}) : [];
+  return spec ? matching(await values(spec.name, {})) : [];
 }
 
 function completionScript(name: string): string {
