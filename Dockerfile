@@ -20,4 +20,4 @@ ENV FERRY_CONFIG=/cluster/cluster.yaml
 ENV MALLOC_ARENA_MAX=2
 STOPSIGNAL SIGTERM
 # exec: node is PID 1's child-free replacement, so it receives the stop signal itself.
-CMD ["sh", "-c", "exec node --max-semi-space-size=1 /opt/ferry/dist/cli/main.js daemon --node \"$FERRY_NODE\""]
+CMD ["sh", "-c", "exec node --max-semi-space-size=1 --no-lazy-feedback-allocation /opt/ferry/dist/cli/main.js daemon --node \"$FERRY_NODE\""]
