@@ -53,7 +53,10 @@ installed.before(async () => {
   // dist/ was built by the test run; packing must not rebuild it under the other tests' feet.
   await npm(["pack", "--ignore-scripts", "--pack-destination", packs], repo);
   const tarball = join(packs, readdirSync(packs).find((f) => f.endsWith(".tgz"))!);
-  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "my-cluster", private: true, type: "module" }, null, 2));
+  // As the README advises a project of its own: cbor-extract pinned to the release whose platform
+  // packages the registry has, and no dependency's install script run.
+  const advised = { overrides: { "cbor-extract": "2.2.2" }, allowScripts: { "cbor-extract": false, protobufjs: false } };
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "my-cluster", private: true, type: "module", ...advised }, null, 2));
   await npm(["install", tarball, "--omit=dev", "--prefer-offline", "--no-audit", "--no-fund"], project);
 
   const [alpha, beta] = [await freePort(), await freePort()];
@@ -133,6 +136,10 @@ installed("ferry up runs the user's TypeScript process, which migrates with its 
     assert.is(argv[0], process.execPath);
     assert.ok(argv.some((a) => a.endsWith("node_modules/ferry/dist/cli/main.js")), `daemon started as ${argv.join(" ")}`);
   }
+  // The install brought cbor-extract's prebuilt addon for this platform (nothing was compiled),
+  // and both daemons loaded it.
+  assert.ok(existsSync(join(project, "node_modules/@cbor-extract", `cbor-extract-${process.platform}-${process.arch}`)), "no prebuilt addon was installed");
+  assert.is(upOutput.match(/CBOR native acceleration on/g)?.length, 2, upOutput);
 
   const moved = await ferry(["migrate", "greeter", "beta"]);
   assert.is(moved.code, 0, moved.stderr);
