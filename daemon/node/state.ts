@@ -346,9 +346,14 @@ export class NodeState {
     this.events.emit({ type: "config-reloaded" });
   }
 
-  /** Records a rejected edit; the last good config stays in force. */
+  /**
+   * Records a rejected edit; the last good config stays in force. The same problem found again
+   * (an editor's second write of one save, a save that did not fix it) is said once.
+   */
   rejectConfig(error: unknown): void {
-    this.#configError = describeError(error);
+    const problem = describeError(error);
+    if (problem === this.#configError) return;
+    this.#configError = problem;
     this.events.emit({ type: "config-rejected", reason: this.#configError });
     this.#log("warn", `ferry: ${this.#configError}; keeping the last good config`);
   }

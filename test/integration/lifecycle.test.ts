@@ -78,6 +78,12 @@ lifecycle("an invalid edit keeps the last good config running", async () => {
   assert.match(status.configError, /cluster\.yaml:\d+:\d+: Unknown node "nowhere"/);
   assert.is((await find("tally"))?.state, "running");
   assert.is(await find("bad"), undefined);
+  // Read again with the same mistake (as an editor's second write does), then with another: each
+  // problem is logged once. The daemon logs in order, so once the second is in, so is any repeat.
+  await c.post("alpha", "reconcile", { names: [], reload: true });
+  c.writeRaw(good.replace("processes:", "processes:\n  bad: { module: Tally, node: elsewhere }"));
+  await until(() => /Unknown node "elsewhere"/.test(c.logs["alpha"]!), "the second mistake logged");
+  assert.is(c.logs["alpha"]!.match(/Unknown node "nowhere".*keeping the last good config/g)?.length, 1, c.logs["alpha"]);
   c.writeRaw(good);
   await until(async () => (await c.post<{ configError: string | null }>("alpha", "status", {})).configError === null, "config error cleared");
 });
