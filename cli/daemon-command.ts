@@ -9,11 +9,12 @@
  * ```
  * @module
  */
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { hostname, networkInterfaces } from "node:os";
-import { join } from "node:path";
+import { basename, delimiter, dirname, isAbsolute, join } from "node:path";
 import process from "node:process";
 import { installRoot, runsBuilt } from "../daemon/install.ts";
+import { FerryError } from "../daemon/errors.ts";
 import { isLoopbackHost } from "../daemon/listen.ts";
 
 /** The package root, built or not. */
@@ -80,7 +81,7 @@ export function nodeDaemonEnv(): Record<string, string> {
 
 /**
  * The deno binary: the one this process runs on, else the one the `deno` npm package installed
- * (`node_modules/@deno/<platform>-<arch>[-glibc]/deno`), else `deno` from PATH.
+ * (see {@link denoFromPackage}), else `deno` from PATH.
  *
  * @example
  * ```ts
@@ -89,14 +90,73 @@ export function nodeDaemonEnv(): Record<string, string> {
  */
 export function findDeno(): string {
   if (isDeno) return process.execPath;
+  return denoFromPackage(repoRoot) ?? "deno";
+}
+
+/**
+ * The binary of the `deno` npm package (`node_modules/@deno/<platform>-<arch>[-glibc]/deno`),
+ * looked up from `root` as Node resolves a package: a checkout's own node_modules or, for Ferry
+ * installed into a project, that project's and its parents'.
+ *
+ * @example
+ * ```ts
+ * denoFromPackage("/app/node_modules/ferry"); // "/app/node_modules/@deno/linux-x64-glibc/deno"
+ * ```
+ */
+export function denoFromPackage(root: string): string | undefined {
   const exe = process.platform === "win32" ? "deno.exe" : "deno";
   const platform = `${process.platform}-${process.arch}`;
-  const candidates = [
-    join(repoRoot, "node_modules", "@deno", `${platform}-glibc`, exe),
-    join(repoRoot, "node_modules", "@deno", platform, exe),
-    join(repoRoot, "node_modules", "deno", exe),
-  ];
-  return candidates.find((c) => existsSync(c)) ?? "deno";
+  for (let dir = root; ; dir = dirname(dir)) {
+    const modules = basename(dir) === "node_modules" ? dir : join(dir, "node_modules");
+    const candidates = [join(modules, "@deno", `${platform}-glibc`, exe), join(modules, "@deno", platform, exe), join(modules, "deno", exe)];
+    const found = candidates.find((c) => existsSync(c));
+    if (found) return found;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Whether `command` can be started: an existing file when it names a path, else an executable
+ * found in one of the `PATH` directories (as the system would look it up; on Windows with
+ * `PATHEXT`'s extensions).
+ *
+ * @example
+ * ```ts
+ * commandExists("deno", "/usr/local/bin:/usr/bin"); // true when /usr/local/bin/deno or /usr/bin/deno exists
+ * ```
+ */
+export function commandExists(command: string, path: string = process.env.PATH ?? ""): boolean {
+  if (isAbsolute(command) || command.includes("/") || command.includes("\\")) return existsSync(command);
+  const extensions = process.platform === "win32" ? ["", ...(process.env.PATHEXT ?? ".EXE;.CMD;.BAT").split(";")] : [""];
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    for (const ext of extensions) {
+      try {
+        accessSync(join(dir, command + ext), constants.X_OK);
+        return true;
+      } catch {
+        // not in this directory
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * Why `ferry up` cannot start a node's daemon under its runtime, or undefined when it can: the
+ * runtime's program is nowhere to be found. Said once, before anything starts, rather than as a
+ * restart loop of a program that does not exist.
+ *
+ * @example
+ * ```ts
+ * const problem = missingRuntime("beta", "deno", daemonCommandLine("deno", "beta", file).command);
+ * if (problem) throw problem;
+ * ```
+ */
+export function missingRuntime(node: string, runtime: "node" | "deno", command: string, path?: string): FerryError | undefined {
+  if (commandExists(command, path)) return undefined;
+  return new FerryError("not_found", `Node "${node}" runs on ${runtime === "deno" ? "Deno" : "Node.js"} (runtime: ${runtime}), but no "${command}" was found`, {
+    hint: runtime === "deno" ? "install Deno from deno.com or, in this project, `npm install deno`; or set the node's runtime to node" : "put node on PATH",
+  });
 }
 
 /**

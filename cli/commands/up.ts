@@ -17,7 +17,7 @@ import { FerryError } from "../../daemon/errors.ts";
 import { planListen, readServeTls } from "../../daemon/listen.ts";
 import type { Argv } from "../argv.ts";
 import { type Command, configPath, type GlobalArgs, openCluster } from "../command.ts";
-import { daemonCommandLine, isLocalUrl } from "../daemon-command.ts";
+import { daemonCommandLine, isLocalUrl, missingRuntime } from "../daemon-command.ts";
 import { table } from "../format.ts";
 import { keepRunningWhenOutputCloses, print, warn } from "../output.ts";
 import { type ChildSpec, Supervisor } from "../supervisor.ts";
@@ -69,7 +69,11 @@ export const upCommand: Command<UpArgs> = {
       throw new FerryError("conflict", "Every local node is already running", { hint: "stop them with `ferry down`" });
     }
     // Refused here, once, as each daemon would refuse to start (rather than restarted in a loop).
-    for (const { name } of specs) await readServeTls(planListen(loaded, name), loaded.dir);
+    for (const { name, command } of specs) {
+      const problem = missingRuntime(name, loaded.config.nodes[name]?.runtime ?? "node", command);
+      if (problem) throw problem;
+      await readServeTls(planListen(loaded, name), loaded.dir);
+    }
 
     print(`ferry up: cluster "${loaded.config.cluster.name}" from ${file}`);
     print(table(["NODE", "URL", "RUNTIME", ""], rows).split("\n").map((l) => `  ${l}`).join("\n"));
