@@ -3,6 +3,10 @@
 // scripts/build.mjs), so no TypeScript loader runs on the command's hot path; main.js answers
 // `--version` before it loads anything else. An unbuilt checkout still works, slower: the same
 // type-stripping hooks that load process modules run the sources. Deno runs cli/main.ts itself.
+// Where Node.js keeps compiled code between runs (22.1 and later; in its temporary folder unless
+// NODE_COMPILE_CACHE names one), a command no longer compiles its modules each time it starts.
+import module from "node:module";
+module.enableCompileCache?.();
 try {
   await import("../dist/cli/main.js");
 } catch (error) {
