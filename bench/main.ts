@@ -4,7 +4,9 @@
  * the test run: timings belong here, where a loaded machine skews a report rather than failing CI.
  *
  * `npm run bench -- --quick` runs fewer iterations and skips the 10,000-process case;
- * `--only=startup,small,large,precopy,many,upgrade,idle` runs only those sections.
+ * `--only=startup,small,large,precopy,many,upgrade,idle` runs only those sections;
+ * `--node=<version>` (e.g. `--node=24.9.0`) runs the daemons and the CLI on that Node.js release,
+ * fetched once as the tests fetch theirs (test/helpers/node-releases.ts).
  * @module
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -14,12 +16,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { Worker } from "node:worker_threads";
-import { deno, repo, sleep, TestCluster, until } from "../test/helpers/cluster.ts";
+import { type ClusterOptions, deno, repo, sleep, TestCluster, until } from "../test/helpers/cluster.ts";
+import { nodeBinary } from "../test/helpers/node-releases.ts";
 import { counterSource } from "../test/helpers/modules.ts";
 import type { FerryEvent, ProcessInfo } from "../schemas/api.schema.ts";
 
 const quick = process.argv.includes("--quick");
 const MiB = 1024 * 1024;
+/** `--node=<version>`: the Node.js release the daemons and the CLI run on (this one's when absent). */
+const nodeRelease = process.argv.find((a) => a.startsWith("--node="))?.slice(7);
+let nodeExec = process.execPath;
+
+/** A cluster whose daemons run on the Node.js release the benchmark was asked for. */
+function cluster(options: ClusterOptions): Promise<TestCluster> {
+  if (!nodeRelease) return TestCluster.create(options);
+  return TestCluster.create({ ...options, nodeBinaries: Object.fromEntries(options.nodes.map((n) => [n, nodeExec])) });
+}
 
 interface Row {
   metric: string;
@@ -135,7 +147,7 @@ async function moveAndAwaitResumed(c: TestCluster, watch: EventWatch, specOf: (n
 
 async function smallHandoffs(): Promise<void> {
   console.error("1 KiB state: hand-off downtime");
-  const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Heavy"], settings: { checkpointIntervalMs: 60000 } });
+  const c = await cluster({ nodes: ["alpha", "beta"], modules: ["Heavy"], settings: { checkpointIntervalMs: 60000 } });
   try {
     const spec = (n: string) => ({ p: `module: Heavy, node: ${n}, args: ["0.0009765625"]` });
     c.writeConfig(spec("alpha"));
@@ -182,7 +194,7 @@ async function smallHandoffs(): Promise<void> {
     for (let i = 0; i < (quick ? 6 : 20); i++) {
       const to = i % 2 ? "alpha" : "beta";
       const t0 = performance.now();
-      const r = await c.cli(["migrate", "p", to, "--json"]);
+      const r = await c.cli(["migrate", "p", to, "--json"], {}, nodeRelease ? { nodeBinary: nodeExec } : "node");
       walls.push(performance.now() - t0);
       if (r.code !== 0) throw new Error(`ferry migrate failed: ${r.stderr}`);
       migrates.push((JSON.parse(r.stdout) as { ms: number }).ms);
@@ -214,7 +226,7 @@ function checkpointFile(dir: string, name: string): string | undefined {
  */
 async function checkpointStall(mib: number): Promise<void> {
   console.error(`${mib} MiB running state: periodic checkpoints`);
-  const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Drifter"], settings: { checkpointIntervalMs: 1000 } });
+  const c = await cluster({ nodes: ["alpha"], modules: ["Drifter"], settings: { checkpointIntervalMs: 1000 } });
   try {
     c.writeConfig({ drift: `module: Drifter, node: alpha, args: ["${mib}", "1048576"]` });
     await c.start("alpha");
@@ -238,7 +250,7 @@ async function checkpointStall(mib: number): Promise<void> {
 
 async function largeHandoff(mib: number): Promise<void> {
   console.error(`${mib} MiB state: downtime, throughput, peak extra memory`);
-  const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Heavy"], settings: { checkpointIntervalMs: 3600000, handoffTimeoutMs: 120000 } });
+  const c = await cluster({ nodes: ["alpha", "beta"], modules: ["Heavy"], settings: { checkpointIntervalMs: 3600000, handoffTimeoutMs: 120000 } });
   try {
     const spec = (n: string) => ({ big: `module: Heavy, node: ${n}, args: ["${mib}"]` });
     c.writeConfig(spec("alpha"));
@@ -267,7 +279,7 @@ async function largeHandoff(mib: number): Promise<void> {
 async function precopyHandoff(): Promise<void> {
   const mib = 256;
   console.error(`${mib} MiB state changing 1 MiB/s: pre-copied hand-off downtime`);
-  const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Drifter"], settings: { checkpointIntervalMs: 5000, handoffTimeoutMs: 120000 } });
+  const c = await cluster({ nodes: ["alpha", "beta"], modules: ["Drifter"], settings: { checkpointIntervalMs: 5000, handoffTimeoutMs: 120000 } });
   try {
     const spec = (n: string) => ({ drift: `module: Drifter, node: ${n}, args: ["${mib}", "1048576"]` });
     c.writeConfig(spec("alpha"));
@@ -303,7 +315,7 @@ async function precopyHandoff(): Promise<void> {
 async function manyProcesses(): Promise<void> {
   console.error("1,000 processes moved by one edit");
   const N = 1000;
-  const c = await TestCluster.create({ nodes: ["alpha", "beta"], modules: ["Idle"], settings: { checkpointIntervalMs: 60000 } });
+  const c = await cluster({ nodes: ["alpha", "beta"], modules: ["Idle"], settings: { checkpointIntervalMs: 60000 } });
   try {
     const all = (node: string) => Object.fromEntries(Array.from({ length: N }, (_, i) => [`p${i}`, `module: Idle, node: ${node}`]));
     c.writeConfig(all("alpha"));
@@ -324,7 +336,7 @@ async function manyProcesses(): Promise<void> {
 
 async function idleMemory(n: number): Promise<void> {
   console.error(`${n} idle processes on one daemon`);
-  const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Idle"], settings: { checkpointIntervalMs: 60000 } });
+  const c = await cluster({ nodes: ["alpha"], modules: ["Idle"], settings: { checkpointIntervalMs: 60000 } });
   try {
     c.writeConfig(Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, "module: Idle, node: alpha"])));
     const t0 = performance.now();
@@ -349,7 +361,7 @@ async function upgradeSwap(): Promise<void> {
   const n = quick ? 10 : 50;
   const rounds = quick ? 3 : 10;
   console.error(`hot upgrade: ${n} processes, ${rounds} new versions`);
-  const c = await TestCluster.create({ nodes: ["alpha"], modules: [], settings: { checkpointIntervalMs: 60000 } });
+  const c = await cluster({ nodes: ["alpha"], modules: [], settings: { checkpointIntervalMs: 60000 } });
   const file = join(c.dir, "processes/Swap.ts");
   const source = (round: number) => counterSource(`r${round}`, "upgrade(_from: string) {}").replace("class Ticker", "class Swap");
   try {
@@ -496,16 +508,16 @@ function treeRss(pid: number): number {
 async function startupAndFootprint(): Promise<void> {
   console.error("start-up: ferry --version, validate and ps against a bare runtime");
   const n = quick ? 7 : 21;
-  const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Idle"] });
+  const c = await cluster({ nodes: ["alpha"], modules: ["Idle"] });
   try {
     c.writeConfig({ counter: "module: Idle, node: alpha" });
     await c.start("alpha");
     await c.waitRunningOn("counter", "alpha");
     const bin = join(repo, "cli/bin.mjs");
-    const nodeFloor = wall(process.execPath, ["-e", "0"], n);
-    const version = wall(process.execPath, [bin, "--version"], n);
-    const validate = wall(process.execPath, [bin, "validate", "--config", c.file], n);
-    const ps = wall(process.execPath, [bin, "ps", "--config", c.file], n);
+    const nodeFloor = wall(nodeExec, ["-e", "0"], n);
+    const version = wall(nodeExec, [bin, "--version"], n);
+    const validate = wall(nodeExec, [bin, "validate", "--config", c.file], n);
+    const ps = wall(nodeExec, [bin, "ps", "--config", c.file], n);
     report("floor: node -e 0 wall p50", nodeFloor, "ms");
     report("ferry --version wall p50 / node -e 0", version / nodeFloor, "×", { op: "<=", limit: 2 });
     report("ferry validate wall p50 / node -e 0", validate / nodeFloor, "×", { op: "<=", limit: 3 });
@@ -545,7 +557,7 @@ async function startupAndFootprint(): Promise<void> {
 }
 
 function machine(): Record<string, string | number> {
-  return { node: process.version, cpus: (readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm) ?? []).length, date: new Date().toISOString() };
+  return { node: nodeRelease ? `v${nodeRelease}` : process.version, cpus: (readFileSync("/proc/cpuinfo", "utf8").match(/^processor/gm) ?? []).length, date: new Date().toISOString() };
 }
 
 /** `--only=<section>[,<section>]` runs some sections (the floors always). */
@@ -553,6 +565,7 @@ const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7).split("
 const wanted = (section: string) => !only || only.includes(section);
 
 async function main(): Promise<void> {
+  if (nodeRelease) nodeExec = await nodeBinary(nodeRelease);
   await floors();
   if (wanted("startup")) await startupAndFootprint();
   if (wanted("small")) await smallHandoffs();
