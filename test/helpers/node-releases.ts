@@ -57,8 +57,9 @@ export async function nodeBinary(version: string): Promise<string> {
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
-  // Releases no longer pinned (each some 110 MB) go once a newer one is fetched.
-  const pinned = new Set<string>(otherNodeReleases);
+  // Releases no longer pinned (each some 110 MB) go once a newer one is fetched; the one just
+  // fetched stays, pinned or not (the benchmark's --node may name any release).
+  const pinned = new Set<string>([...otherNodeReleases, version]);
   for (const old of readdirSync(dirname(dir))) if (!pinned.has(old)) rmSync(join(dirname(dir), old), { recursive: true, force: true });
   return binary;
 }
