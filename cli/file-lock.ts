@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID } from "../daemon/builtins/crypto.ts";
 // Synchronous on purpose: each of these calls on a small local file takes microseconds on the
 // calling thread, where a promise-based one is a round trip through libuv's thread pool (which a
 // fresh command first has to start): some 3 ms of every `ferry migrate`.

@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID } from "../daemon/builtins/crypto.ts";
 // Synchronous file calls, as in file-lock.ts: a few small local files, each call microseconds on
 // this thread instead of a round trip through libuv's thread pool.
 import { chmodSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID } from "../../daemon/builtins/crypto.ts";
 import type { Argv } from "../argv.ts";
 import { FerryError, isFerryError, isRetryable } from "../../daemon/errors.ts";
 import { clusterSettingsSchema } from "../../schemas/cluster.schema.ts";

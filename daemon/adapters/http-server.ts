@@ -14,7 +14,7 @@
  * once it is done. `node:https` is loaded only then: a plain-HTTP daemon never loads it, nor TLS.
  * @module
  */
-import { createServer } from "node:http";
+import { createServer } from "../builtins/http.ts";
 import process from "node:process";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { FerryError } from "../errors.ts";

@@ -7,8 +7,10 @@
  * first time one of these globals is read: some 3–5 MiB of an idle daemon, which answers its
  * requests without them. So the lazy classes do not read the web class when they are defined:
  * their forwarding members are known by name, and they become subclasses of the web class (for
- * `instanceof`) the moment the program first reads that global. On Deno, where the web classes
- * are built in, they are linked at once.
+ * `instanceof`) the moment the program first reads that global. From Node 22 on, a lazy global
+ * loads its module as soon as it is looked at at all (even its property descriptor), so it
+ * cannot be watched: there a lazy class is linked when one of its objects first makes its web
+ * object. On Deno, where the web classes are built in, they are linked at once.
  *
  * @example
  * ```ts
@@ -18,6 +20,8 @@
  * ```
  * @module
  */
+
+import process from "node:process";
 
 /** The web classes a lazy class can stand for. */
 export type WebClassName = "Request" | "Response" | "Headers";
@@ -61,7 +65,7 @@ export function forwardToWeb(lazy: { web(): object }, name: WebClassName, fields
   };
   for (const key of MEMBERS[name].getters) forward(key, true);
   for (const key of MEMBERS[name].methods) forward(key, false);
-  whenLoaded(name, (web) => {
+  const link = (web: WebClass) => {
     for (const key of Reflect.ownKeys(web.prototype)) {
       if (key === "constructor") continue;
       const descriptor = Object.getOwnPropertyDescriptor(web.prototype, key)!;
@@ -69,6 +73,32 @@ export function forwardToWeb(lazy: { web(): object }, name: WebClassName, fields
       else if (typeof descriptor.value === "function") forward(key, false);
     }
     Object.setPrototypeOf(lazy, web.prototype);
+  };
+  if (globalsUnwatchable) linkOnFirstWeb(lazy, link);
+  else whenLoaded(name, link);
+}
+
+/**
+ * Whether Node's lazy globals load their module when merely looked at: from Node 22 on they are
+ * V8 lazy data properties, which reading the property descriptor already loads.
+ */
+const globalsUnwatchable = !("Deno" in globalThis) && Number(process.versions.node.split(".")[0]) >= 22;
+
+/** Links `lazy` to the class of the first web object one of its objects makes. */
+function linkOnFirstWeb(lazy: { web(): object }, link: (web: WebClass) => void): void {
+  const make = lazy.web;
+  let linked = false;
+  Object.defineProperty(lazy, "web", {
+    configurable: true,
+    writable: true,
+    value: function (this: { web(): object }) {
+      const web = make.call(this);
+      if (!linked) {
+        linked = true;
+        link(web.constructor as WebClass);
+      }
+      return web;
+    },
   });
 }
 

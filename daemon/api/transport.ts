@@ -16,7 +16,7 @@
  * ```
  * @module
  */
-import { Agent, request as httpRequest } from "node:http";
+import { Agent, request as httpRequest } from "../builtins/http.ts";
 import type { IncomingMessage } from "node:http";
 import { BodyCollector } from "./body.ts";
 import process from "node:process";

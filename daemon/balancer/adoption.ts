@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import { randomUUID } from "../builtins/crypto.ts";
 import { describeError } from "../errors.ts";
 import type { NodeState } from "../node/mod.ts";
 import type { ClusterStore } from "../store/cluster-store.ts";
@@ -111,7 +112,7 @@ export class Adoption {
       await node.adopt(owned, snapshot, gone);
       return false;
     }
-    const handoffId = `adopt-${globalThis.crypto.randomUUID()}`;
+    const handoffId = `adopt-${randomUUID()}`;
     await node.prepareAdoption(owned, snapshot, gone, handoffId);
     if (await this.#store.fence(gone, owned, node.node)) return true;
     await node.dropAdoption(owned.name, handoffId);

@@ -10,6 +10,7 @@
  * ```
  * @module
  */
+import { randomUUID } from "../builtins/crypto.ts";
 import { describeError, FerryError, isFerryError } from "../errors.ts";
 import { faults } from "../faults.ts";
 import type { Arrival } from "../node/mod.ts";
@@ -51,7 +52,7 @@ function isNetwork(error: unknown): boolean {
  * ```
  */
 export function pull(node: DestinationPort, req: PullRequest): Promise<PullOutcome> {
-  const handoffId = globalThis.crypto.randomUUID();
+  const handoffId = randomUUID();
   const session = (precopied?: Precopied) => new PullSession(node, req.name, req.from, req.generation, handoffId, precopied);
   if (wantsPrecopy(req)) {
     const spec = node.desired?.(req.name);

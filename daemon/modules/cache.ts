@@ -20,7 +20,7 @@
  * ```
  * @module
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID } from "../builtins/crypto.ts";
 import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ModuleBundle } from "../../schemas/api.schema.ts";

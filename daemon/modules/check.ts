@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "../builtins/crypto.ts";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";

@@ -14,7 +14,7 @@
  * ```
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash } from "../builtins/crypto.ts";
 import { moduleHashPattern } from "../../schemas/api.schema.ts";
 
 const hashPattern = new RegExp(moduleHashPattern);

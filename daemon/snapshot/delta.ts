@@ -25,6 +25,7 @@
  */
 import { Encoder, Tag } from "cbor-x";
 import { crc32 } from "node:zlib";
+import { randomBytes } from "../builtins/crypto.ts";
 import { FerryError } from "../errors.ts";
 import { Buffer } from "node:buffer";
 import { encodeLegacyState, HEADER_BYTES, type ProcessState } from "./codec.ts";
@@ -660,7 +661,7 @@ export class DeltaBase {
   }
 
   #markers(): Map<number, Uint8Array> {
-    const nonce = globalThis.crypto.getRandomValues(new Uint8Array(12));
+    const nonce = randomBytes(12);
     const markers = new Map<number, Uint8Array>();
     for (const id of this.#blobs.keys()) {
       const marker = new Uint8Array(16);

@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "../builtins/crypto.ts";
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
@@ -126,7 +126,7 @@ export class LocalStore implements ClusterStore {
       const earlier = readFences(dir).find((f) => f.name === owned.name && f.generation === owned.generation);
       return earlier?.to === adopter ? earlier : null;
     }
-    const fence: Fence = { name: owned.name, generation: owned.generation, to: adopter, handoffId: `adopt-${globalThis.crypto.randomUUID()}` };
+    const fence: Fence = { name: owned.name, generation: owned.generation, to: adopter, handoffId: `adopt-${randomUUID()}` };
     writeFence(dir, fence);
     return fence;
   }

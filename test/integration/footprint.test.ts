@@ -1,19 +1,24 @@
 // What an idle Node daemon holds: answering the CLI, event followers and its peers, and handing
 // processes over, must not load Node's fetch implementation (undici, some 5 MiB of a daemon's
-// memory), which the web Request, Response and Headers the API is written with would pull in;
-// nor, in a cluster on plain HTTP, `node:https` and `node:tls` (nor does the CLI reaching it).
+// memory), which the web Request, Response and Headers the API is written with would pull in —
+// and from Node 22 on, an ES import of `node:http` too; nor Web Crypto, which an ES import of
+// `node:crypto` or the global `crypto` would; nor, in a cluster on plain HTTP, `node:https` and
+// `node:tls` (nor does the CLI reaching it).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { TestCluster, until } from "../helpers/cluster.ts";
+import { nodeBinary, otherNodeReleases } from "../helpers/node-releases.ts";
 
 const UNDICI = "NativeModule internal/deps/undici/undici";
+const WEB_CRYPTO = "NativeModule internal/crypto/webcrypto";
 /** Loaded only to serve or reach a node over https. */
 const TLS = ["NativeModule https", "NativeModule tls"];
 
 function assertLean(loaded: string[], who: string): void {
   assert.not.ok(loaded.includes(UNDICI), `undici was loaded by ${who}`);
+  assert.not.ok(loaded.includes(WEB_CRYPTO), `Web Crypto was loaded by ${who}`);
   for (const module of TLS) assert.not.ok(loaded.includes(module), `${module.slice(13)} was loaded by ${who}, in a cluster on plain HTTP`);
 }
 
@@ -99,6 +104,28 @@ test("two Node daemons handing processes over (single and batched pulls) never l
     for (const node of ["alpha", "beta"] as const) assertLean(await loaded[node](), node);
   } finally {
     await c.close();
+  }
+});
+
+test("on Node 22 and 24 too, ferry ps and the daemon it asks load neither undici nor Web Crypto", async () => {
+  for (const release of otherNodeReleases) {
+    const binary = await nodeBinary(release);
+    const c = await TestCluster.create({ nodes: ["alpha"], modules: ["Idle"], nodeBinaries: { alpha: binary } });
+    try {
+      c.writeConfig({ idle: "module: Idle, node: alpha" });
+      const loadedBy = await startWatched(c, "alpha");
+      await c.waitRunningOn("idle", "alpha");
+      const cliReport = join(c.dir, "loaded-modules-cli.json");
+      const cliPreload = join(c.dir, "loaded-modules-cli.cjs");
+      writeFileSync(cliPreload, `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(cliReport)}, JSON.stringify(process.moduleLoadList)));\n`);
+      const ps = await c.cli(["ps", "--config", c.file], { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --require ${cliPreload}`.trim() }, { nodeBinary: binary });
+      assert.is(ps.code, 0, ps.stderr);
+      assert.match(ps.stdout, /idle/);
+      assertLean(JSON.parse(readFileSync(cliReport, "utf8")) as string[], `ferry ps on Node ${release}`);
+      assertLean(await loadedBy(), `the daemon on Node ${release}`);
+    } finally {
+      await c.close();
+    }
   }
 });
 

@@ -5,6 +5,7 @@
 // release drives the cluster.
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
@@ -98,5 +99,12 @@ for (const [node, release] of [["beta", node22], ["gamma", node24]] as const) {
     assert.equal(await c.call(to, "rich", "check"), ALL_TRUE);
   });
 }
+
+releases("the lazy web classes pass their unit tests on 22 and 24, where a global cannot be watched", async () => {
+  for (const node of ["beta", "gamma"]) {
+    const run = spawnSync(binaries[node]!, ["--import", "tsx", "test/daemon/api/plain-headers.test.ts"], { cwd: repo, encoding: "utf8", timeout: 60_000 });
+    assert.is(run.status, 0, `${node}: ${run.stdout}${run.stderr}`);
+  }
+});
 
 releases.run();
