@@ -368,6 +368,7 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
   const current = typed.at(-1) ?? "";
   let parser = root;
   let options = new Map(root.options);
+  let flags = knownFlags(options);
   let positional = 0;
   const command: string[] = [];
   const given = new Map<string, string>();
@@ -376,7 +377,7 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
   for (let i = 0; i < typed.length - 1; i++) {
     const word = typed[i]!;
     if (word === "--") return [];
-    const flag = knownFlags(options).get(word);
+    const flag = flags.get(word);
     if (flag !== undefined) {
       if (typeOf(options.get(flag) ?? {}) === "boolean") continue;
       if (i + 1 === typed.length - 1) valueOf = flag;
@@ -385,7 +386,7 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
     }
     if (word.startsWith("-")) {
       const eq = word.indexOf("=");
-      const name = eq > 0 ? knownFlags(options).get(word.slice(0, eq)) : undefined;
+      const name = eq > 0 ? flags.get(word.slice(0, eq)) : undefined;
       if (name !== undefined) given.set(name, word.slice(eq + 1));
       continue;
     }
@@ -395,6 +396,7 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
       command.push(word);
       parser = commandParser(parser, module, []);
       options = new Map([...options, ...parser.options]);
+      flags = knownFlags(options);
       positional = 0;
       positionals.clear();
     } else {
@@ -418,7 +420,7 @@ async function completions(root: Argv<unknown>, typed: string[]): Promise<string
   if (current.startsWith("-")) {
     // A boolean that is on by default is turned off by its `--no-` form (`migrate --no-wait`).
     const negations = [...options].filter(([, spec]) => typeOf(spec) === "boolean" && spec.default === true).map(([name]) => `--no-${name}`);
-    return matching([...knownFlags(options).keys(), ...negations].filter((f) => f.startsWith("--")));
+    return matching([...flags.keys(), ...negations].filter((f) => f.startsWith("--")));
   }
   if (parser.commands.length > 0 || (parser === root && root.completionCommand)) {
     return matching([...parser.commands.map(commandName), ...(parser === root && root.completionCommand ? [root.completionCommand.name] : [])]);

@@ -18,7 +18,7 @@
  */
 import type { Argv } from "../argv.ts";
 import { readFileSync } from "node:fs";
-import { loadClusterConfig } from "../../daemon/config/load.ts";
+import { loadClusterText } from "../../daemon/config/load.ts";
 import { describeError, FerryError, isFerryError, isRetryable } from "../../daemon/errors.ts";
 import type { ProcessInfo } from "../../schemas/api.schema.ts";
 import process from "node:process";
@@ -222,7 +222,8 @@ class PlacementWatch {
     }
     if (text === undefined || text === this.#text) return;
     this.#text = text;
-    const config = await loadClusterConfig(this.file).then((l) => l.config, () => undefined);
+    // The text just read, not the file once more: it may be replaced again in between.
+    const config = await loadClusterText(text, this.file).then((l) => l.config, () => undefined);
     if (!config) return;
     const spec = config.processes[this.name];
     if (spec?.node === this.to) return;

@@ -117,10 +117,9 @@ export class Balancer implements Runnable {
         if (await this.#liveness.isGone(gone)) this.#adoption.from(gone, loads.map((l) => l.node));
       }
       if (!node.grants.hasUnpinned(node.loaded.config.processes)) return;
-      const view: BalancerView = { self: node.node, nodes: this.loads, candidates: node.grants.movable(), settings: node.settings.balancer };
       let moves: Move[];
       try {
-        moves = this.#policy.propose(view);
+        moves = this.#policy.propose(this.#view(this.loads));
       } catch (error) {
         throw new FerryError("internal", `Balancer policy failed: ${describeError(error)}`);
       }
@@ -141,15 +140,9 @@ export class Balancer implements Runnable {
     const policy = this.#policy;
     if (request.load !== undefined && policy.grants) {
       const own = node.grants.load();
-      const view: BalancerView = {
-        self: node.node,
-        nodes: [own, ...this.loads.filter((l) => l.node !== node.node)],
-        candidates: node.grants.movable(),
-        settings: node.settings.balancer,
-      };
       let agreed: boolean;
       try {
-        agreed = policy.grants({ to: request.to, load: request.load }, view);
+        agreed = policy.grants({ to: request.to, load: request.load }, this.#view([own, ...this.loads.filter((l) => l.node !== node.node)]));
       } catch (error) {
         this.#decide(`error: Balancer policy failed: ${describeError(error)}`);
         return { name: null };
@@ -160,6 +153,12 @@ export class Balancer implements Runnable {
       }
     }
     return node.grants.grant(request.process, request.to);
+  }
+
+  /** What a policy sees: these nodes' loads, this node's movable processes and the settings. */
+  #view(nodes: NodeLoad[]): BalancerView {
+    const node = this.#node;
+    return { self: node.node, nodes, candidates: node.grants.movable(), settings: node.settings.balancer };
   }
 
   async #carryOut(move: Move): Promise<void> {
