@@ -167,7 +167,7 @@ test("status with every node down still shows the nodes and the declared process
 
 test("call with every node down fails with the unreachable node and exit status 3", async () => {
   const r = await run(["call", "counter", "get"]);
-  assert.is(r.code, 3);
+  assert.is(r.code, 3, r.stderr);
   assert.match(r.stderr, /^ferry: Cannot reach node "alpha"/);
 });
 
