@@ -23,6 +23,12 @@ export interface Faults {
   delayBatchCommitOf?: string;
   /** Source: flip the lowest bit of the snapshot's byte at this offset as it is sent (a link that damages data). */
   flipByteAt?: number;
+  /**
+   * Source: hold a whole checkpoint at suspend this long before writing it (the window in which a
+   * crash falls back to the previous checkpoint). A hand-off rolled back meanwhile is not what it
+   * is for: the late save would then land after the process ran on.
+   */
+  delayCheckpointAtSuspendMs?: number;
   /** Source: pause this long before capturing the second pre-copy round (the one after round 0). */
   delayPrecopyRoundMs?: number;
   /** Destination: pause this long after staging a pre-copied base on disk. */

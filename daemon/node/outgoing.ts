@@ -12,6 +12,7 @@
  */
 import { setImmediate } from "node:timers";
 import { describeError, FerryError } from "../errors.ts";
+import { faults } from "../faults.ts";
 import { delay } from "../manager.ts";
 import type { HandoffMeta, HandoffStatusResponse } from "../../schemas/api.schema.ts";
 import type { BeginFacts, BeginRequest } from "../handoff/source.ts";
@@ -120,7 +121,7 @@ export class Outgoing {
     } else {
       // A whole one starts once the answer carrying it has gone: the journal write it makes is
       // not on the critical path, and the commit, which waits for it, takes longer to arrive.
-      const saving = (whole ? afterThisTurn().then(() => this.#parts.checkpoints.save(name, p.generation, snapshot)) : saveStreamed(this.#parts.checkpoints, name, p.generation, snapshot)).catch(warn);
+      const saving = (whole ? afterThisTurn().then(heldByFault).then(() => this.#parts.checkpoints.save(name, p.generation, snapshot)) : saveStreamed(this.#parts.checkpoints, name, p.generation, snapshot)).catch(warn);
       outgoing.saving = whole ? saving : Promise.resolve();
     }
     p.moveTo("migrating");
@@ -245,6 +246,11 @@ async function captureIfUndecided(parts: NodeParts, name: string, handoffId: str
 }
 
 /** Resolves after this turn's I/O is written (an answer ends with the turn that made it). */
+/** The crash tests' pause before a checkpoint at suspend is written (see faults.ts). */
+function heldByFault(): Promise<void> | void {
+  if (faults.delayCheckpointAtSuspendMs) return delay(faults.delayCheckpointAtSuspendMs);
+}
+
 function afterThisTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }

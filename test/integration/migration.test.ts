@@ -2,6 +2,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdirSync, renameSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Buffer } from "node:buffer";
+import { decodeState } from "../../daemon/snapshot/codec.ts";
 import { sleep, TestCluster, until, violations } from "../helpers/cluster.ts";
 import type { FerryEvent, ProcessInfo } from "../../schemas/api.schema.ts";
 
@@ -144,6 +146,22 @@ faults.before(async () => {
 });
 faults.after(async () => f.close());
 
+/** The checkpoints of x a node's journal records, oldest first: when each was taken, and x's calls then. */
+function checkpointsOfX(node: string): { at: number; calls: string[] }[] {
+  const lines = readFileSync(join(f.dir, ".ferry", node, "journal.ndjson"), "utf8").split("\n");
+  return lines.filter((l) => l.includes('"op":"checkpoint"') && l.endsWith("}")).map((l) => JSON.parse(l) as { name: string; data?: string; at: number })
+    .filter((r) => r.name === "x" && r.data !== undefined)
+    .map((r) => ({ at: r.at, calls: decodeState(Buffer.from(r.data!, "base64")).fields.calls as string[] }));
+}
+
+/** When node last emitted a `suspended` event for x, in ms since the epoch. */
+async function suspendedAt(node: string): Promise<number | undefined> {
+  const events: FerryEvent[] = [];
+  for await (const e of f.client(node).events(false)) events.push(e);
+  const last = events.filter((e) => e.type === "suspended" && e.process === "x").at(-1);
+  return last ? Date.parse(last.time) : undefined;
+}
+
 faults("destination down: the process stays on the source, then moves once the destination is back", async () => {
   await f.stop("beta", "SIGKILL");
   await f.call("alpha", "x", "note", ["1"]);
@@ -201,6 +219,10 @@ faults("source killed after sending, before the commit: the destination drops it
   await f.call("alpha", "x", "note", ["2"]);
   f.writeConfig(procs("beta"));
   await until(async () => (await f.post<ProcessInfo[]>("alpha", "ps", {})).find((q) => q.name === "x" && q.state === "migrating"), "x migrating", 10000, 5);
+  // The checkpoint at suspend is written while the snapshot travels; a crash before it lands is
+  // the next test's case. Kill alpha once it is in the journal.
+  const suspended = await until(() => suspendedAt("alpha"), "alpha's suspended event");
+  await until(() => checkpointsOfX("alpha").some((c) => c.at >= suspended && c.calls.includes("2")), "alpha's checkpoint at suspend", 10000, 5);
   await f.stop("alpha", "SIGKILL");
   f.writeConfig(procs("alpha"));
   // beta's delayed commit finds alpha gone: it is in doubt, and must not run its copy.
@@ -251,6 +273,30 @@ faults("a field that cannot be serialized fails the suspend naming it; the proce
   assert.is(p.node, "alpha");
   const before = await f.call<number>("alpha", "un", "get");
   await until(async () => (await f.call<number>("alpha", "un", "get")) > before, "un still running");
+});
+
+faults("source killed before its checkpoint at suspend lands: it resumes from its latest checkpoint, and the destination drops its copy", async () => {
+  await f.stop("alpha");
+  await f.start("alpha", { FERRY_FAULTS: JSON.stringify({ delayCheckpointAtSuspendMs: 60000 }) });
+  await f.waitRunningOn("x", "alpha");
+  await f.call("alpha", "x", "note", ["uncheckpointed"]);
+  const prepared = () => readFileSync(join(f.dir, ".ferry/beta/journal.ndjson"), "utf8").split("\n").filter((l) => l.includes('"op":"prepared","name":"x"')).length;
+  const preparedBefore = prepared();
+  f.writeConfig(procs("beta"));
+  // beta has its copy and asks for the commit; alpha's release waits for the checkpoint it holds back.
+  await until(() => prepared() > preparedBefore, "beta to journal prepared", 10000, 5);
+  const suspended = await until(() => suspendedAt("alpha"), "alpha's suspended event");
+  await f.stop("alpha", "SIGKILL");
+  const latest = checkpointsOfX("alpha").at(-1)!;
+  assert.ok(latest.at <= suspended, "a checkpoint taken after the suspend landed before the kill");
+  f.writeConfig(procs("alpha"));
+  await f.start("alpha");
+  await f.waitRunningOn("x", "alpha", 20000);
+  // What alpha had durably: the note only if a periodic checkpoint caught it before the suspend.
+  assert.equal(await f.call("alpha", "x", "history"), latest.calls);
+  await until(async () => { const l = await f.post<{ holds: boolean; inDoubt?: boolean }>("beta", "locate", { name: "x" }); return !l.holds && !l.inDoubt; }, "beta to drop its copy");
+  assert.equal((await f.ps()).filter((q) => q.name === "x").map((q) => [q.node, q.state]), [["alpha", "running"]]);
+  assert.equal(violations(dir), []);
 });
 
 faults.run();
