@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../helpers/cluster.ts";
 
 const repo = fileURLToPath(new URL("../..", import.meta.url));
 const bin = join(repo, "cli", "bin.mjs");
@@ -43,8 +42,12 @@ function run(args: string[], env: Record<string, string> = {}, command = node, p
   });
 }
 
-/** A loopback port nobody listens on: the "daemon is down" case. */
-const closedPort = freePort;
+/**
+ * Loopback ports nobody listens on: the "daemon is down" case. Privileged ones, since a free
+ * ephemeral port may be taken meanwhile by a daemon of a test running in parallel, which then
+ * answers instead of refusing.
+ */
+const closedPorts = [1, 2] as const;
 
 function lines(text: string): string[] {
   return text.split("\n").filter((l) => l !== "");
@@ -58,7 +61,7 @@ test.before.each(async () => {
     join(dir, "processes", "Counter.ts"),
     "export default class Counter {\n  n = 0;\n  constructor(args: string[]) { this.n = Number(args[0] ?? 0); }\n  async run(ctx: { signal: AbortSignal; sleep(ms: number): Promise<void> }) { while (!ctx.signal.aborted) await ctx.sleep(10); }\n  get() { return this.n; }\n}\n",
   );
-  const [a, b] = [await closedPort(), await closedPort()];
+  const [a, b] = closedPorts;
   yaml = `cluster:
   name: test
   secret: s3cret             # shared secret
