@@ -61,6 +61,9 @@ export const callCommand: Command<CallArgs> = {
   },
 };
 
+/** How long one look for the holder may take: a node slower than this to answer counts as not answering. */
+const LOCATE_TIMEOUT_MS = 2_000;
+
 /**
  * Locates `name` and calls `method` on its holder, until `timeoutMs` has passed, locating it
  * again and retrying while the answer says that retrying may help (`error.retryable`: the
@@ -97,13 +100,16 @@ export async function callAnywhere(
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     let where: Location | null = null;
+    const locateMs = Math.min(remaining, LOCATE_TIMEOUT_MS);
     try {
-      where = await cluster.locate(name, { timeoutMs: Math.min(remaining, 2_000) });
+      where = await cluster.locate(name, { timeoutMs: locateMs });
       answered = true;
     } catch (error) {
       // No node answered: for a name cluster.yaml does not know, that is the more useful news.
       if (declared && (!answered || !isRetryable(error))) throw error;
-      if (declared && isFerryError(error)) last = error;
+      // A look cut short by this call's own deadline says nothing about the nodes: the answer before it is the news.
+      const cutShort = locateMs < LOCATE_TIMEOUT_MS && isFerryError(error) && error.code === "timeout";
+      if (declared && isFerryError(error) && !cutShort) last = error;
     }
     if (!where && !declared) throw notDeclared(name, known ?? []);
     if (where) {

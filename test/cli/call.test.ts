@@ -13,6 +13,8 @@ interface FakeNode {
   holds: () => boolean;
   call: (request: Record<string, unknown>) => { status: number; body: unknown };
   calls: number;
+  /** Answer locate this much later (a slow node). */
+  locateDelayMs?: number;
 }
 
 let servers: Server[] = [];
@@ -36,8 +38,12 @@ async function serve(node: FakeNode): Promise<string> {
       } else {
         answer = { status: 404, body: { error: { code: "not_found", message: `No route ${req.url}` } } };
       }
-      res.writeHead(answer.status, { "content-type": "application/json" });
-      res.end(JSON.stringify(answer.body));
+      const send = () => {
+        res.writeHead(answer.status, { "content-type": "application/json" });
+        res.end(JSON.stringify(answer.body));
+      };
+      if (req.url === "/v1/locate" && node.locateDelayMs) setTimeout(send, node.locateDelayMs);
+      else send();
     });
   });
   servers.push(server);
@@ -106,6 +112,13 @@ test("callAnywhere() gives up at its deadline saying the process kept moving, wi
   assert.is(error.code, "timeout");
   assert.is(error.message, 'Process "x" kept moving between nodes ("alpha", "beta") for 500 ms; last answer: Process "x" is moving to "beta"');
   assert.ok(alpha.calls > 1 && beta.calls > 1);
+});
+
+test("callAnywhere() at its deadline reports the holder's last answer, not the look it cut short", async () => {
+  const alpha: FakeNode = { holds: () => true, call: () => moving, calls: 0, locateDelayMs: 150 };
+  const error = await rejection(callAnywhere(await clusterOf({ alpha }), "x", "get", [], 400, ["x"]));
+  assert.is(error.code, "timeout");
+  assert.is(error.message, 'Process "x" on node "alpha" did not take the call within 400 ms; last answer: Process "x" is moving to "beta"');
 });
 
 test("callAnywhere() takes an answer that retrying cannot change as final, at once", async () => {
