@@ -9,6 +9,9 @@
  * a run-time dependency, it strips the types of process modules too), before `npm pack`, and
  * before the tests. Writes a fresh tree, then swaps it in, so a failed build leaves the last one.
  *
+ * Every JavaScript file written is compacted (see {@link compact}): V8 keeps each module's source
+ * in memory for as long as the module lives, in the daemon and in each executor.
+ *
  * @example
  * ```sh
  * node scripts/build.mjs
@@ -22,6 +25,7 @@ import { pathToFileURL } from "node:url";
 import { Ajv } from "ajv";
 import standaloneCode from "ajv/dist/standalone/index.js";
 import { transform } from "sucrase";
+import { parse } from "sucrase/dist/parser/index.js";
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
@@ -39,6 +43,7 @@ try {
   for (const folder of folders) build(join(root, folder));
   await precompileValidators();
   await bundleYaml();
+  compactTree(temp);
   // Two renames, then the removal: a daemon starting meanwhile finds one tree or the other.
   const old = join(root, `.dist-old-${process.pid}`);
   if (existsSync(out)) renameSync(out, old);
@@ -110,6 +115,48 @@ async function bundleYaml() {
     banner: { js: `// The yaml package ${version} (ISC license), bundled by scripts/build.mjs: do not edit.` },
   });
   files++;
+}
+
+function compactTree(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) compactTree(path);
+    else if (/\.m?js$/.test(entry.name)) writeFileSync(path, compact(readFileSync(path, "utf8"), path));
+  }
+}
+
+/**
+ * The same program without its comments and indentation, on the same lines, so a stack trace's
+ * line numbers still match: the space between two tokens becomes its line breaks, or one space.
+ * License comments are kept as written.
+ * Checked by tokenizing the result again: the tokens must be the same.
+ */
+function compact(code, path) {
+  const tokensOf = (text) => {
+    try {
+      return parse(text, false, false, false).tokens;
+    } catch (error) {
+      error.filePath = path;
+      throw error;
+    }
+  };
+  const tokens = tokensOf(code);
+  const gap = (text) => {
+    if (/license|\/\*!/i.test(text)) return text;
+    const breaks = text.split("\n").length - 1;
+    return breaks ? "\n".repeat(breaks) : text ? " " : "";
+  };
+  let out = "";
+  let at = 0;
+  for (const token of tokens) {
+    out += gap(code.slice(at, token.start)) + code.slice(token.start, token.end);
+    at = token.end;
+  }
+  out += gap(code.slice(at));
+  const again = tokensOf(out);
+  const same = again.length === tokens.length && again.every((t, i) => out.slice(t.start, t.end) === code.slice(tokens[i].start, tokens[i].end));
+  if (!same) throw Object.assign(new Error("compacting changed the program"), { filePath: path });
+  return out;
 }
 
 /**
