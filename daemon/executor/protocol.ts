@@ -110,7 +110,8 @@ export type ReplyValue = {
   suspend: { snapshot: Uint8Array; streamed?: number; stoppedAt?: number };
   read: { chunk?: Uint8Array };
   feed: null;
-  capture: { snapshot: Uint8Array };
+  /** `takenAt`: when the fields were read, ms since the epoch (a large snapshot is sealed turns later). */
+  capture: { snapshot: Uint8Array; takenAt: number };
   /** A pre-copy round's delta in its parts (delta.ts's `DeltaParts`), to be sent one after the other. */
   delta: { parts: Uint8Array[]; round: number; dirtyBytes: number; sentBytes: number; totalBytes: number; complete: boolean; captureMs: number };
   discard: null;

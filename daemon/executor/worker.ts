@@ -362,14 +362,15 @@ const Resizable = ArrayBuffer as unknown as new (byteLength: number, options: { 
  * the buffer, the capture measures it, makes a buffer of that size ready and takes the state
  * again; only a state that grows again meanwhile is copied into a fresh buffer.
  */
-async function captureRunning(h: Hosted, expectBytes = 0): Promise<Uint8Array> {
+async function captureRunning(h: Hosted, expectBytes = 0): Promise<{ snapshot: Uint8Array; takenAt: number }> {
   let expected = lastCaptureBytes.get(h.name) ?? expectBytes;
   for (let attempt = 0; ; attempt++) {
     const ready = expected >= SLICED_CAPTURE_BYTES ? await touchedBuffer(expected + CAPTURE_HEADROOM_BYTES, h) : undefined;
+    const takenAt = Date.now();
     const encoder = serializing(() => new SnapshotEncoder(stateOf(h)));
     if (encoder.byteLength < SLICED_CAPTURE_BYTES) {
       lastCaptureBytes.set(h.name, encoder.byteLength);
-      return serializing(() => encoder.toBytes());
+      return { snapshot: serializing(() => encoder.toBytes()), takenAt };
     }
     let out: Uint8Array;
     if (ready && encoder.byteLength <= ready.byteLength) {
@@ -388,7 +389,7 @@ async function captureRunning(h: Hosted, expectBytes = 0): Promise<Uint8Array> {
       crc = serializing(() => crc32(out.subarray(at, Math.min(at + CAPTURE_SLICE_BYTES, encoder.bodyLength)), crc));
     }
     sealSnapshot(out, crc);
-    return out;
+    return { snapshot: out, takenAt };
   }
 }
 
@@ -680,7 +681,7 @@ const handlers: { [K in ToWorker["type"]]: (req: Extract<ToWorker, { type: K }>)
   },
 
   async capture(req) {
-    return { snapshot: await captureRunning(get(req.name), req.expectBytes) };
+    return await captureRunning(get(req.name), req.expectBytes);
   },
 
   // Each slice runs between two turns of every process here, so no turn is half done.

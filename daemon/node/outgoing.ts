@@ -241,16 +241,16 @@ async function captureIfUndecided(parts: NodeParts, name: string, handoffId: str
   await delay(CAPTURE_GRACE_MS);
   const p = parts.table.get(name);
   if (!p || !pending()) return;
-  const { snapshot } = await parts.pool.request({ type: "capture", name });
-  if (pending()) await parts.checkpoints.save(name, p.generation, snapshot);
+  const { snapshot, takenAt } = await parts.pool.request({ type: "capture", name });
+  if (pending()) await parts.checkpoints.save(name, p.generation, snapshot, { at: takenAt });
 }
 
-/** Resolves after this turn's I/O is written (an answer ends with the turn that made it). */
 /** The crash tests' pause before a checkpoint at suspend is written (see faults.ts). */
 function heldByFault(): Promise<void> | void {
   if (faults.delayCheckpointAtSuspendMs) return delay(faults.delayCheckpointAtSuspendMs);
 }
 
+/** Resolves after this turn's I/O is written (an answer ends with the turn that made it). */
 function afterThisTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }

@@ -863,10 +863,9 @@ export class NodeState {
     try {
       // The size of the state it was restored from, for its first checkpoint here.
       const expectBytes = p.lastSnapshotBytes ?? p.lastTransferBytes ?? 0;
-      const { snapshot } = await this.#pool.request({ type: "capture", name: p.name, expectBytes });
+      const { snapshot, takenAt: at } = await this.#pool.request({ type: "capture", name: p.name, expectBytes });
       p.lastSnapshotBytes = snapshot.byteLength;
       if (this.#table.get(p.name) !== p || p.outgoing || p.gate) return;
-      const at = Date.now();
       const saved = await this.#checkpoints.save(p.name, p.generation, snapshot, { force, at });
       if (p.error?.startsWith("Checkpoint failed")) p.error = null;
       if (saved && this.#store.kind !== "local") {

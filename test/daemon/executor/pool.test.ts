@@ -507,6 +507,26 @@ test("a checkpoint of a large running state is copied at once and checksummed af
   }
 });
 
+test("a checkpoint of a large running state is stamped with when its fields were read, not when it was sealed", async () => {
+  const p = makePool();
+  await p.start(startReq("big", "Big"));
+  await until(async () => (await call<number>(p, "big", "get")) >= 1, "the process to tick");
+  // Marks 1, 2, 3… one after the other while the capture runs; the copy holds the last one made
+  // before it, and the next one was answered after the fields were read.
+  let done = false;
+  const answeredAt: number[] = [];
+  const captured = p.request({ type: "capture", name: "big" }).finally(() => (done = true));
+  for (let mark = 1; !done && mark < 250; mark++) {
+    await call(p, "big", "mark", ["12345", String(mark)]);
+    answeredAt[mark] = Date.now();
+  }
+  const { snapshot, takenAt } = await captured;
+  const held = (decodeState(snapshot).fields.data as Uint8Array)[12345]!;
+  const next = answeredAt[held + 1];
+  assert.ok(next !== undefined, `no mark was answered after the copy (it holds mark ${held} of ${answeredAt.length - 1})`);
+  assert.ok(takenAt <= next, `stamped ${takenAt - next} ms after mark ${held + 1}, which it does not hold, was answered`);
+});
+
 test("discard removes a process and frees its name", async () => {
   const p = makePool();
   await p.start(startReq("ticker", "Ticker"));
