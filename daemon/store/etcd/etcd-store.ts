@@ -88,6 +88,9 @@ export class EtcdStore implements ClusterStore {
   readonly #timeoutMs: number;
   #lease: Lease | undefined;
   #reachable = true;
+  /** Per process: the replication in progress (see replicate), and which checkpoint was replicated last. */
+  readonly #replicating = new Map<string, Promise<void>>();
+  readonly #replicated = new Map<string, { generation: number; at: number }>();
 
   constructor(options: EtcdStoreOptions) {
     this.#client = new Etcd3(etcdOptions(options));
@@ -276,7 +279,28 @@ export class EtcdStore implements ClusterStore {
     return text === null ? undefined : parse<CheckpointRecord>(Buffer.from(text));
   }
 
-  async replicate(checkpoint: ReplicatedCheckpoint): Promise<void> {
+  /**
+   * One process's replications run one after the other, in the order its checkpoints were taken:
+   * a large one pushed to a peer may take longer than the next checkpoint, and must not then
+   * overwrite the newer record. One taken before the last replicated one (same generation) is skipped.
+   */
+  replicate(checkpoint: ReplicatedCheckpoint): Promise<void> {
+    const before = this.#replicating.get(checkpoint.name);
+    const mine = (before ?? Promise.resolve()).catch(() => {}).then(async () => {
+      const last = this.#replicated.get(checkpoint.name);
+      if (last && last.generation === checkpoint.generation && last.at > checkpoint.at) return;
+      await this.#replicateNow(checkpoint);
+      this.#replicated.set(checkpoint.name, { generation: checkpoint.generation, at: checkpoint.at });
+    });
+    this.#replicating.set(checkpoint.name, mine);
+    const forget = () => {
+      if (this.#replicating.get(checkpoint.name) === mine) this.#replicating.delete(checkpoint.name);
+    };
+    mine.then(forget, forget);
+    return mine;
+  }
+
+  async #replicateNow(checkpoint: ReplicatedCheckpoint): Promise<void> {
     const record: CheckpointRecord = { node: this.#node, generation: checkpoint.generation, at: checkpoint.at, status: checkpoint.status };
     if (checkpoint.bytes.byteLength <= INLINE_CHECKPOINT_BYTES) {
       record.data = Buffer.from(checkpoint.bytes.buffer, checkpoint.bytes.byteOffset, checkpoint.bytes.byteLength).toString("base64");
