@@ -215,12 +215,13 @@ faults("source killed after sending, before the commit: the destination drops it
   f.writeConfig(procs("alpha"));
   await f.waitRunningOn("x", "alpha");
   await f.stop("beta");
-  await f.start("beta", { FERRY_FAULTS: JSON.stringify({ delayBeforeCommitMs: 1500 }) });
+  // Long enough for alpha to be killed before beta asks for the commit, even on a loaded machine.
+  await f.start("beta", { FERRY_FAULTS: JSON.stringify({ delayBeforeCommitMs: 4000 }) });
   await f.call("alpha", "x", "note", ["2"]);
   f.writeConfig(procs("beta"));
   await until(async () => (await f.post<ProcessInfo[]>("alpha", "ps", {})).find((q) => q.name === "x" && q.state === "migrating"), "x migrating", 10000, 5);
   // The checkpoint at suspend is written while the snapshot travels; a crash before it lands is
-  // the next test's case. Kill alpha once it is in the journal.
+  // pinned by the last test of this suite. Kill alpha once it is in the journal.
   const suspended = await until(() => suspendedAt("alpha"), "alpha's suspended event");
   await until(() => checkpointsOfX("alpha").some((c) => c.at >= suspended && c.calls.includes("2")), "alpha's checkpoint at suspend", 10000, 5);
   await f.stop("alpha", "SIGKILL");
@@ -238,6 +239,10 @@ faults("source killed after sending, before the commit: the destination drops it
 
 faults("destination killed after prepare: the source rolls back on its timeout; the destination drops its copy on restart", async () => {
   const prepared = () => readFileSync(join(f.dir, ".ferry/beta/journal.ndjson"), "utf8").split("\n").filter((l) => l.includes('"op":"prepared","name":"x"')).length;
+  // beta asks for the commit only after alpha's hand-off timeout (3 s): killed after prepare, it never does.
+  await f.stop("beta");
+  await f.start("beta", { FERRY_FAULTS: JSON.stringify({ delayBeforeCommitMs: 4000 }) });
+  await f.waitRunningOn("x", "alpha");
   const preparedBefore = prepared();
   await f.call("alpha", "x", "note", ["3"]);
   f.writeConfig(procs("beta"));
