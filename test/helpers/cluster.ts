@@ -18,7 +18,11 @@ import { ApiClient, type JsonMessageType } from "../../daemon/api/client.ts";
 export const repo = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const fixtures = join(repo, "test/fixtures/processes");
 const bin = join(repo, "cli/bin.mjs");
-export const SECRET = "test-secret";
+/**
+ * The clusters' secret: one per test process, so a daemon of another test file running at the same
+ * time, which may have taken a port a stopped node of this one used, refuses rather than answers.
+ */
+export const SECRET = `test-secret-${process.pid}`;
 /** The deno binary the `deno` npm package installed (what `ferry up` runs a `runtime: deno` node with). */
 export const deno = findDeno();
 /** Runtime of nodes that `runtimes` does not name; FERRY_TEST_RUNTIME=deno runs a whole suite on Deno. */

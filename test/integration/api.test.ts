@@ -99,13 +99,13 @@ api("a malformed request body is a 400 naming the problem", async () => {
   const e = await failure(c.post("alpha", "call", { name: "tally" }));
   assert.is(e.code, "bad_request");
   assert.match(e.message, /method/);
-  const bad = await fetch(`${c.url("alpha")}/v1/ps`, { method: "POST", headers: { authorization: "Bearer test-secret" }, body: "{nope" });
+  const bad = await fetch(`${c.url("alpha")}/v1/ps`, { method: "POST", headers: { authorization: `Bearer ${SECRET}` }, body: "{nope" });
   assert.is(bad.status, 400);
 });
 
 api("an oversized request body is refused with 413", async () => {
   const big = JSON.stringify({ name: "tally", method: "note", args: ["x".repeat(2 * 1024 * 1024)] });
-  const response = await fetch(`${c.url("alpha")}/v1/call`, { method: "POST", headers: { authorization: "Bearer test-secret" }, body: big });
+  const response = await fetch(`${c.url("alpha")}/v1/call`, { method: "POST", headers: { authorization: `Bearer ${SECRET}` }, body: big });
   assert.is(response.status, 413);
 });
 

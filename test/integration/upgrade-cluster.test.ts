@@ -5,7 +5,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TestCluster, until } from "../helpers/cluster.ts";
+import { SECRET, TestCluster, until } from "../helpers/cluster.ts";
 import type { FerryEvent, ProcessInfo } from "../../schemas/api.schema.ts";
 import { counterSource, linesProblem, linesSource } from "../helpers/modules.ts";
 
@@ -22,7 +22,7 @@ cluster.after(async () => c.close());
 
 const write = (module: string, text: string) => writeFileSync(join(c.dir, "processes", `${module}.ts`), text);
 const countOf = (answer: string) => Number(answer.split(":")[1]);
-const events = async (node: string) => (await (await fetch(`${c.url(node)}/v1/events`, { headers: { authorization: "Bearer test-secret" } })).text())
+const events = async (node: string) => (await (await fetch(`${c.url(node)}/v1/events`, { headers: { authorization: `Bearer ${SECRET}` } })).text())
   .trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as FerryEvent);
 const holder = async (name: string) => (await c.ps()).filter((p) => p.name === name && p.state !== "starting");
 

@@ -4,7 +4,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TestCluster, until } from "../helpers/cluster.ts";
+import { SECRET, TestCluster, until } from "../helpers/cluster.ts";
 import { counterSource } from "../helpers/modules.ts";
 import type { FerryEvent, ProcessInfo } from "../../schemas/api.schema.ts";
 
@@ -18,7 +18,7 @@ upgrade.after(async () => c.close());
 
 const write = (module: string, text: string) => writeFileSync(join(c.dir, "processes", `${module}.ts`), text);
 const find = async (name: string) => (await c.post<ProcessInfo[]>("alpha", "ps", {})).find((p) => p.name === name);
-const events = async () => (await (await fetch(`${c.url("alpha")}/v1/events`, { headers: { authorization: "Bearer test-secret" } })).text())
+const events = async () => (await (await fetch(`${c.url("alpha")}/v1/events`, { headers: { authorization: `Bearer ${SECRET}` } })).text())
   .trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as FerryEvent);
 const countOf = (answer: string) => Number(answer.split(":")[1]);
 
