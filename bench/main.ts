@@ -370,8 +370,9 @@ async function upgradeSwap(): Promise<void> {
     await c.start("alpha");
     await until(async () => (await c.post<ProcessInfo[]>("alpha", "ps", {})).filter((p) => p.state === "running").length === n, "all running", 120000, 100);
     const upgraded = async () => {
-      const res = await fetch(`${c.url("alpha")}/v1/events`, { headers: { authorization: "Bearer test-secret" } });
-      return (await res.text()).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as FerryEvent).filter((e) => e.type === "upgraded" && e.ms !== undefined);
+      const events: FerryEvent[] = [];
+      for await (const e of c.client("alpha").events(false)) if (e.type === "upgraded" && e.ms !== undefined) events.push(e);
+      return events;
     };
     for (let round = 1; round <= rounds; round++) {
       writeFileSync(file, source(round));
