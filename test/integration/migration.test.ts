@@ -154,6 +154,9 @@ function checkpointsOfX(node: string): { at: number; calls: string[] }[] {
     .map((r) => ({ at: r.at, calls: decodeState(Buffer.from(r.data!, "base64")).fields.calls as string[] }));
 }
 
+/** How many `prepared` records of x beta's journal holds. */
+const prepared = () => readFileSync(join(f.dir, ".ferry/beta/journal.ndjson"), "utf8").split("\n").filter((l) => l.includes('"op":"prepared","name":"x"')).length;
+
 /** When node last emitted a `suspended` event for x, in ms since the epoch. */
 async function suspendedAt(node: string): Promise<number | undefined> {
   const events: FerryEvent[] = [];
@@ -238,7 +241,6 @@ faults("source killed after sending, before the commit: the destination drops it
 });
 
 faults("destination killed after prepare: the source rolls back on its timeout; the destination drops its copy on restart", async () => {
-  const prepared = () => readFileSync(join(f.dir, ".ferry/beta/journal.ndjson"), "utf8").split("\n").filter((l) => l.includes('"op":"prepared","name":"x"')).length;
   // beta asks for the commit only after alpha's hand-off timeout (3 s): killed after prepare, it never does.
   await f.stop("beta");
   await f.start("beta", { FERRY_FAULTS: JSON.stringify({ delayBeforeCommitMs: 4000 }) });
@@ -285,7 +287,6 @@ faults("source killed before its checkpoint at suspend lands: it resumes from it
   await f.start("alpha", { FERRY_FAULTS: JSON.stringify({ delayCheckpointAtSuspendMs: 60000 }) });
   await f.waitRunningOn("x", "alpha");
   await f.call("alpha", "x", "note", ["uncheckpointed"]);
-  const prepared = () => readFileSync(join(f.dir, ".ferry/beta/journal.ndjson"), "utf8").split("\n").filter((l) => l.includes('"op":"prepared","name":"x"')).length;
   const preparedBefore = prepared();
   f.writeConfig(procs("beta"));
   // beta has its copy and asks for the commit; alpha's release waits for the checkpoint it holds back.
