@@ -511,17 +511,20 @@ test("a checkpoint of a large running state is stamped with when its fields were
   const p = makePool();
   await p.start(startReq("big", "Big"));
   await until(async () => (await call<number>(p, "big", "get")) >= 1, "the process to tick");
-  // Marks 1, 2, 3… one after the other while the capture runs; the copy holds the last one made
-  // before it, and the next one was answered after the fields were read.
+  // Marks 1, 2, 3… one after the other while the capture runs, each setting a byte of its own;
+  // the copy holds the marks made before it, and the next one was answered after the fields were read.
+  const at = (mark: number) => 1_000_000 + mark;
   let done = false;
   const answeredAt: number[] = [];
   const captured = p.request({ type: "capture", name: "big" }).finally(() => (done = true));
-  for (let mark = 1; !done && mark < 250; mark++) {
-    await call(p, "big", "mark", ["12345", String(mark)]);
+  for (let mark = 1; !done; mark++) {
+    await call(p, "big", "mark", [String(at(mark)), "200"]);
     answeredAt[mark] = Date.now();
   }
   const { snapshot, takenAt } = await captured;
-  const held = (decodeState(snapshot).fields.data as Uint8Array)[12345]!;
+  const data = decodeState(snapshot).fields.data as Uint8Array;
+  let held = 0;
+  while (data[at(held + 1)] === 200) held++;
   const next = answeredAt[held + 1];
   assert.ok(next !== undefined, `no mark was answered after the copy (it holds mark ${held} of ${answeredAt.length - 1})`);
   assert.ok(takenAt <= next, `stamped ${takenAt - next} ms after mark ${held + 1}, which it does not hold, was answered`);
