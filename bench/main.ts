@@ -4,6 +4,9 @@
  * the test run: timings belong here, where a loaded machine skews a report rather than failing CI.
  *
  * `npm run bench -- --quick` runs fewer iterations and skips the 10,000-process case;
+ * `--smoke` runs every section at toy sizes in well under a minute, to prove the benchmark itself
+ * still works (the test run does so); its figures mean nothing, and it writes them to
+ * bench/results/smoke.json unless `--out=<file>` says where;
  * `--only=startup,small,large,precopy,many,upgrade,idle` runs only those sections;
  * `--node=<version>` (e.g. `--node=24.9.0`) runs the daemons and the CLI on that Node.js release,
  * fetched once as the tests fetch theirs (test/helpers/node-releases.ts).
@@ -13,7 +16,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, fsyncSync } from "node:fs";
 import { Agent, createServer, request } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { Worker } from "node:worker_threads";
 import { type ClusterOptions, deno, repo, sleep, TestCluster, until } from "../test/helpers/cluster.ts";
@@ -22,6 +25,14 @@ import { counterSource } from "../test/helpers/modules.ts";
 import type { FerryEvent, ProcessInfo } from "../schemas/api.schema.ts";
 
 const quick = process.argv.includes("--quick");
+const smoke = process.argv.includes("--smoke");
+/** How much each section does: the full run's sizes, fewer repetitions with `--quick`, toy sizes with `--smoke`. */
+const size = smoke
+  ? { floorRuns: 20, floorSpaced: 3, startupRuns: 3, settleMs: 0, footprintMany: 10, smallMoves: 3, warmUps: 2, edits: 2, migrates: 2, largeMiB: [2, 4], precopyMiB: 4, precopyFirstCheckpointMs: 1000, moved: 20, upgradeProcesses: 3, upgradeRounds: 1, idle: 50 }
+  : { floorRuns: 100, floorSpaced: quick ? 15 : 40, startupRuns: quick ? 7 : 21, settleMs: 3000, footprintMany: 100, smallMoves: quick ? 30 : 100, warmUps: 4, edits: quick ? 10 : 30, migrates: quick ? 6 : 20, largeMiB: [64, 256], precopyMiB: 256, precopyFirstCheckpointMs: 5000, moved: 1000, upgradeProcesses: quick ? 10 : 50, upgradeRounds: quick ? 3 : 10, idle: quick ? 0 : 10000 };
+/** The size the large-state targets and keys are about (256 MiB in a real run). */
+const largeMiB = size.largeMiB.at(-1)!;
+const out = process.argv.find((a) => a.startsWith("--out="))?.slice(6);
 const MiB = 1024 * 1024;
 /** `--node=<version>`: the Node.js release the daemons and the CLI run on (this one's when absent). */
 const nodeRelease = process.argv.find((a) => a.startsWith("--node="))?.slice(7);
@@ -159,9 +170,8 @@ async function smallHandoffs(): Promise<void> {
       // Warm-up: the first moves of a fresh pair of daemons compile their hand-off code paths (a
       // first move takes some 25 ms here); the figure is the steady state's. An even number, so
       // the measured moves start from alpha as well.
-      for (let i = 0; i < 4; i++) await moveAndAwaitResumed(c, watch, spec, "p", i % 2 ? "alpha" : "beta");
-      const n = quick ? 30 : 100;
-      for (let i = 0; i < n; i++) {
+      for (let i = 0; i < size.warmUps; i++) await moveAndAwaitResumed(c, watch, spec, "p", i % 2 ? "alpha" : "beta");
+      for (let i = 0; i < size.smallMoves; i++) {
         const resumed = await moveAndAwaitResumed(c, watch, spec, "p", i % 2 ? "alpha" : "beta");
         if (!("ms" in resumed) || typeof resumed.ms !== "number") throw new Error("a resumed event without its downtime");
         downtimes.push(resumed.ms);
@@ -177,7 +187,7 @@ async function smallHandoffs(): Promise<void> {
 
     console.error("hand edit of cluster.yaml → running elsewhere");
     const edits: number[] = [];
-    for (let i = 0; i < (quick ? 10 : 30); i++) {
+    for (let i = 0; i < size.edits; i++) {
       const to = i % 2 ? "alpha" : "beta";
       const t0 = performance.now();
       c.writeConfig(spec(to));
@@ -191,7 +201,7 @@ async function smallHandoffs(): Promise<void> {
     const migrates: number[] = [];
     // Wall time of the spawned command, from its start to its return: what the user waits for.
     const walls: number[] = [];
-    for (let i = 0; i < (quick ? 6 : 20); i++) {
+    for (let i = 0; i < size.migrates; i++) {
       const to = i % 2 ? "alpha" : "beta";
       const t0 = performance.now();
       const r = await c.cli(["migrate", "p", to, "--json"], {}, nodeRelease ? { nodeBinary: nodeExec } : "node");
@@ -241,8 +251,8 @@ async function checkpointStall(mib: number): Promise<void> {
     const stalled = await c.call<number>("alpha", "drift", "stalls");
     report(`${mib} MiB running state: the longest it waited from its start through its first checkpoint`, first, "ms");
     report(`${mib} MiB running state: the longest a periodic checkpoint stopped it`, stalled, "ms");
-    key(`checkpoint${mib}MiB.firstStallMs`, first);
-    key(`checkpoint${mib}MiB.longestStallMs`, stalled);
+    key("checkpoint256MiB.firstStallMs", first);
+    key("checkpoint256MiB.longestStallMs", stalled);
   } finally {
     await c.close();
   }
@@ -260,10 +270,10 @@ async function largeHandoff(mib: number): Promise<void> {
     const { info, extra } = await moveMeasuringPeak(c, spec, "big", "beta");
     const verify = await c.call<number>("beta", "big", "verify");
     if (verify !== mib * MiB) throw new Error("state arrived damaged");
-    report(`${mib} MiB hand-off downtime`, info.lastDowntimeMs!, "ms", mib === 256 ? { op: "<=", limit: 1500 } : undefined);
+    report(`${mib} MiB hand-off downtime`, info.lastDowntimeMs!, "ms", mib === largeMiB ? { op: "<=", limit: 1500 } : undefined);
     report(`${mib} MiB throughput`, (info.lastTransferBytes! / MiB) / (info.lastDowntimeMs! / 1000), "MB/s");
-    report(`${mib} MiB peak extra memory (both daemons)`, extra / (mib * MiB), "× state", mib === 256 ? { op: "<=", limit: 2 } : undefined);
-    if (mib === 256) {
+    report(`${mib} MiB peak extra memory (both daemons)`, extra / (mib * MiB), "× state", mib === largeMiB ? { op: "<=", limit: 2 } : undefined);
+    if (mib === largeMiB) {
       key("state256MiB.downtimeMs", info.lastDowntimeMs!);
       key("state256MiB.peakExtraMemoryRatio", extra / (mib * MiB));
     }
@@ -277,9 +287,9 @@ async function largeHandoff(mib: number): Promise<void> {
  * the downtime is what the switchover costs (the last delta, and rebuilding the snapshot there).
  */
 async function precopyHandoff(): Promise<void> {
-  const mib = 256;
+  const mib = size.precopyMiB;
   console.error(`${mib} MiB state changing 1 MiB/s: pre-copied hand-off downtime`);
-  const c = await cluster({ nodes: ["alpha", "beta"], modules: ["Drifter"], settings: { checkpointIntervalMs: 5000, handoffTimeoutMs: 120000 } });
+  const c = await cluster({ nodes: ["alpha", "beta"], modules: ["Drifter"], settings: { checkpointIntervalMs: size.precopyFirstCheckpointMs, handoffTimeoutMs: 120000 } });
   try {
     const spec = (n: string) => ({ drift: `module: Drifter, node: ${n}, args: ["${mib}", "1048576"]` });
     c.writeConfig(spec("alpha"));
@@ -313,8 +323,8 @@ async function precopyHandoff(): Promise<void> {
 }
 
 async function manyProcesses(): Promise<void> {
-  console.error("1,000 processes moved by one edit");
-  const N = 1000;
+  const N = size.moved;
+  console.error(`${N.toLocaleString("en")} processes moved by one edit`);
   const c = await cluster({ nodes: ["alpha", "beta"], modules: ["Idle"], settings: { checkpointIntervalMs: 60000 } });
   try {
     const all = (node: string) => Object.fromEntries(Array.from({ length: N }, (_, i) => [`p${i}`, `module: Idle, node: ${node}`]));
@@ -322,12 +332,12 @@ async function manyProcesses(): Promise<void> {
     await Promise.all(["alpha", "beta"].map((n) => c.start(n)));
     await until(async () => (await c.post<ProcessInfo[]>("alpha", "ps", {})).filter((p) => p.state === "running").length === N, "all running", 120000, 100);
     await sleep(1000);
-    report("RSS of a daemon with 1,000 idle processes", memory(pidOf(c, "alpha")).rss / MiB, "MiB");
+    report(`RSS of a daemon with ${N.toLocaleString("en")} idle processes`, memory(pidOf(c, "alpha")).rss / MiB, "MiB");
     const t0 = performance.now();
     c.writeConfig(all("beta"));
     await c.post("beta", "reconcile", { reload: true });
     await until(async () => (await c.post<ProcessInfo[]>("beta", "ps", {})).filter((p) => p.state === "running").length === N, "all moved", 120000, 20);
-    report("1,000 processes moved by one edit", (performance.now() - t0) / 1000, "s", { op: "<=", limit: 2 });
+    report(`${N.toLocaleString("en")} processes moved by one edit`, (performance.now() - t0) / 1000, "s", { op: "<=", limit: 2 });
     key("moves1000.totalMs", performance.now() - t0);
   } finally {
     await c.close();
@@ -343,10 +353,10 @@ async function idleMemory(n: number): Promise<void> {
     await c.start("alpha");
     await until(async () => (await c.post<ProcessInfo[]>("alpha", "ps", {})).filter((p) => p.state === "running").length === n, "all running", 300000, 500);
     report(`start ${n} processes`, (performance.now() - t0) / 1000, "s");
-    await sleep(2000);
+    await sleep(smoke ? 0 : 2000);
     const rss = memory(pidOf(c, "alpha")).rss;
     report(`RSS of a daemon with ${n} idle processes`, rss / MiB, "MiB", n === 10000 ? { op: "<=", limit: 1024 } : undefined);
-    if (n === 10000) key("idle10000.rssMiB", rss / MiB);
+    key("idle10000.rssMiB", rss / MiB);
     report(`RSS per idle process (${n})`, rss / n / 1024, "KiB");
   } finally {
     await c.close();
@@ -358,8 +368,8 @@ async function idleMemory(n: number): Promise<void> {
  * restore into the new class, upgrade(), resume()), from the daemons' `upgraded` events.
  */
 async function upgradeSwap(): Promise<void> {
-  const n = quick ? 10 : 50;
-  const rounds = quick ? 3 : 10;
+  const n = size.upgradeProcesses;
+  const rounds = size.upgradeRounds;
   console.error(`hot upgrade: ${n} processes, ${rounds} new versions`);
   const c = await cluster({ nodes: ["alpha"], modules: [], settings: { checkpointIntervalMs: 60000 } });
   const file = join(c.dir, "processes/Swap.ts");
@@ -411,7 +421,7 @@ async function floors(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
   const rtts: number[] = [];
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 3 * size.floorRuns; i++) {
     const t0 = performance.now();
     await (await fetch(`http://127.0.0.1:${port}/`)).text();
     rtts.push(performance.now() - t0);
@@ -455,10 +465,10 @@ async function floors(): Promise<void> {
         worker.once("message", resolve);
         worker.postMessage(0);
       });
-    for (let i = 0; i < 300; i++) await timed(tight.cross, cross);
-    for (let i = 0; i < 200; i++) await timed(tight.sync, sync);
-    for (let i = 0; i < 500; i++) await timed(tight.worker, trip);
-    for (let i = 0; i < (quick ? 15 : 40); i++) {
+    for (let i = 0; i < 3 * size.floorRuns; i++) await timed(tight.cross, cross);
+    for (let i = 0; i < 2 * size.floorRuns; i++) await timed(tight.sync, sync);
+    for (let i = 0; i < 5 * size.floorRuns; i++) await timed(tight.worker, trip);
+    for (let i = 0; i < size.floorSpaced; i++) {
       for (const [into, op] of [[spaced.cross, cross], [spaced.sync, sync], [spaced.worker, trip]] as const) {
         await sleep(50);
         await timed(into, op);
@@ -508,7 +518,7 @@ function treeRss(pid: number): number {
  */
 async function startupAndFootprint(): Promise<void> {
   console.error("start-up: ferry --version, validate and ps against a bare runtime");
-  const n = quick ? 7 : 21;
+  const n = size.startupRuns;
   const c = await cluster({ nodes: ["alpha"], modules: ["Idle"] });
   try {
     c.writeConfig({ counter: "module: Idle, node: alpha" });
@@ -538,18 +548,19 @@ async function startupAndFootprint(): Promise<void> {
     key("startup.deno.versionP50Ms", denoVersion);
     key("startup.deno.psP50Ms", denoPs);
 
-    console.error("idle daemon footprint: whole process tree, 1 and 100 processes");
-    await sleep(3000); // let the daemon settle into idle before reading its memory
+    const m = size.footprintMany;
+    console.error(`idle daemon footprint: whole process tree, 1 and ${m} processes`);
+    await sleep(size.settleMs); // let the daemon settle into idle before reading its memory
     const one = treeRss(pidOf(c, "alpha")) / MiB;
     report("idle daemon with 1 process, RSS of the process tree", one, "MiB", { op: "<=", limit: 60 });
     const many: Record<string, string> = { counter: "module: Idle, node: alpha" };
-    for (let i = 0; i < 99; i++) many[`c${i}`] = "module: Idle, node: alpha";
+    for (let i = 1; i < m; i++) many[`c${i}`] = "module: Idle, node: alpha";
     c.writeConfig(many);
     await c.post("alpha", "reconcile", { names: Object.keys(many), reload: true });
-    await until(async () => (await c.ps()).filter((p) => p.state === "running").length === 100, "100 running", 120000, 200);
-    await sleep(3000);
+    await until(async () => (await c.ps()).filter((p) => p.state === "running").length === m, `${m} running`, 120000, 200);
+    await sleep(size.settleMs);
     const hundred = treeRss(pidOf(c, "alpha")) / MiB;
-    report("idle daemon with 100 processes, RSS of the process tree", hundred, "MiB", { op: "<=", limit: 90 });
+    report(`idle daemon with ${m} processes, RSS of the process tree`, hundred, "MiB", m === 100 ? { op: "<=", limit: 90 } : undefined);
     key("idle1.rssMiB", one);
     key("idle100.rssMiB", hundred);
   } finally {
@@ -571,22 +582,22 @@ async function main(): Promise<void> {
   if (wanted("startup")) await startupAndFootprint();
   if (wanted("small")) await smallHandoffs();
   if (wanted("large")) {
-    await largeHandoff(64);
-    await largeHandoff(256);
-    await checkpointStall(256);
+    for (const mib of size.largeMiB) await largeHandoff(mib);
+    await checkpointStall(largeMiB);
   }
   if (wanted("precopy")) await precopyHandoff();
   if (wanted("many")) await manyProcesses();
   if (wanted("upgrade")) await upgradeSwap();
-  if (!quick && wanted("idle")) await idleMemory(10000);
+  if (size.idle && wanted("idle")) await idleMemory(size.idle);
   const width = Math.max(...rows.map((r) => r.metric.length));
   console.log(`${"metric".padEnd(width)}  ${"value".padStart(10)}  unit      target     met`);
   for (const r of rows) {
     console.log(`${r.metric.padEnd(width)}  ${String(r.value).padStart(10)}  ${r.unit.padEnd(8)}  ${(r.target ?? "").padEnd(9)}  ${r.ok === undefined ? "" : r.ok ? "yes" : "NO"}`);
   }
-  const result = { machine: machine(), keys, rows };
-  mkdirSync(join(repo, "bench/results"), { recursive: true });
-  writeFileSync(join(repo, "bench/results/latest.json"), JSON.stringify(result, null, 2) + "\n");
+  const result = { machine: machine(), ...(smoke ? { smoke: true } : {}), keys, rows };
+  const file = out ?? join(repo, "bench/results", smoke ? "smoke.json" : "latest.json");
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(result, null, 2) + "\n");
   console.log(JSON.stringify(result));
 }
 
