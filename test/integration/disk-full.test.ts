@@ -3,7 +3,7 @@
  * on (the hand-off rolls back with the reason), never crashes, restarts while still full, and
  * takes the process once space is back — which then continues from where it was.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";

@@ -2,7 +2,7 @@
  * Faults found by probing a running cluster: each must end with nothing lost, the daemon
  * answering, and a clear message.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { TestCluster, until } from "../helpers/cluster.ts";
 import { isFerryError } from "../../daemon/errors.ts";

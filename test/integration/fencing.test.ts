@@ -2,7 +2,7 @@
  * Self-fencing: a node frozen (SIGSTOP) for longer than its lease has its unpinned processes
  * adopted elsewhere; once it wakes (SIGCONT) its stale copies must not take a single step.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

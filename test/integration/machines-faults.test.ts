@@ -2,7 +2,7 @@
  * Multi-machine mode under faults: code that exists on one machine only, a machine frozen past
  * its lease, an etcd member lost, etcd down altogether.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -3,7 +3,7 @@
  * their own network namespace where the host allows it) that share nothing but etcd and the
  * authenticated API.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -3,7 +3,7 @@
 // uses. TypeScript processes load on each (through Ferry's loader, where Node 22 and 24 also
 // strip types themselves), state and file streams move between them, and the CLI run by each
 // release drives the cluster.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";

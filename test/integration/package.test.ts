@@ -4,7 +4,7 @@
  * comes from node_modules/.bin, `ferry up` starts the daemons with Node directly, a process
  * written in TypeScript imports `ferry/sdk` by name, and Deno resolves that name the same way.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";

@@ -4,7 +4,7 @@
  * ahead saying what downtime to expect; kill -9 of either side during a round leaves one copy
  * running, with its state.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -5,7 +5,7 @@
 // "../daemon/io/mod.ts" rewritten to the repository's module by file URL: the copy then runs the
 // demo's exact code, and shares the stream classes (and their snapshot tags) with the executor,
 // which imports the same file.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { Buffer } from "node:buffer";

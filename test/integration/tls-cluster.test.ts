@@ -3,7 +3,7 @@
 // runs over TLS (also from a Node daemon to a Deno one), and a CLI trusting another CA or
 // pinning another certificate is refused with one line naming the node, its URL and what did
 // not match (exit status 6).
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

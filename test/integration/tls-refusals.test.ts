@@ -3,7 +3,7 @@
 // secret off loopback, unless cluster.insecure says so; an https:// URL without its tls files
 // (a config error at its position); a certificate file it cannot read. `ferry up` refuses the
 // same way instead of restarting the daemon in a loop.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { existsSync } from "node:fs";
 import { join } from "node:path";

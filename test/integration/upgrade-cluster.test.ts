@@ -1,7 +1,7 @@
 // Hot upgrade across a cluster of real daemons: an upgrade racing a migration converges on one
 // copy with its state, many processes of one module each take the new code with their own state,
 // and file streams write every line exactly once across an upgrade and a failed one.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -1,6 +1,6 @@
 // Hot upgrade on a daemon running on Deno: a TypeScript module whose state holds a file stream is
 // upgraded in place, a failing upgrade leaves the old code writing, and every line is written once.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

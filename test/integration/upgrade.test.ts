@@ -1,6 +1,6 @@
 // Hot upgrade with real daemons: editing a module's file moves the processes running it onto the
 // new code in place, with their state; any failure leaves them on the old code with the reason.
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -4,7 +4,7 @@
  * migration made with the CLI appearing without a reload, the page's own move control, and a
  * wrong secret told clearly.
  */
-import { suite } from "uvu";
+import { suite } from "../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { SECRET, TestCluster, until } from "../helpers/cluster.ts";

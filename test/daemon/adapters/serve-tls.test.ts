@@ -3,7 +3,7 @@
 // (a connection that never completes the handshake, headers sent too slowly, the connection
 // cap) hold over TLS as over plain HTTP. Run by Node it tests the Node adapter; run by Deno
 // (test/integration/deno-unit.test.ts) the Deno one.
-import { test } from "uvu";
+import { suite } from "../../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +17,8 @@ import { ApiClient } from "../../../daemon/api/client.ts";
 import { httpTransport } from "../../../daemon/api/transport.ts";
 import { makeTestPki, pemOf, type TestPki } from "../../helpers/certs.ts";
 import { openRaw, within } from "./raw-socket.ts";
+
+const test = suite("serve-tls");
 
 const SECRET = "adapter-secret";
 const WAIT = 15_000;

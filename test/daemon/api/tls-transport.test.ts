@@ -2,7 +2,7 @@
 // certificates made by openssl for the test: the cluster CA and the host name, or a pinned
 // fingerprint; every refusal is a one-line `tls_failed` naming the node, its URL and what did
 // not match, and the refused server never sees a request (so never the secret).
-import { test } from "uvu";
+import { suite } from "../../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +14,8 @@ import { httpTransport } from "../../../daemon/api/transport.ts";
 import { failureOf, type FerryError, isFerryError } from "../../../daemon/errors.ts";
 import { parseClusterConfig } from "../../../daemon/config/parse.ts";
 import { makeTestPki, pemOf, type TestCert, type TestPki } from "../../helpers/certs.ts";
+
+const test = suite("tls-transport");
 
 const SECRET = "transport-secret";
 const tmp = mkdtempSync(join(tmpdir(), "ferry-tls-transport-"));

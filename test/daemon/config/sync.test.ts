@@ -2,7 +2,7 @@
  * ConfigSync against a real etcd: two machines' files following one sequence of revisions.
  * @module
  */
-import { suite } from "uvu";
+import { suite } from "../../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,4 +1,4 @@
-import { test } from "uvu";
+import { suite } from "../../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +8,8 @@ import type { WireError } from "../../../daemon/executor/protocol.ts";
 import { decodeState, decodeValue, encodeState } from "../../../daemon/snapshot/mod.ts";
 import { DeltaBase, joinParts } from "../../../daemon/snapshot/delta.ts";
 import { rejection } from "../../helpers/assert.ts";
+
+const test = suite("pool");
 
 // Real worker threads loading real module files. Each test gets its own pool (fresh workers, so
 // module-level state in the process modules starts over) and the modules below in a temp dir.

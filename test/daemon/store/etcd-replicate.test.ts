@@ -2,7 +2,7 @@
  * Replicated checkpoints in a real etcd: what an adopter restores is the newest the owner took.
  * @module
  */
-import { suite } from "uvu";
+import { suite } from "../../helpers/suite.ts";
 import * as assert from "uvu/assert";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
