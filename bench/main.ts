@@ -28,8 +28,8 @@ const quick = process.argv.includes("--quick");
 const smoke = process.argv.includes("--smoke");
 /** How much each section does: the full run's sizes, fewer repetitions with `--quick`, toy sizes with `--smoke`. */
 const size = smoke
-  ? { floorRuns: 20, floorSpaced: 3, startupRuns: 3, settleMs: 0, footprintMany: 10, smallMoves: 3, warmUps: 2, edits: 2, migrates: 2, largeMiB: [2, 4], precopyMiB: 4, precopyFirstCheckpointMs: 1000, moved: 20, upgradeProcesses: 3, upgradeRounds: 1, idle: 50 }
-  : { floorRuns: 100, floorSpaced: quick ? 15 : 40, startupRuns: quick ? 7 : 21, settleMs: 3000, footprintMany: 100, smallMoves: quick ? 30 : 100, warmUps: 4, edits: quick ? 10 : 30, migrates: quick ? 6 : 20, largeMiB: [64, 256], precopyMiB: 256, precopyFirstCheckpointMs: 5000, moved: 1000, upgradeProcesses: quick ? 10 : 50, upgradeRounds: quick ? 3 : 10, idle: quick ? 0 : 10000 };
+  ? { floorRuns: 20, floorSpaced: 3, startupRuns: 3, settleMs: 0, footprintMany: 10, smallMoves: 3, warmUps: 2, edits: 2, migrates: 2, largeMiB: [2, 4], precopyMiB: 4, precopyCheckpointIntervalMs: 1000, moved: 20, upgradeProcesses: 3, upgradeRounds: 1, idle: 50 }
+  : { floorRuns: 100, floorSpaced: quick ? 15 : 40, startupRuns: quick ? 7 : 21, settleMs: 3000, footprintMany: 100, smallMoves: quick ? 30 : 100, warmUps: 4, edits: quick ? 10 : 30, migrates: quick ? 6 : 20, largeMiB: [64, 256], precopyMiB: 256, precopyCheckpointIntervalMs: 5000, moved: 1000, upgradeProcesses: quick ? 10 : 50, upgradeRounds: quick ? 3 : 10, idle: quick ? 0 : 10000 };
 /** The size the large-state targets and keys are about (256 MiB in a real run). */
 const largeMiB = size.largeMiB.at(-1)!;
 const out = process.argv.find((a) => a.startsWith("--out="))?.slice(6);
@@ -289,7 +289,7 @@ async function largeHandoff(mib: number): Promise<void> {
 async function precopyHandoff(): Promise<void> {
   const mib = size.precopyMiB;
   console.error(`${mib} MiB state changing 1 MiB/s: pre-copied hand-off downtime`);
-  const c = await cluster({ nodes: ["alpha", "beta"], modules: ["Drifter"], settings: { checkpointIntervalMs: size.precopyFirstCheckpointMs, handoffTimeoutMs: 120000 } });
+  const c = await cluster({ nodes: ["alpha", "beta"], modules: ["Drifter"], settings: { checkpointIntervalMs: size.precopyCheckpointIntervalMs, handoffTimeoutMs: 120000 } });
   try {
     const spec = (n: string) => ({ drift: `module: Drifter, node: ${n}, args: ["${mib}", "1048576"]` });
     c.writeConfig(spec("alpha"));
